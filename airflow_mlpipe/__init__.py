@@ -1,0 +1,79 @@
+"""airflow-mlpipe: Azure Machine Learning SDK v1 style pipelines on Apache Airflow 3.
+
+The public names (Azure ML v1's) are imported lazily: Airflow's provider discovery imports this
+package early and every DAG file pays for what it imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    # definitions
+    "Workspace": "airflow_mlpipe.definitions.workspace",
+    "Datastore": "airflow_mlpipe.definitions.datastore",
+    "DataReference": "airflow_mlpipe.definitions.datastore",
+    "Dataset": "airflow_mlpipe.definitions.dataset",
+    "FileDataset": "airflow_mlpipe.definitions.dataset",
+    "TabularDataset": "airflow_mlpipe.definitions.dataset",
+    "DatasetConsumptionConfig": "airflow_mlpipe.definitions.dataset",
+    "PipelineData": "airflow_mlpipe.definitions.pipeline_data",
+    "PipelineParameter": "airflow_mlpipe.definitions.parameter",
+    "ComputeTarget": "airflow_mlpipe.definitions.compute",
+    "AmlCompute": "airflow_mlpipe.definitions.compute",
+    "PythonScriptStep": "airflow_mlpipe.definitions.steps",
+    "Pipeline": "airflow_mlpipe.definitions.pipeline",
+    # run context for step scripts
+    "Run": "airflow_mlpipe.run",
+    # errors
+    "ComputeTargetException": "airflow_mlpipe.exceptions",
+    "PipelineValidationError": "airflow_mlpipe.exceptions",
+    "UserErrorException": "airflow_mlpipe.exceptions",
+    "DatastoreError": "airflow_mlpipe.exceptions",
+    "StepFailedError": "airflow_mlpipe.exceptions",
+    # the Airflow operator, for hand-written DAGs
+    "PythonScriptStepOperator": "airflow_mlpipe.operators.python_script",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'airflow_mlpipe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from airflow_mlpipe.definitions.compute import AmlCompute, ComputeTarget
+    from airflow_mlpipe.definitions.dataset import (
+        Dataset,
+        DatasetConsumptionConfig,
+        FileDataset,
+        TabularDataset,
+    )
+    from airflow_mlpipe.definitions.datastore import DataReference, Datastore
+    from airflow_mlpipe.definitions.parameter import PipelineParameter
+    from airflow_mlpipe.definitions.pipeline import Pipeline
+    from airflow_mlpipe.definitions.pipeline_data import PipelineData
+    from airflow_mlpipe.definitions.steps import PythonScriptStep
+    from airflow_mlpipe.definitions.workspace import Workspace
+    from airflow_mlpipe.exceptions import (
+        ComputeTargetException,
+        DatastoreError,
+        PipelineValidationError,
+        StepFailedError,
+        UserErrorException,
+    )
+    from airflow_mlpipe.operators.python_script import PythonScriptStepOperator
+    from airflow_mlpipe.run import Run

@@ -1,0 +1,156 @@
+"""Compute targets: an AmlCompute cluster becomes an Airflow pool (slots = max_nodes) and a queue.
+
+Steps on a cluster run on Airflow workers, at most ``max_nodes`` at once; with the Celery or
+Kubernetes executor, workers serving the queue named after the target run them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_mlpipe.definitions.workspace import Workspace
+from airflow_mlpipe.exceptions import ComputeTargetException
+
+LOCAL = "local"
+
+
+class AmlComputeProvisioningConfiguration:
+    def __init__(self, **settings: Any):
+        self.settings = settings
+
+
+class ComputeTarget:
+    """A named compute target of a workspace (Azure ML v1: ``ComputeTarget(workspace, name)``)."""
+
+    type = "ComputeTarget"
+
+    def __new__(cls, workspace: Workspace | None = None, name: str | None = None):
+        if workspace is None or name is None:
+            return super().__new__(cls)
+        spec = workspace._load_compute().get(name)
+        if spec is None:
+            raise ComputeTargetException(
+                f"ComputeTargetNotFound: compute target {name!r} not found in workspace "
+                f"{workspace.name!r}; create it with ComputeTarget.create(ws, {name!r}, "
+                "AmlCompute.provisioning_configuration(max_nodes=...))"
+            )
+        target_cls = AmlCompute if spec.get("type") == "AmlCompute" else ComputeTarget
+        obj = super().__new__(target_cls)
+        obj._init(workspace, name, spec)
+        return obj
+
+    def __init__(self, workspace: Workspace | None = None, name: str | None = None):
+        pass  # state is set in __new__ from the workspace's stored definition
+
+    def _init(self, workspace: Workspace, name: str, spec: dict[str, Any]) -> None:
+        self.workspace = workspace
+        self.name = name
+        self.spec = dict(spec)
+        self.provisioning_state = "Succeeded"
+
+    @staticmethod
+    def create(
+        workspace: Workspace, name: str, provisioning_configuration: AmlComputeProvisioningConfiguration
+    ) -> ComputeTarget:
+        if not isinstance(provisioning_configuration, AmlComputeProvisioningConfiguration):
+            raise ComputeTargetException(
+                f"compute target {name!r}: only AmlCompute.provisioning_configuration(...) is supported, "
+                f"got {type(provisioning_configuration).__name__}"
+            )
+        validate_target_name(name)
+        spec = {"type": "AmlCompute", **provisioning_configuration.settings}
+        workspace._save_compute(name, spec)
+        return ComputeTarget(workspace, name)
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        min_node_count: int | None = None,
+        timeout_in_minutes: int = 20,
+        is_delete_operation: bool = False,
+    ) -> None:
+        """A pool exists as soon as it is defined: nothing to wait for."""
+        if show_output:
+            print(f"{self.name}: provisioning state Succeeded (Airflow pool with {self.pool_slots} slot(s))")
+
+    def delete(self) -> None:
+        current = self.workspace._load_compute()
+        current.pop(self.name, None)
+        from airflow_mlpipe.definitions.workspace import write_json_atomic
+
+        write_json_atomic(self.workspace._compute_file, current)
+
+    def get_status(self) -> str:
+        return self.provisioning_state
+
+    @property
+    def pool_slots(self) -> int:
+        return int(self.spec.get("max_nodes", 1))
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"name": self.name, **self.spec}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, max_nodes={self.spec.get('max_nodes')})"
+
+
+class AmlCompute(ComputeTarget):
+    type = "AmlCompute"
+
+    @staticmethod
+    def provisioning_configuration(
+        vm_size: str = "",
+        vm_priority: str = "dedicated",
+        min_nodes: int = 0,
+        max_nodes: int | None = None,
+        idle_seconds_before_scaledown: int | None = None,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        **unsupported: Any,
+    ) -> AmlComputeProvisioningConfiguration:
+        """Settings of a cluster; max_nodes bounds how many of its steps run at once.
+
+        vm_size, vm_priority, min_nodes, idle_seconds_before_scaledown, tags and description are
+        kept as the target's description: Airflow's workers, not this call, decide machine sizes.
+        """
+        if unsupported:
+            raise ComputeTargetException(
+                f"AmlCompute.provisioning_configuration: {sorted(unsupported)} cannot be honoured here "
+                "(networking, identities and admin users belong to the Airflow deployment); remove them"
+            )
+        if max_nodes is None:
+            max_nodes = 4
+        if not isinstance(max_nodes, int) or max_nodes < 1:
+            raise ComputeTargetException(f"max_nodes must be a positive integer, got {max_nodes!r}")
+        if not isinstance(min_nodes, int) or not 0 <= min_nodes <= max_nodes:
+            raise ComputeTargetException(
+                f"min_nodes must be an integer between 0 and max_nodes ({max_nodes}), got {min_nodes!r}"
+            )
+        if vm_priority not in ("dedicated", "lowpriority"):
+            raise ComputeTargetException(
+                f"vm_priority must be 'dedicated' or 'lowpriority', got {vm_priority!r}"
+            )
+        settings: dict[str, Any] = {
+            "vm_size": vm_size,
+            "vm_priority": vm_priority,
+            "min_nodes": min_nodes,
+            "max_nodes": max_nodes,
+        }
+        if idle_seconds_before_scaledown is not None:
+            settings["idle_seconds_before_scaledown"] = idle_seconds_before_scaledown
+        if tags:
+            settings["tags"] = dict(tags)
+        if description:
+            settings["description"] = description
+        return AmlComputeProvisioningConfiguration(**settings)
+
+
+def validate_target_name(name: Any) -> str:
+    if not isinstance(name, str) or not name or len(name) > 64:
+        raise ComputeTargetException(f"compute target name must be a string of 1-64 characters, got {name!r}")
+    if not all(c.isalnum() or c in "-_" for c in name):
+        raise ComputeTargetException(
+            f"compute target name {name!r} may only contain letters, digits, '-' and '_' "
+            "(it names an Airflow pool and queue)"
+        )
+    return name

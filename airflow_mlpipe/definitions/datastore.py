@@ -1,0 +1,197 @@
+"""Datastore and DataReference (Azure ML v1 names), backed by airflow_mlpipe.storage."""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from airflow_mlpipe.definitions.workspace import Workspace
+from airflow_mlpipe.exceptions import DatastoreError, UserErrorException
+from airflow_mlpipe.storage import Store, open_store
+from airflow_mlpipe.storage.base import normalize_path
+
+V1_TYPE_NAMES = {"local": "Local", "azure_blob": "AzureBlob"}
+
+
+class Datastore:
+    """A named datastore of a workspace: ``Datastore(ws, "workspaceblobstore")``."""
+
+    def __new__(cls, workspace: Workspace, name: str | None = None):
+        return cls.get(workspace, name) if name else cls.get_default(workspace)
+
+    @classmethod
+    def _make(cls, workspace: Workspace, name: str) -> Datastore:
+        obj = object.__new__(cls)
+        obj.workspace = workspace
+        obj.name = name
+        obj.spec = workspace.datastore_spec(name)
+        obj._store = None
+        return obj
+
+    @staticmethod
+    def get(workspace: Workspace, datastore_name: str) -> Datastore:
+        return Datastore._make(workspace, datastore_name)
+
+    @staticmethod
+    def get_default(workspace: Workspace) -> Datastore:
+        return workspace.get_default_datastore()
+
+    @property
+    def datastore_type(self) -> str:
+        return V1_TYPE_NAMES[self.spec["type"]]
+
+    @property
+    def container_name(self) -> str | None:
+        return self.spec.get("container")
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.spec)
+        return self._store
+
+    # --- uploads ---------------------------------------------------------------------------
+
+    def upload(
+        self,
+        src_dir: str | Path,
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> DataReference:
+        src = Path(src_dir)
+        if not src.is_dir():
+            raise DatastoreError(f"Datastore.upload: src_dir {src} is not a folder")
+        files = sorted(p for p in src.rglob("*") if p.is_file())
+        return self.upload_files(files, src, target_path, overwrite, show_progress)
+
+    def upload_files(
+        self,
+        files: list[str | Path],
+        relative_root: str | Path | None = None,
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> DataReference:
+        """Upload local files; each keeps its path relative to ``relative_root`` (default: its name).
+
+        With ``overwrite=False`` a file already on the datastore is skipped, as in Azure ML v1.
+        """
+        if isinstance(files, (str, Path)):
+            raise UserErrorException("Datastore.upload_files: 'files' must be a list of paths")
+        target = normalize_path(target_path or "", where="target_path")
+        root = Path(relative_root).resolve() if relative_root is not None else None
+        total = len(files)
+        if show_progress:
+            print(f"Uploading an estimated of {total} files")
+        done = 0
+        for f in files:
+            local = Path(f)
+            if not local.is_file():
+                raise DatastoreError(f"Datastore.upload_files: {local} is not a file")
+            if root is not None:
+                try:
+                    rel = local.resolve().relative_to(root).as_posix()
+                except ValueError:
+                    raise DatastoreError(f"{local} is not under relative_root {root}") from None
+            else:
+                rel = local.name
+            dest = posixpath.join(target, rel) if target else rel
+            uploaded = self.store.upload_file(local, dest, overwrite=overwrite)
+            done += 1
+            if show_progress:
+                verb = "Uploaded" if uploaded else "Target already exists. Skipping upload for"
+                print(f"{verb} {local}, {done} files out of an estimated total of {total}")
+        if show_progress:
+            print(f"Uploaded {done} files")
+        return DataReference(self, path_on_datastore=target or None)
+
+    def download(
+        self,
+        target_path: str | Path,
+        prefix: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> int:
+        target = Path(target_path)
+        count = 0
+        for info, _rel in self.store.resolve(prefix or ""):
+            dest = target / info.path
+            if dest.exists() and not overwrite:
+                continue
+            self.store.download_file(info.path, dest)
+            count += 1
+            if show_progress:
+                print(f"Downloaded {info.path}")
+        return count
+
+    def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
+        return DataReference(self, data_reference_name=data_reference_name, path_on_datastore=path)
+
+    def as_download(self, path_on_compute: str | None = None) -> DataReference:
+        return self.path().as_download(path_on_compute)
+
+    def as_mount(self) -> DataReference:
+        return self.path().as_mount()
+
+    def __repr__(self) -> str:
+        return f"Datastore(name={self.name!r}, type={self.datastore_type!r})"
+
+
+class DataReference:
+    """A path on a datastore, consumed by a step as a download or a mount."""
+
+    def __init__(
+        self,
+        datastore: Datastore,
+        data_reference_name: str | None = None,
+        path_on_datastore: str | None = None,
+        mode: str = "mount",
+        path_on_compute: str | None = None,
+        overwrite: bool = False,
+    ):
+        if mode not in ("mount", "download"):
+            raise UserErrorException(
+                f"DataReference mode {mode!r} is not supported; use 'mount' or 'download' "
+                "('upload' is what PipelineData outputs do)"
+            )
+        self.datastore = datastore
+        self.path_on_datastore = normalize_path(path_on_datastore or "")
+        self.data_reference_name = data_reference_name or (
+            posixpath.basename(self.path_on_datastore) or datastore.name
+        ).replace(".", "_").replace("-", "_")
+        self.mode = mode
+        self.path_on_compute = path_on_compute
+        self.overwrite = overwrite
+
+    def _copy(self, **changes: Any) -> DataReference:
+        kwargs = {
+            "datastore": self.datastore,
+            "data_reference_name": self.data_reference_name,
+            "path_on_datastore": self.path_on_datastore,
+            "mode": self.mode,
+            "path_on_compute": self.path_on_compute,
+            "overwrite": self.overwrite,
+        }
+        kwargs.update(changes)
+        return DataReference(**kwargs)
+
+    def as_download(self, path_on_compute: str | None = None, overwrite: bool = False) -> DataReference:
+        return self._copy(mode="download", path_on_compute=path_on_compute, overwrite=overwrite)
+
+    def as_mount(self) -> DataReference:
+        return self._copy(mode="mount")
+
+    def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
+        full = posixpath.join(self.path_on_datastore, path) if path else self.path_on_datastore
+        return self._copy(path_on_datastore=full, data_reference_name=data_reference_name)
+
+    def __str__(self) -> str:
+        return f"$AZUREML_DATAREFERENCE_{self.data_reference_name}"
+
+    def __repr__(self) -> str:
+        return (
+            f"DataReference(datastore={self.datastore.name!r}, path_on_datastore="
+            f"{self.path_on_datastore!r}, mode={self.mode!r})"
+        )

@@ -1,0 +1,74 @@
+"""Pipeline: steps plus a workspace; ``to_dag()`` turns it into an Airflow DAG."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_mlpipe.definitions.datastore import Datastore
+from airflow_mlpipe.definitions.steps import Step
+from airflow_mlpipe.definitions.workspace import Workspace
+from airflow_mlpipe.exceptions import PipelineValidationError, UserErrorException
+
+
+class Pipeline:
+    def __init__(
+        self,
+        workspace: Workspace,
+        steps: list[Step],
+        description: str | None = None,
+        default_datastore: Datastore | None = None,
+        default_source_directory: str | None = None,
+        resolve_closure: bool = True,
+        **kwargs: Any,
+    ):
+        if kwargs:
+            raise UserErrorException(f"Pipeline: unsupported arguments {sorted(kwargs)}")
+        if not isinstance(workspace, Workspace):
+            raise UserErrorException(f"Pipeline: workspace must be a Workspace, got {workspace!r}")
+        if isinstance(steps, Step):
+            steps = [steps]
+        if not steps:
+            raise UserErrorException("Pipeline: steps must be a non-empty list of steps")
+        self._workspace = workspace
+        self._steps = list(steps)
+        self.description = description
+        self._default_datastore = default_datastore
+        self._default_source_directory = default_source_directory
+        self._resolve_closure = resolve_closure
+
+    @property
+    def steps(self) -> list[Step]:
+        if not self._resolve_closure:
+            return list(self._steps)
+        from airflow_mlpipe.spec import closure
+
+        return closure(self._steps)
+
+    def to_spec(self, check_files: bool = True) -> dict[str, Any]:
+        """The pipeline as plain JSON (raises PipelineValidationError naming every problem)."""
+        from airflow_mlpipe.spec import build_spec
+
+        return build_spec(
+            self.steps,
+            self._workspace,
+            description=self.description,
+            default_datastore=self._default_datastore,
+            default_source_directory=self._default_source_directory,
+            check_files=check_files,
+        )
+
+    def validate(self) -> list[str]:
+        """Problems that would stop this pipeline from running (empty when it is valid)."""
+        try:
+            self.to_spec()
+        except PipelineValidationError as exc:
+            for p in exc.problems:
+                print(p)
+            return exc.problems
+        return []
+
+    def to_dag(self, dag_id: str, schedule: Any = None, **dag_kwargs: Any) -> Any:
+        """An Airflow DAG with one task per step (task id = step name)."""
+        from airflow_mlpipe.translator import build_dag
+
+        return build_dag(self.to_spec(), dag_id, schedule=schedule, **dag_kwargs)

@@ -1,0 +1,211 @@
+"""The protocol every step operator follows.
+
+resolve parameters and inputs -> (reuse check: the reuse cache) -> run -> store outputs under a
+path no other run writes -> verify -> push the step result to XCom. A subclass implements only
+``run_step``; remote steps (Databricks, ADLA) split it into submit / defer / complete.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_mlpipe.definitions.parameter import coerce_param
+from airflow_mlpipe.exceptions import DatastoreError, StepFailedError
+from airflow_mlpipe.storage import open_store
+
+RESULT_FORMAT = "mlpipe.step-result/1"
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_segment(text: str) -> str:
+    return _SAFE.sub("_", text).strip("_") or "_"
+
+
+@dataclass
+class StepRun:
+    """What one execution of a step works with."""
+
+    workdir: Path
+    parameters: dict[str, Any]
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> materialized input
+    outputs: dict[str, Path] = field(default_factory=dict)  # output name -> local folder
+    metrics: dict[str, Any] = field(default_factory=dict)
+    parent_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class StepOperator(BaseOperator):
+    """Base of the step operators. ``step`` and ``pipeline`` are parts of a pipeline spec."""
+
+    ui_color = "#cfe3f7"
+
+    def __init__(self, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.step = step
+        self.pipeline = pipeline
+
+    # --- the protocol ----------------------------------------------------------------------
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        workdir = Path(tempfile.mkdtemp(prefix=f"mlpipe-{safe_segment(self.task_id)}-"))
+        try:
+            run = StepRun(workdir=workdir, parameters=self.resolve_parameters(context))
+            self.materialize_inputs(context, run)
+            self.prepare_outputs(run)
+            self.run_step(context, run)
+            stored = self.store_outputs(context, run)
+            return self.step_result(context, run, stored)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def run_step(self, context: Any, run: StepRun) -> None:
+        raise NotImplementedError
+
+    # --- parameters ------------------------------------------------------------------------
+
+    def resolve_parameters(self, context: Any) -> dict[str, Any]:
+        """The run's value of every parameter the pipeline declares (Airflow validated them)."""
+        given = context.get("params") or {}
+        values = {}
+        for name, p in self.pipeline["parameters"].items():
+            raw = given[name] if name in given else p["default"]
+            values[name] = coerce_param(name, p["type"], raw, where=f"step {self.task_id!r}")
+        return values
+
+    def value_of(self, encoded: dict[str, Any], run: StepRun) -> Any:
+        if "parameter" in encoded:
+            return run.parameters[encoded["parameter"]]
+        return encoded["literal"]
+
+    # --- inputs ----------------------------------------------------------------------------
+
+    def materialize_inputs(self, context: Any, run: StepRun) -> None:
+        for inp in self.step["inputs"]:
+            target = run.workdir / "inputs" / inp["name"]
+            if inp.get("path_on_compute"):
+                target = run.workdir / "inputs" / inp["name"] / inp["path_on_compute"].lstrip("/")
+            if inp["mode"] == "mount":
+                self.log.info("input %s: mount is served as a download on Airflow workers", inp["name"])
+            if inp["kind"] == "pipeline_data":
+                loc = self.upstream_output(context, inp["data"])
+                target.mkdir(parents=True, exist_ok=True)
+                if loc["files"]:
+                    open_store(self.pipeline["datastores"][loc["datastore"]]).download(loc["path"], target)
+                run.inputs[inp["name"]] = {"kind": "path", "path": str(target)}
+                self.log.info("input %s: %s file(s) from step %s", inp["name"], loc["files"], loc["producer"])
+            elif inp["kind"] == "dataset":
+                ds = inp["dataset"]
+                files: list[str] = []
+                for entry in ds["paths"]:
+                    store = open_store(self.pipeline["datastores"][entry["datastore"]])
+                    files += [str(p) for p in store.download(entry["path"], target)]
+                self.log.info("input %s: %d file(s) of a %s dataset", inp["name"], len(files), ds["type"])
+                if ds["type"] == "tabular" and inp["mode"] == "direct":
+                    run.inputs[inp["name"]] = {
+                        "kind": "tabular",
+                        "path": str(target),
+                        "files": sorted(files),
+                        "options": ds["options"],
+                    }
+                else:
+                    run.inputs[inp["name"]] = {"kind": "path", "path": str(target)}
+            elif inp["kind"] == "datastore_path":
+                store = open_store(self.pipeline["datastores"][inp["datastore"]])
+                store.download(inp["path"], target)
+                run.inputs[inp["name"]] = {"kind": "path", "path": str(target)}
+            else:  # pragma: no cover - the spec builder only writes the kinds above
+                raise StepFailedError(f"step {self.task_id!r}: unknown input kind {inp['kind']!r}")
+
+    def upstream_output(self, context: Any, data_name: str) -> dict[str, Any]:
+        """Where the producing step stored PipelineData ``data_name`` in this DAG run."""
+        producer = self.pipeline["data"].get(data_name, {}).get("producer")
+        candidates = [producer] if producer else sorted(self.upstream_task_ids)
+        for task_id in candidates:
+            result = context["ti"].xcom_pull(task_ids=task_id, key="return_value")
+            if isinstance(result, dict) and data_name in (result.get("outputs") or {}):
+                return {**result["outputs"][data_name], "producer": task_id}
+        raise StepFailedError(
+            f"step {self.task_id!r}: no result for input PipelineData {data_name!r} from "
+            f"{'step ' + repr(producer) if producer else 'any upstream task'}; did that step succeed in this run?"
+        )
+
+    # --- outputs ---------------------------------------------------------------------------
+
+    def prepare_outputs(self, run: StepRun) -> None:
+        for out in self.step["outputs"]:
+            folder = run.workdir / "outputs" / out["name"]
+            if out.get("path_on_compute"):
+                folder = folder / out["path_on_compute"].lstrip("/")
+            folder.mkdir(parents=True)
+            run.outputs[out["name"]] = folder
+
+    def output_prefix(self, context: Any, name: str) -> str:
+        """A location no other run, task or try writes."""
+        ti = context["ti"]
+        return "/".join(
+            [
+                "mlpipe/runs",
+                safe_segment(ti.dag_id),
+                safe_segment(ti.run_id),
+                safe_segment(ti.task_id),
+                f"try{ti.try_number}-{uuid.uuid4().hex[:8]}",
+                name,
+            ]
+        )
+
+    def store_outputs(self, context: Any, run: StepRun) -> dict[str, dict[str, Any]]:
+        stored: dict[str, dict[str, Any]] = {}
+        for out in self.step["outputs"]:
+            local = run.workdir / "outputs" / out["name"]
+            ds_name = self.pipeline["data"][out["name"]]["datastore"]
+            store = open_store(self.pipeline["datastores"][ds_name])
+            prefix = self.output_prefix(context, out["name"])
+            local_files = {
+                p.relative_to(local).as_posix(): p.stat().st_size for p in local.rglob("*") if p.is_file()
+            }
+            listed = store.upload_dir(local, prefix)
+            remote = {f.path[len(prefix) + 1 :]: f.size for f in listed}
+            if remote != local_files:
+                raise DatastoreError(
+                    f"step {self.task_id!r}: output {out['name']!r} did not store completely at "
+                    f"{store.location(prefix)} ({len(remote)} of {len(local_files)} files match)"
+                )
+            size = sum(local_files.values())
+            self.log.info(
+                "output %s: stored %d file(s), %d bytes at %s",
+                out["name"],
+                len(local_files),
+                size,
+                store.location(prefix),
+            )
+            stored[out["name"]] = {
+                "datastore": ds_name,
+                "path": prefix,
+                "files": len(local_files),
+                "bytes": size,
+            }
+        return stored
+
+    # --- result ----------------------------------------------------------------------------
+
+    def step_result(self, context: Any, run: StepRun, stored: dict[str, Any]) -> dict[str, Any]:
+        result = {
+            "format": RESULT_FORMAT,
+            "step": self.task_id,
+            "kind": self.step["kind"],
+            "outputs": stored,
+            "parameters": run.parameters,
+            "metrics": run.metrics,
+            "parent_metrics": run.parent_metrics,
+            "reused_from": None,
+        }
+        json.dumps(result)
+        return result

@@ -1,0 +1,233 @@
+"""PythonScriptStepOperator: runs a PythonScriptStep's script as a subprocess on the worker."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from airflow_mlpipe.exceptions import StepFailedError
+from airflow_mlpipe.operators.base import StepOperator, StepRun
+
+STDERR_TAIL_LINES = 40
+# Environment variables a step script never needs and must never see: Airflow's secrets.
+_HIDDEN_ENV_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
+_HIDDEN_ENV_WORDS = ("SECRET", "FERNET", "PASSWORD", "TOKEN", "JWT", "SQL_ALCHEMY_CONN", "CONNECTION")
+
+
+def script_environment(base: dict[str, str]) -> dict[str, str]:
+    env = {}
+    for key, value in base.items():
+        if key.startswith(_HIDDEN_ENV_PREFIXES):
+            continue
+        if key.startswith("AIRFLOW__") and any(w in key for w in _HIDDEN_ENV_WORDS):
+            continue
+        env[key] = value
+    return env
+
+
+class PythonScriptStepOperator(StepOperator):
+    """Run ``script_name`` from ``source_directory`` with the worker's Python.
+
+    Built by the translator from a PythonScriptStep, or written by hand with the same keyword
+    arguments as PythonScriptStep (``script_params`` stands for its ``params``, a name Airflow's
+    operators already use)::
+
+        PythonScriptStepOperator(task_id="train", script_name="train.py", source_directory="src",
+                                 arguments=["--out", model], outputs=[model])
+    """
+
+    template_fields = ()
+
+    def __init__(
+        self,
+        *,
+        step: dict[str, Any] | None = None,
+        pipeline: dict[str, Any] | None = None,
+        script_name: str | None = None,
+        source_directory: str | None = None,
+        arguments: list[Any] | None = None,
+        inputs: list[Any] | None = None,
+        outputs: list[Any] | None = None,
+        script_params: dict[str, Any] | None = None,
+        compute_target: Any = None,
+        allow_reuse: bool = True,
+        version: str | None = None,
+        **kwargs: Any,
+    ):
+        if step is None:
+            if script_name is None:
+                raise ValueError(
+                    "PythonScriptStepOperator needs script_name (or a step spec from the translator)"
+                )
+            step, pipeline, extra = _spec_from_definitions(
+                kwargs["task_id"],
+                script_name=script_name,
+                source_directory=source_directory,
+                arguments=arguments,
+                inputs=inputs,
+                outputs=outputs,
+                params=script_params,
+                compute_target=compute_target,
+                allow_reuse=allow_reuse,
+                version=version,
+            )
+            for key, value in extra.items():
+                kwargs.setdefault(key, value)
+        elif pipeline is None:
+            raise ValueError("PythonScriptStepOperator: a step spec needs its pipeline context")
+        super().__init__(step=step, pipeline=pipeline, **kwargs)
+        self._proc: subprocess.Popen[str] | None = None
+
+    def run_step(self, context: Any, run: StepRun) -> None:
+        settings = self.step["settings"]
+        snapshot = run.workdir / "snapshot"
+        shutil.copytree(
+            settings["source_directory"], snapshot, ignore=shutil.ignore_patterns("__pycache__", ".git")
+        )
+        args = [self._argument(a, run) for a in self.step["arguments"]]
+        metrics_file = run.workdir / "metrics.jsonl"
+        ti = context["ti"]
+        run_context = {
+            "run_id": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.try_number}",
+            "step": self.task_id,
+            "experiment": ti.dag_id,
+            "parent_run_id": f"{ti.dag_id}/{ti.run_id}",
+            "input_datasets": run.inputs,
+            "output_datasets": {name: str(path) for name, path in run.outputs.items()},
+            "parameters": run.parameters,
+            "metrics_file": str(metrics_file),
+        }
+        (run.workdir / "run_context.json").write_text(json.dumps(run_context))
+        env = script_environment(dict(os.environ))
+        for name, encoded in settings["params"].items():
+            env[f"AML_PARAMETER_{name}"] = str(self.value_of(encoded, run))
+        env["MLPIPE_RUN_CONTEXT"] = str(run.workdir / "run_context.json")
+        env["PYTHONUNBUFFERED"] = "1"
+        cmd = [sys.executable, "-u", settings["script_name"], *args]
+        self.log.info("running %s in a snapshot of %s", " ".join(cmd[2:]), settings["source_directory"])
+        rc, tail = self._run(cmd, snapshot, env)
+        run.metrics, run.parent_metrics = read_metrics(metrics_file)
+        for name, value in run.metrics.items():
+            self.log.info("metric %s = %s", name, value)
+        for name, value in run.parent_metrics.items():
+            self.log.info("pipeline metric %s = %s", name, value)
+        if rc != 0:
+            lines = "\n".join(tail) or "(no output on stderr)"
+            raise StepFailedError(
+                f"step {self.task_id!r}: {settings['script_name']} exited with code {rc}; last lines of stderr:\n{lines}"
+            )
+
+    def _argument(self, encoded: dict[str, Any], run: StepRun) -> str:
+        if "input" in encoded:
+            return run.inputs[encoded["input"]]["path"]
+        if "output" in encoded:
+            return str(run.outputs[encoded["output"]])
+        value = self.value_of(encoded, run)
+        return str(value)
+
+    def _run(self, cmd: list[str], cwd: Any, env: dict[str, str]) -> tuple[int, list[str]]:
+        tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            bufsize=1,
+            start_new_session=True,  # its own process group: on_kill and timeouts stop all of it
+        )
+        self._proc = proc
+
+        def pump_stderr() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                line = line.rstrip("\n")
+                tail.append(line)
+                self.log.info("[stderr] %s", line)
+
+        reader = threading.Thread(target=pump_stderr, daemon=True)
+        reader.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self.log.info("%s", line.rstrip("\n"))
+            rc = proc.wait()
+            reader.join(timeout=10)
+        finally:
+            if proc.poll() is None:  # killed or timed out while the script ran
+                self._kill(proc)
+            self._proc = None
+        return rc, list(tail)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[str]) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+
+    def on_kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self.log.info("stopping the step script (process group %s)", self._proc.pid)
+            self._kill(self._proc)
+
+
+def read_metrics(path: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fold the script's metric records: a name logged once is a value, more often a list."""
+    scopes: dict[str, dict[str, list[Any]]] = {"step": {}, "parent": {}}
+    try:
+        with open(path) as fh:
+            records = [json.loads(line) for line in fh if line.strip()]
+    except FileNotFoundError:
+        records = []
+    for rec in records:
+        values = scopes[rec["scope"]].setdefault(rec["name"], [])
+        if rec["kind"] == "list":
+            values.extend(rec["value"])
+        else:
+            values.append(rec["value"])
+    return tuple(  # type: ignore[return-value]
+        {k: v[0] if len(v) == 1 else v for k, v in scopes[s].items()} for s in ("step", "parent")
+    )
+
+
+def _spec_from_definitions(task_id: str, **step_kwargs: Any) -> tuple[dict, dict, dict]:
+    """Spec of a hand-written operator, built from PythonScriptStep's arguments."""
+    from airflow_mlpipe.definitions.steps import PythonScriptStep
+    from airflow_mlpipe.definitions.workspace import Workspace
+    from airflow_mlpipe.exceptions import PipelineValidationError
+    from airflow_mlpipe.spec import SpecBuilder
+
+    step = PythonScriptStep(name=task_id, **step_kwargs)
+    builder = SpecBuilder(Workspace.from_config())
+    spec = builder.step(step)
+    if builder.problems:
+        raise PipelineValidationError(builder.problems)
+    spec["upstream"] = []
+    pipeline = {
+        "datastores": builder.datastores,
+        "parameters": builder.parameters,
+        "data": builder.data,
+        "compute_targets": builder.compute_targets,
+    }
+    extra = {}
+    if spec["compute_target"]:
+        extra = {"pool": spec["compute_target"], "queue": spec["compute_target"]}
+    if builder.parameters:
+        from airflow_mlpipe.translator import dag_params
+
+        extra["params"] = dag_params({"parameters": builder.parameters})
+    return spec, pipeline, extra

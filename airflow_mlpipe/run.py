@@ -1,0 +1,166 @@
+"""``Run.get_context()`` for step scripts: inputs, parameters, metrics.
+
+Inside a step the operator points ``MLPIPE_RUN_CONTEXT`` at a JSON file; metrics go to a JSON-lines
+file it reads back into the step's XCom result. A script run by hand gets an offline run whose
+calls print. Imports nothing from Airflow: scripts pay only for what they use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+ENV_CONTEXT = "MLPIPE_RUN_CONTEXT"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe metric values (numpy scalars and arrays included)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def read_delimited(files: list[Any], options: dict[str, Any]) -> Any:
+    """Read delimited files as one pandas DataFrame, with Dataset.Tabular's options."""
+    import pandas as pd
+
+    frames = []
+    for f in sorted(str(x) for x in files):
+        frame = pd.read_csv(
+            f,
+            sep=options.get("separator", ","),
+            header=None if options.get("header") == "no_header" else 0,
+            encoding=options.get("encoding", "utf8"),
+            dtype=None if options.get("infer_column_types", True) else str,
+            keep_default_na=not options.get("empty_as_string", False),
+        )
+        if options.get("include_path"):
+            frame.insert(0, "Path", f)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+class TabularInput:
+    """A tabular dataset input inside a step: ``to_pandas_dataframe()`` reads the local copy."""
+
+    def __init__(self, name: str, files: list[str], options: dict[str, Any]):
+        self.name = name
+        self.files = files
+        self.options = options
+
+    def to_pandas_dataframe(self) -> Any:
+        return read_delimited(self.files, self.options)
+
+    def __repr__(self) -> str:
+        return f"TabularInput(name={self.name!r}, files={len(self.files)})"
+
+
+class _Experiment:
+    def __init__(self, name: str):
+        self.name = name
+
+
+class _MetricSink:
+    scope = "step"
+
+    def __init__(self, metrics_file: str | None):
+        self._file = metrics_file
+        self._local: dict[str, list[Any]] = {}
+
+    def _record(self, kind: str, name: str, value: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"metric name must be a non-empty string, got {name!r}")
+        value = _plain(value)
+        self._local.setdefault(name, []).extend(value if kind == "list" else [value])
+        line = json.dumps({"scope": self.scope, "kind": kind, "name": name, "value": value})
+        if self._file is None:
+            print(f"Attempted to log {kind} metric {name}:\n{value}")
+            return
+        with open(self._file, "a") as fh:
+            fh.write(line + "\n")
+
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        self._record("scalar", name, value)
+
+    def log_list(self, name: str, value: list[Any], description: str = "") -> None:
+        self._record("list", name, list(value))
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        self._record("row", name, kwargs)
+
+    def log_table(self, name: str, value: dict[str, list[Any]], description: str = "") -> None:
+        self._record("table", name, value)
+
+    def tag(self, key: str, value: str | None = None) -> None:
+        self._record("tag", f"tag:{key}", "" if value is None else str(value))
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        for k, v in tags.items():
+            self.tag(k, v)
+
+    def get_metrics(self, name: str | None = None) -> dict[str, Any]:
+        folded = {k: v[0] if len(v) == 1 else v for k, v in self._local.items()}
+        return {name: folded[name]} if name is not None and name in folded else folded
+
+    def complete(self) -> None:
+        pass
+
+    def fail(self, error_details: Any = None) -> None:
+        pass
+
+
+class _ParentRun(_MetricSink):
+    scope = "parent"
+
+    def __init__(self, metrics_file: str | None, run_id: str):
+        super().__init__(metrics_file)
+        self.id = run_id
+
+
+class Run(_MetricSink):
+    """The run of the current step (Azure ML v1: ``Run.get_context()``)."""
+
+    def __init__(self, context: dict[str, Any] | None = None):
+        ctx = context or {}
+        offline = context is None
+        metrics_file = None if offline else ctx["metrics_file"]
+        super().__init__(metrics_file)
+        self.id = ctx.get("run_id") or f"OfflineRun_{uuid.uuid4()}"
+        self.experiment = _Experiment(ctx.get("experiment", "offline"))
+        self.parent = _ParentRun(metrics_file, ctx.get("parent_run_id", self.id))
+        self.parameters: dict[str, Any] = dict(ctx.get("parameters", {}))
+        self.output_datasets: dict[str, str] = dict(ctx.get("output_datasets", {}))
+        self.input_datasets: dict[str, Any] = {}
+        for name, inp in ctx.get("input_datasets", {}).items():
+            if inp["kind"] == "tabular":
+                self.input_datasets[name] = TabularInput(name, inp["files"], inp["options"])
+            else:
+                self.input_datasets[name] = inp["path"]
+        self._offline = offline
+
+    @classmethod
+    def get_context(
+        cls, allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any
+    ) -> Run:
+        path = os.environ.get(ENV_CONTEXT)
+        if path:
+            return cls(json.loads(Path(path).read_text()))
+        if not allow_offline:
+            raise RuntimeError("Run.get_context(allow_offline=False): not running inside a pipeline step")
+        return cls(None)
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id!r}, experiment={self.experiment.name!r})"

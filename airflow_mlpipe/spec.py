@@ -1,0 +1,371 @@
+"""Pipelines as plain JSON: what the registry stores and what the translator builds DAGs from.
+
+The format is versioned (``SPEC_FORMAT``) and round-trips exactly through ``json``. It holds no
+secret: datastores are named by their Airflow connection id, never by a credential.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import json
+from pathlib import Path
+from typing import Any
+
+from airflow_mlpipe.definitions.compute import LOCAL, ComputeTarget, validate_target_name
+from airflow_mlpipe.definitions.dataset import DatasetConsumptionConfig
+from airflow_mlpipe.definitions.datastore import DataReference, Datastore
+from airflow_mlpipe.definitions.parameter import PipelineParameter
+from airflow_mlpipe.definitions.pipeline_data import PipelineData
+from airflow_mlpipe.definitions.steps import Step
+from airflow_mlpipe.definitions.workspace import Workspace
+from airflow_mlpipe.exceptions import ComputeTargetException, PipelineValidationError, UserErrorException
+
+SPEC_FORMAT = "mlpipe.pipeline/1"
+
+
+class SpecBuilder:
+    """Collects what steps refer to (datastores, parameters, data, compute) while encoding them."""
+
+    def __init__(
+        self,
+        workspace: Workspace | None,
+        default_datastore: Datastore | None = None,
+        default_source_directory: str | None = None,
+    ):
+        self.workspace = workspace
+        self.default_datastore = default_datastore
+        self.default_source_directory = default_source_directory
+        self.datastores: dict[str, dict[str, Any]] = {}
+        self.parameters: dict[str, dict[str, Any]] = {}
+        self._param_origin: dict[str, str] = {}
+        self.data: dict[str, dict[str, Any]] = {}
+        self._data_objects: dict[str, PipelineData] = {}
+        self.compute_targets: dict[str, dict[str, Any]] = {}
+        self.problems: list[str] = []
+
+    # --- leaves ----------------------------------------------------------------------------
+
+    def datastore(self, ds: Datastore) -> str:
+        known = self.datastores.get(ds.name)
+        if known is not None and known != ds.spec:
+            self.problems.append(f"two different datastores are named {ds.name!r}")
+        self.datastores[ds.name] = ds.spec
+        return ds.name
+
+    def _default_store(self, step: Step, what: str) -> Datastore:
+        if self.default_datastore is not None:
+            return self.default_datastore
+        if self.workspace is not None:
+            return self.workspace.get_default_datastore()
+        raise UserErrorException(f"step {step.name!r}: {what} has no datastore and there is no workspace")
+
+    def parameter(self, step: Step, where: str, p: PipelineParameter) -> dict[str, Any]:
+        known = self.parameters.get(p.name)
+        mine = {"type": p.type_name, "default": p.default_value}
+        if known is not None and known != mine:
+            self.problems.append(
+                f"step {step.name!r}: {where} uses PipelineParameter {p.name!r} as "
+                f"{p.type_name} {p.default_value!r}, but {self._param_origin[p.name]} declares it as "
+                f"{known['type']} {known['default']!r}; one parameter has one type and default"
+            )
+        else:
+            self.parameters[p.name] = mine
+            self._param_origin.setdefault(p.name, f"step {step.name!r}")
+        return {"parameter": p.name}
+
+    def encode_value(self, step: Step, where: str, value: Any) -> dict[str, Any]:
+        """A params/settings value: a literal primitive or a PipelineParameter."""
+        if isinstance(value, PipelineParameter):
+            return self.parameter(step, where, value)
+        if isinstance(value, (str, int, float, bool)):
+            return {"literal": value}
+        self.problems.append(
+            f"step {step.name!r}: {where} is a {type(value).__name__}; use a str, int, float, bool "
+            "or PipelineParameter"
+        )
+        return {"literal": None}
+
+    def pipeline_data(self, step: Step, pd: PipelineData, role: str) -> None:
+        other = self._data_objects.get(pd.name)
+        if other is not None and other is not pd._origin:
+            self.problems.append(
+                f"step {step.name!r}: two different PipelineData objects are named {pd.name!r}; "
+                "give each output its own name"
+            )
+            return
+        self._data_objects[pd.name] = pd._origin
+        entry = self.data.setdefault(pd.name, {"producer": None, "consumers": []})
+        if role == "output":
+            if entry["producer"] is not None:
+                self.problems.append(
+                    f"PipelineData {pd.name!r} is an output of two steps: {entry['producer']!r} and "
+                    f"{step.name!r}; each output has exactly one producer"
+                )
+            entry["producer"] = step.name
+            ds = pd.datastore or self._default_store(step, f"output {pd.name!r}")
+            entry.update(
+                datastore=self.datastore(ds),
+                output_name=pd.output_name,
+                output_mode=pd.output_mode,
+                is_directory=pd.is_directory,
+                pipeline_output_name=pd.pipeline_output_name,
+            )
+        else:
+            entry["consumers"].append(step.name)
+
+    def compute(self, step: Step) -> str | None:
+        target = step.compute_target
+        if target is None or target == LOCAL:
+            return None
+        if isinstance(target, tuple) and len(target) == 2:
+            target = target[0]
+        if isinstance(target, str):
+            if self.workspace is None:
+                raise UserErrorException(f"step {step.name!r}: compute target {target!r} needs a workspace")
+            try:
+                target = ComputeTarget(self.workspace, target)
+            except ComputeTargetException as exc:
+                raise ComputeTargetException(f"step {step.name!r}: {exc}") from None
+        if not isinstance(target, ComputeTarget):
+            self.problems.append(
+                f"step {step.name!r}: compute_target must be a ComputeTarget, its name, or 'local'; got {target!r}"
+            )
+            return None
+        validate_target_name(target.name)
+        self.compute_targets[target.name] = target.to_spec()
+        return target.name
+
+    # --- one step --------------------------------------------------------------------------
+
+    def step(self, step: Step) -> dict[str, Any]:
+        inputs: list[dict[str, Any]] = []
+        by_input: dict[Any, dict[str, Any]] = {}
+
+        def identity(item: Any) -> Any:
+            # one input may appear as several objects (ds.as_named_input("x") in inputs and
+            # .as_download() of it in arguments); they are the same input of the same data
+            if isinstance(item, PipelineData):
+                return ("pipeline_data", item._input_name, id(item._origin))
+            if isinstance(item, DatasetConsumptionConfig):
+                return ("dataset", item.name, id(item.dataset))
+            if isinstance(item, DataReference):
+                return (
+                    "datastore_path",
+                    item.data_reference_name,
+                    item.datastore.name,
+                    item.path_on_datastore,
+                )
+            return ("other", id(item))
+
+        def add_input(item: Any) -> str | None:
+            key = identity(item)
+            if key in by_input:
+                entry = by_input[key]
+                # an explicit consumption mode wins over the default one
+                if entry.get("mode") == "direct" and getattr(item, "mode", "direct") != "direct":
+                    entry["mode"] = item.mode
+                    entry["path_on_compute"] = item.path_on_compute
+                return entry["name"]
+            if isinstance(item, PipelineData):
+                self.pipeline_data(step, item, "input")
+                entry = {
+                    "name": item._input_name,
+                    "kind": "pipeline_data",
+                    "data": item.name,
+                    "mode": item._input_mode,
+                }
+            elif isinstance(item, DatasetConsumptionConfig):
+                for ds, _ in item.dataset.paths:
+                    self.datastore(ds)
+                entry = {
+                    "name": item.name,
+                    "kind": "dataset",
+                    "dataset": item.dataset.to_spec(),
+                    "mode": item.mode,
+                    "path_on_compute": item.path_on_compute,
+                }
+            elif isinstance(item, DataReference):
+                entry = {
+                    "name": item.data_reference_name,
+                    "kind": "datastore_path",
+                    "datastore": self.datastore(item.datastore),
+                    "path": item.path_on_datastore,
+                    "mode": item.mode,
+                    "path_on_compute": item.path_on_compute,
+                }
+            else:
+                self.problems.append(
+                    f"step {step.name!r}: input {item!r} is not a PipelineData, a dataset input "
+                    "(dataset.as_named_input(...)) or a DataReference"
+                )
+                return None
+            if any(i["name"] == entry["name"] for i in inputs):
+                self.problems.append(
+                    f"step {step.name!r}: two different inputs are named {entry['name']!r}; input names must be unique"
+                )
+            inputs.append(entry)
+            by_input[key] = entry
+            return entry["name"]
+
+        outputs: list[dict[str, Any]] = []
+        output_objs = set()
+        for out in step.outputs:
+            if not isinstance(out, PipelineData):
+                self.problems.append(f"step {step.name!r}: output {out!r} is not a PipelineData")
+                continue
+            self.pipeline_data(step, out, "output")
+            output_objs.add(id(out._origin))
+            outputs.append(
+                {
+                    "name": out.name,
+                    "output_name": out.output_name,
+                    "mode": out.output_mode,
+                    "path_on_compute": out.output_path_on_compute,
+                    "is_directory": out.is_directory,
+                }
+            )
+        for item in step.inputs:
+            add_input(item)
+
+        arguments: list[dict[str, Any]] = []
+        for i, arg in enumerate(step.arguments):
+            where = f"arguments[{i}]"
+            if isinstance(arg, PipelineData):
+                if id(arg._origin) in output_objs:
+                    arguments.append({"output": arg.name})
+                else:
+                    # v1 adds a PipelineData passed as an argument to the step's inputs
+                    arguments.append({"input": add_input(arg)})
+            elif isinstance(arg, (DatasetConsumptionConfig, DataReference)):
+                arguments.append({"input": add_input(arg)})
+            elif isinstance(arg, PipelineParameter):
+                arguments.append(self.parameter(step, where, arg))
+            elif isinstance(arg, (str, int, float, bool)):
+                arguments.append({"literal": str(arg)})
+            else:
+                hint = (
+                    " (call .as_named_input('name') on a dataset)" if hasattr(arg, "as_named_input") else ""
+                )
+                self.problems.append(
+                    f"step {step.name!r}: {where} is a {type(arg).__name__}{hint}; arguments take str, numbers, "
+                    "PipelineParameter, PipelineData and dataset inputs"
+                )
+        return {
+            "name": step.name,
+            "kind": step.kind,
+            "compute_target": self.compute(step),
+            "allow_reuse": step.allow_reuse,
+            "version": step.version,
+            "inputs": inputs,
+            "outputs": outputs,
+            "arguments": arguments,
+            "settings": step.settings_spec(self),
+        }
+
+
+def closure(steps: list[Step]) -> list[Step]:
+    """The given steps plus every step they depend on: producers of their inputs and run_after
+    steps, transitively (Azure ML v1's ``resolve_closure=True``)."""
+    seen: dict[int, Step] = {}
+    pending = list(reversed(steps))
+    while pending:
+        s = pending.pop()
+        if id(s) in seen:
+            continue
+        seen[id(s)] = s
+        deps = list(s._run_after)
+        for item in [*s.inputs, *s.arguments]:
+            producer = getattr(getattr(item, "_origin", None), "_producer", None)
+            if producer is not None:
+                deps.append(producer)
+        pending.extend(reversed(deps))
+    return list(seen.values())
+
+
+def build_spec(
+    steps: list[Step],
+    workspace: Workspace | None,
+    description: str | None = None,
+    default_datastore: Datastore | None = None,
+    default_source_directory: str | None = None,
+    check_files: bool = True,
+) -> dict[str, Any]:
+    """Encode and validate a pipeline; raises PipelineValidationError listing every problem."""
+    b = SpecBuilder(workspace, default_datastore, default_source_directory)
+    step_specs: list[dict[str, Any]] = []
+    names: dict[str, Step] = {}
+    for s in steps:
+        if not isinstance(s, Step):
+            b.problems.append(f"{s!r} is not a step")
+            continue
+        if s.name in names and names[s.name] is not s:
+            b.problems.append(
+                f"two steps are named {s.name!r}; step names must be unique (they are task ids)"
+            )
+            continue
+        if s.name in names:
+            continue
+        names[s.name] = s
+        try:
+            step_specs.append(b.step(s))
+        except UserErrorException as exc:
+            b.problems.append(str(exc))
+    by_name = {s["name"]: s for s in step_specs}
+    for s in step_specs:
+        upstream = set()
+        for inp in s["inputs"]:
+            if inp["kind"] == "pipeline_data":
+                producer = b.data.get(inp["data"], {}).get("producer")
+                if producer is None:
+                    b.problems.append(
+                        f"step {s['name']!r}: input {inp['name']!r} (PipelineData {inp['data']!r}) is not "
+                        "an output of any step in this pipeline; add the step that produces it to outputs"
+                    )
+                elif producer == s["name"]:
+                    b.problems.append(f"step {s['name']!r}: consumes its own output {inp['data']!r}")
+                else:
+                    upstream.add(producer)
+        for dep in names[s["name"]]._run_after:
+            if dep.name not in by_name:
+                b.problems.append(f"step {s['name']!r}: run_after step {dep.name!r} is not in this pipeline")
+            else:
+                upstream.add(dep.name)
+        s["upstream"] = sorted(upstream)
+        if check_files and s["kind"] == "python_script":
+            script = Path(s["settings"]["source_directory"]) / s["settings"]["script_name"]
+            if not script.is_file():
+                b.problems.append(f"step {s['name']!r}: script file {script} does not exist")
+    order: list[str] = []
+    try:
+        order = list(
+            graphlib.TopologicalSorter({s["name"]: s["upstream"] for s in step_specs}).static_order()
+        )
+    except graphlib.CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        b.problems.append(f"the steps form a cycle: {cycle}")
+    if b.problems:
+        raise PipelineValidationError(b.problems)
+    spec = {
+        "format": SPEC_FORMAT,
+        "description": description,
+        "datastores": b.datastores,
+        "parameters": b.parameters,
+        "compute_targets": b.compute_targets,
+        "data": b.data,
+        "steps": [by_name[n] for n in order],
+    }
+    json.dumps(spec)  # everything in a spec is plain JSON
+    return spec
+
+
+def load_spec(text: str) -> dict[str, Any]:
+    spec = json.loads(text)
+    if not isinstance(spec, dict) or spec.get("format") != SPEC_FORMAT:
+        raise UserErrorException(
+            f"not a pipeline spec of format {SPEC_FORMAT!r} (got {spec.get('format') if isinstance(spec, dict) else spec!r})"
+        )
+    return spec
+
+
+def dump_spec(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))

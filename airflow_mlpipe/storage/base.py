@@ -1,0 +1,128 @@
+"""The datastore I/O contract every backend (local folder, Azure Blob, ...) implements."""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from airflow_mlpipe.exceptions import DatastoreError
+
+GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One file on a datastore: its path relative to the datastore root, size and version tag."""
+
+    path: str
+    size: int
+    etag: str
+
+
+def normalize_path(path: str, *, where: str = "datastore path") -> str:
+    """A clean relative POSIX path; rejects absolute paths and '..' that would leave the store."""
+    if path is None:
+        return ""
+    raw = str(path).replace("\\", "/").strip()
+    norm = posixpath.normpath(raw) if raw else ""
+    if norm in (".", ""):
+        return ""
+    if norm.startswith("/") or norm == ".." or norm.startswith("../"):
+        raise DatastoreError(
+            f"{where} {path!r} points outside the datastore; use a path relative to its root"
+        )
+    return norm
+
+
+def split_glob(path: str) -> tuple[str, str | None]:
+    """Split 'a/b/*.csv' into ('a/b', '*.csv'); a path with no wildcard gives (path, None)."""
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        if GLOB_CHARS & set(part):
+            return "/".join(parts[:i]), "/".join(parts[i:])
+    return path, None
+
+
+class Store:
+    """Datastore backend. Paths are relative POSIX paths inside the datastore."""
+
+    kind = "abstract"
+
+    def list(self, prefix: str) -> list[FileInfo]:
+        """Every file at or below ``prefix`` (a file path or a folder)."""
+        raise NotImplementedError
+
+    def exists(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def upload_file(self, local: Path, path: str, *, overwrite: bool = True) -> bool:
+        """Store one local file at ``path``, atomically. Returns False when skipped (exists)."""
+        raise NotImplementedError
+
+    def download_file(self, path: str, local: Path) -> None:
+        raise NotImplementedError
+
+    def location(self, path: str) -> str:
+        """A human-readable URL of ``path`` for logs (never carries a secret)."""
+        raise NotImplementedError
+
+    # shared logic -------------------------------------------------------------------------
+
+    def resolve(self, path: str) -> list[tuple[FileInfo, str]]:
+        """Files a data path means, each with its path relative to the download folder.
+
+        A file path gives that file (named by its base name); a folder gives everything below
+        it (relative to the folder); a glob ('folder/*.csv') gives its matches (relative to the
+        part before the first wildcard).
+        """
+        path = normalize_path(path)
+        base, pattern = split_glob(path)
+        if pattern is not None:
+            found = []
+            for info in self.list(base):
+                rel = info.path[len(base) + 1 :] if base else info.path
+                if fnmatch.fnmatchcase(rel, pattern):
+                    found.append((info, rel))
+            return found
+        found = []
+        for info in self.list(path):
+            if info.path == path:
+                found.append((info, posixpath.basename(path)))
+            else:
+                found.append((info, info.path[len(path) + 1 :] if path else info.path))
+        return found
+
+    def download(self, path: str, local_dir: Path, *, max_workers: int = 8) -> list[Path]:
+        """Download what ``path`` means into ``local_dir``; raises when it matches nothing."""
+        files = self.resolve(path)
+        if not files:
+            raise DatastoreError(f"nothing found at {self.location(path)}")
+        local_dir.mkdir(parents=True, exist_ok=True)
+        targets = [(info, local_dir / rel) for info, rel in files]
+        from concurrent.futures import ThreadPoolExecutor
+
+        if len(targets) == 1 or max_workers <= 1:
+            for info, target in targets:
+                self.download_file(info.path, target)
+        else:
+            with ThreadPoolExecutor(max_workers=max_workers) as pool:
+                list(pool.map(lambda t: self.download_file(t[0].path, t[1]), targets))
+        return [t for _, t in targets]
+
+    def upload_dir(self, local_dir: Path, prefix: str, *, max_workers: int = 8) -> list[FileInfo]:
+        """Store every file below ``local_dir`` under ``prefix``; returns what is now stored."""
+        prefix = normalize_path(prefix)
+        files = sorted(p for p in local_dir.rglob("*") if p.is_file())
+        rels = [p.relative_to(local_dir).as_posix() for p in files]
+        jobs = [(p, posixpath.join(prefix, r) if prefix else r) for p, r in zip(files, rels, strict=True)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        if len(jobs) <= 1 or max_workers <= 1:
+            for p, dest in jobs:
+                self.upload_file(p, dest, overwrite=True)
+        else:
+            with ThreadPoolExecutor(max_workers=max_workers) as pool:
+                list(pool.map(lambda j: self.upload_file(j[0], j[1], overwrite=True), jobs))
+        return self.list(prefix) if jobs else []

@@ -1,0 +1,55 @@
+"""Pipeline spec -> Airflow DAG: one task per step, edges from data and run_after, Params, pools.
+
+Translation goes definitions -> spec (plain JSON, no Airflow) -> the Airflow objects built here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_mlpipe.definitions.parameter import SPEC_TO_JSON_SCHEMA
+
+DEFAULT_POOL = "default_pool"
+
+
+def operator_class(kind: str) -> type:
+    if kind == "python_script":
+        from airflow_mlpipe.operators.python_script import PythonScriptStepOperator
+
+        return PythonScriptStepOperator
+    raise ValueError(f"no operator for step kind {kind!r}")
+
+
+def dag_params(spec: dict[str, Any]) -> dict[str, Any]:
+    from airflow.sdk import Param
+
+    return {
+        name: Param(
+            p["default"], type=SPEC_TO_JSON_SCHEMA[p["type"]], description=f"PipelineParameter {name}"
+        )
+        for name, p in spec["parameters"].items()
+    }
+
+
+def build_dag(spec: dict[str, Any], dag_id: str, schedule: Any = None, **dag_kwargs: Any) -> Any:
+    from airflow.sdk import DAG
+
+    params = dag_params(spec)
+    params.update(dag_kwargs.pop("params", {}) or {})
+    tags = set(dag_kwargs.pop("tags", []) or []) | {"mlpipe"}
+    dag_kwargs.setdefault("description", spec.get("description"))
+    dag_kwargs.setdefault("catchup", False)
+    context = {k: spec[k] for k in ("datastores", "parameters", "data", "compute_targets")}
+    tasks: dict[str, Any] = {}
+    with DAG(dag_id, schedule=schedule, params=params, tags=tags, **dag_kwargs) as dag:
+        for step in spec["steps"]:
+            target = step["compute_target"]
+            extra: dict[str, Any] = {}
+            if target is not None:
+                extra = {"pool": target, "queue": target}
+            task = operator_class(step["kind"])(task_id=step["name"], step=step, pipeline=context, **extra)
+            for up in step["upstream"]:
+                tasks[up] >> task
+            tasks[step["name"]] = task
+    dag.mlpipe_spec = spec
+    return dag
