@@ -45,6 +45,19 @@ def split_glob(path: str) -> tuple[str, str | None]:
     return path, None
 
 
+def glob_match(rel: str, pattern: str) -> bool:
+    """Glob semantics on '/'-separated paths: '*' stays inside a folder, '**' crosses folders."""
+    return _match_parts(rel.split("/"), pattern.split("/"))
+
+
+def _match_parts(parts: list[str], pats: list[str]) -> bool:
+    if not pats:
+        return not parts
+    if pats[0] == "**":
+        return any(_match_parts(parts[i:], pats[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pats[0]) and _match_parts(parts[1:], pats[1:])
+
+
 class Store:
     """Datastore backend. Paths are relative POSIX paths inside the datastore."""
 
@@ -83,7 +96,7 @@ class Store:
             found = []
             for info in self.list(base):
                 rel = info.path[len(base) + 1 :] if base else info.path
-                if fnmatch.fnmatchcase(rel, pattern):
+                if glob_match(rel, pattern):
                     found.append((info, rel))
             return found
         found = []

@@ -1,0 +1,171 @@
+"""The ``mlpipe`` command: run the embedded Airflow deployment and pipelines on it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from airflow_mlpipe.exceptions import MlpipeError
+
+
+def _client(dep: Any) -> Any:
+    from airflow_mlpipe.client.rest import AirflowClient
+    from airflow_mlpipe.deploy.local import USERNAME
+
+    return AirflowClient(dep.url, USERNAME, dep.password())
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``name=value`` pairs; values are JSON when they parse as JSON (20, true, 1.5), else strings."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise MlpipeError(f"--param {item!r}: expected name=value")
+        try:
+            out[name] = json.loads(value)
+        except ValueError:
+            out[name] = value
+    return out
+
+
+def sync_pools(client: Any, echo: Any = print) -> None:
+    """Create or resize one Airflow pool per compute target of the workspace (slots = max_nodes)."""
+    from airflow_mlpipe.definitions.workspace import Workspace
+
+    for name, target in Workspace.from_config().compute_targets.items():
+        client.ensure_pool(name, target.pool_slots, f"AmlCompute {name} (max_nodes={target.pool_slots})")
+        echo(f"pool {name}: {target.pool_slots} slot(s)")
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
+    return str(value)
+
+
+def print_run_table(client: Any, dag_id: str, run: dict[str, Any], echo: Any = print) -> None:
+    tis = sorted(
+        client.task_instances(dag_id, run["dag_run_id"]), key=lambda t: (t["start_date"] or "", t["task_id"])
+    )
+    rows = []
+    parent: dict[str, Any] = {}
+    for ti in tis:
+        result = client.xcom(dag_id, run["dag_run_id"], ti["task_id"]) or {}
+        metrics = result.get("metrics") or {}
+        parent.update(result.get("parent_metrics") or {})
+        duration = f"{ti['duration']:.1f}s" if ti.get("duration") is not None else "-"
+        reuse = "reused" if result.get("reused_from") else ("ran" if result else "-")
+        text = ", ".join(f"{k}={format_value(v)}" for k, v in sorted(metrics.items())) or "-"
+        rows.append((ti["task_id"], ti["state"] or "none", duration, reuse, text))
+    headers = ("step", "state", "duration", "reuse", "metrics")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths[-1] = len(headers[-1])
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    echo(line)
+    echo("-" * max(len(line), 60))
+    for r in rows:
+        echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    if parent:
+        echo("pipeline metrics: " + ", ".join(f"{k}={format_value(v)}" for k, v in sorted(parent.items())))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.deploy.local import LocalDeployment
+
+    dep = LocalDeployment()
+    client = _client(dep)
+    conf = parse_params(args.param)
+    print(f"waiting for Airflow to parse DAG {args.dag_id!r}")
+    client.wait_for_dag(args.dag_id, timeout=args.timeout)
+    sync_pools(client)
+    client.set_paused(args.dag_id, False)
+    run = client.trigger(args.dag_id, conf)
+    print(f"triggered {args.dag_id} run {run['dag_run_id']} with conf {json.dumps(conf)}")
+    if not args.wait:
+        return 0
+
+    def show(ti: dict[str, Any]) -> None:
+        print(f"  {ti['task_id']}: {ti['state'] or 'none'}")
+
+    run = client.wait_for_run(args.dag_id, run["dag_run_id"], timeout=args.timeout, on_change=show)
+    print(f"run {run['dag_run_id']}: {run['state']}")
+    print_run_table(client, args.dag_id, run)
+    if run["state"] != "success":
+        for ti in client.task_instances(args.dag_id, run["dag_run_id"]):
+            if ti["state"] == "failed":
+                print(f"--- end of the log of {ti['task_id']} (try {ti['try_number']}) ---")
+                for line in client.task_log(args.dag_id, run["dag_run_id"], ti["task_id"], ti["try_number"])[
+                    -25:
+                ]:
+                    print(f"  {line}")
+        return 1
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.deploy.local import LocalDeployment
+
+    dags = args.dags_folder or ("dags" if Path("dags").is_dir() else None)
+    LocalDeployment(dags_folder=dags).up(port=args.port, timeout=args.timeout)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.deploy.local import LocalDeployment
+
+    LocalDeployment().down()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.deploy.local import LocalDeployment
+
+    st = LocalDeployment().status()
+    if not st["running"]:
+        print("not running (start it with `mlpipe up`)")
+        return 1
+    print(f"url: {st['url']}")
+    for name, alive in st["processes"].items():
+        health = (st["health"] or {}).get(name.replace("-", "_"), {}) or {}
+        print(f"  {name:14} {'running' if alive else 'stopped'}  {health.get('status') or ''}")
+    return 0 if all(st["processes"].values()) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlpipe", description="Azure ML style pipelines on Apache Airflow 3")
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the embedded Airflow deployment (SQLite, LocalExecutor)")
+    up.add_argument("--port", type=int, default=None, help="API server port (default 28080)")
+    up.add_argument("--dags-folder", default=None, help="DAG folder (default ./dags if present)")
+    up.add_argument("--timeout", type=float, default=180)
+    up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="stop every process of the embedded deployment")
+    down.set_defaults(func=cmd_down)
+    status = sub.add_parser("status", help="say what runs")
+    status.set_defaults(func=cmd_status)
+    run = sub.add_parser("run", help="trigger a DAG on the embedded deployment")
+    run.add_argument("dag_id")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    run.add_argument("--wait", action="store_true", help="wait and print each step's state and metrics")
+    run.add_argument("--timeout", type=float, default=600)
+    run.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MlpipeError as exc:
+        print(f"mlpipe: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

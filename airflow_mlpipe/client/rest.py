@@ -1,0 +1,181 @@
+"""A small client of Airflow's REST API v2, with errors that say what to fix."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from airflow_mlpipe.exceptions import MlpipeError
+
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+class AirflowApiError(MlpipeError):
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class AirflowClient:
+    def __init__(self, url: str, username: str, password: str, timeout: float = 30):
+        self.url = url.rstrip("/")
+        self.username = username
+        self._password = password
+        self.timeout = timeout
+        self._token: str | None = None
+        self.session = requests.Session()
+
+    def token(self) -> str:
+        if self._token is None:
+            try:
+                r = self.session.post(
+                    f"{self.url}/auth/token",
+                    json={"username": self.username, "password": self._password},
+                    timeout=self.timeout,
+                )
+            except requests.ConnectionError as exc:
+                raise AirflowApiError(
+                    f"cannot reach Airflow at {self.url}: is it running? (`mlpipe up` starts the embedded one)"
+                ) from exc
+            if r.status_code in (401, 403):
+                raise AirflowApiError(
+                    f"Airflow at {self.url} refused user {self.username!r}: wrong username or password",
+                    r.status_code,
+                )
+            if r.status_code >= 400:
+                raise AirflowApiError(
+                    f"token request failed: HTTP {r.status_code} {r.text[:300]}", r.status_code
+                )
+            self._token = r.json()["access_token"]
+        return self._token
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        r = self.session.request(method, f"{self.url}{path}", headers=headers, timeout=self.timeout, **kwargs)
+        if r.status_code == 401 and self._token is not None:
+            self._token = None  # expired: one fresh token, then give up
+            headers = {"Authorization": f"Bearer {self.token()}"}
+            r = self.session.request(
+                method, f"{self.url}{path}", headers=headers, timeout=self.timeout, **kwargs
+            )
+        if r.status_code >= 400:
+            try:
+                detail = r.json().get("detail", r.text)
+            except ValueError:
+                detail = r.text
+            raise AirflowApiError(
+                f"{method} {path}: HTTP {r.status_code}: {str(detail)[:1000]}", r.status_code
+            )
+        return r.json() if r.content else None
+
+    # --- dags and runs ---------------------------------------------------------------------
+
+    def get_dag(self, dag_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/v2/dags/{quote(dag_id)}")
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.get_dag(dag_id)
+            except AirflowApiError as exc:
+                if exc.status != 404 or time.monotonic() > deadline:
+                    if exc.status == 404:
+                        errors = self.import_errors()
+                        hint = "".join(f"\n  {e['filename']}: {e['stack_trace'][-600:]}" for e in errors)
+                        raise AirflowApiError(
+                            f"DAG {dag_id!r} did not appear within {timeout:.0f}s"
+                            + (f"; import errors:{hint}" if hint else ""),
+                            404,
+                        ) from None
+                    raise
+            time.sleep(1)
+
+    def import_errors(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/api/v2/importErrors").get("import_errors", [])
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self.request("PATCH", f"/api/v2/dags/{quote(dag_id)}", json={"is_paused": paused})
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.request(
+            "POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", json={"logical_date": None, "conf": conf or {}}
+        )
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        return self.request("GET", path)["task_instances"]
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        path = (
+            f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+            f"{quote(task_id, safe='')}/xcomEntries/{quote(key)}"
+        )
+        try:
+            return self.request("GET", path, params={"deserialize": "true"})["value"]
+        except AirflowApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> list[str]:
+        path = (
+            f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+            f"{quote(task_id, safe='')}/logs/{try_number}"
+        )
+        body = self.request(
+            "GET", path, params={"full_content": "true"}, headers={"Accept": "application/json"}
+        )
+        lines = []
+        for item in body.get("content", []):
+            if isinstance(item, dict):
+                lines.append(str(item.get("event", "")))
+            else:
+                lines.append(str(item))
+        return lines
+
+    def wait_for_run(
+        self, dag_id: str, run_id: str, timeout: float = 600, on_change: Any = None
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen: dict[str, str | None] = {}
+        while True:
+            run = self.dag_run(dag_id, run_id)
+            if on_change is not None:
+                for ti in self.task_instances(dag_id, run_id):
+                    if seen.get(ti["task_id"]) != ti["state"]:
+                        seen[ti["task_id"]] = ti["state"]
+                        on_change(ti)
+            if run["state"] in TERMINAL_RUN_STATES:
+                return run
+            if time.monotonic() > deadline:
+                raise AirflowApiError(
+                    f"run {run_id} of {dag_id} did not finish within {timeout:.0f}s (state {run['state']})"
+                )
+            time.sleep(1)
+
+    # --- pools -----------------------------------------------------------------------------
+
+    def ensure_pool(self, name: str, slots: int, description: str = "") -> None:
+        try:
+            pool = self.request("GET", f"/api/v2/pools/{quote(name)}")
+        except AirflowApiError as exc:
+            if exc.status != 404:
+                raise
+            self.request(
+                "POST", "/api/v2/pools", json={"name": name, "slots": slots, "description": description}
+            )
+            return
+        if pool["slots"] != slots:
+            self.request(
+                "PATCH",
+                f"/api/v2/pools/{quote(name)}",
+                json={"slots": slots},
+                params={"update_mask": "slots"},
+            )

@@ -1,0 +1,289 @@
+"""The embedded deployment: Airflow 3 processes on loopback, SQLite, LocalExecutor.
+
+Each component runs in its own process group, and every process (and anything it starts) carries
+``MLPIPE_DEPLOYMENT_ID`` in its environment, so ``down()`` finds and stops all of them, including
+a step script that left its parent's process group. Airflow's own ``standalone`` leaves children
+behind when it stops; this does not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from airflow_mlpipe.definitions.workspace import mlpipe_home, write_json_atomic
+from airflow_mlpipe.exceptions import MlpipeError
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+DEFAULT_PORT = 28080
+USERNAME = "admin"
+
+
+class DeploymentError(MlpipeError):
+    pass
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def tagged_pids(deployment_id: str) -> list[int]:
+    """Every process whose environment carries this deployment's id."""
+    needle = f"MLPIPE_DEPLOYMENT_ID={deployment_id}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if needle in fh.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return [p for p in found if pid_alive(p)]
+
+
+class LocalDeployment:
+    """Start, stop and inspect the embedded Airflow deployment under ``home``."""
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        dags_folder: str | Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ):
+        """``extra_env`` adds variables to every component, e.g. ``AIRFLOW_CONN_<ID>`` connections."""
+        self.extra_env = dict(extra_env or {})
+        self.home = Path(home).resolve() if home else mlpipe_home()
+        self.airflow_home = self.home / "airflow"
+        self.state_file = self.home / "deployment.json"
+        self.passwords_file = self.airflow_home / "simple_auth_manager_passwords.json"
+        self.dags_folder = Path(dags_folder).resolve() if dags_folder else None
+
+    # --- state -----------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return None
+
+    @property
+    def url(self) -> str:
+        st = self.state()
+        if st is None:
+            raise DeploymentError(f"no embedded deployment under {self.home}; start one with `mlpipe up`")
+        return st["url"]
+
+    def password(self) -> str:
+        return json.loads(self.passwords_file.read_text())[USERNAME]
+
+    def _secrets(self) -> dict[str, str]:
+        path = self.home / "secrets.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        from cryptography.fernet import Fernet
+
+        values = {"jwt_secret": secrets.token_urlsafe(48), "fernet_key": Fernet.generate_key().decode()}
+        write_json_atomic(path, values)
+        path.chmod(0o600)
+        return values
+
+    def environment(self, port: int, deployment_id: str, log_ports: tuple[int, int]) -> dict[str, str]:
+        sec = self._secrets()
+        base = f"http://127.0.0.1:{port}"
+        dags = self.dags_folder or (self.home / "dags")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.airflow_home),
+                "MLPIPE_HOME": str(self.home),
+                "MLPIPE_DEPLOYMENT_ID": deployment_id,
+                "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__PARALLELISM": "8",
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__FERNET_KEY": sec["fernet_key"],
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home / 'airflow.db'}",
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(port),
+                "AIRFLOW__API__BASE_URL": base,
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__API_AUTH__JWT_SECRET": sec["jwt_secret"],
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def running(self) -> dict[str, bool]:
+        st = self.state() or {}
+        return {name: pid_alive(pid) for name, pid in st.get("pids", {}).items()}
+
+    def up(self, port: int | None = None, timeout: float = 180, echo: Any = print) -> dict[str, Any]:
+        alive = self.running()
+        if alive and all(alive.values()):
+            echo(f"already running at {self.url}")
+            return self.state() or {}
+        if alive:
+            self.down(echo=lambda *_: None)  # a partial deployment is restarted whole
+        port = port or DEFAULT_PORT
+        if not port_is_free(port):
+            raise DeploymentError(
+                f"port {port} on 127.0.0.1 is already in use; stop what uses it or pass --port to `mlpipe up`"
+            )
+        self.airflow_home.mkdir(parents=True, exist_ok=True)
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        if not self.passwords_file.exists():
+            write_json_atomic(self.passwords_file, {USERNAME: secrets.token_urlsafe(12)})
+            self.passwords_file.chmod(0o600)
+        deployment_id = uuid.uuid4().hex
+        env = self.environment(port, deployment_id, (free_port(), free_port()))
+        airflow = [sys.executable, "-m", "airflow"]
+        echo(f"migrating the metadata database under {self.airflow_home}")
+        migrate = subprocess.run(
+            [*airflow, "db", "migrate"], env=env, cwd=Path.cwd(), capture_output=True, text=True
+        )
+        if migrate.returncode != 0:
+            raise DeploymentError(f"`airflow db migrate` failed:\n{migrate.stderr[-3000:]}")
+        pids = {}
+        for name in COMPONENTS:
+            log = open(self.home / "logs" / f"{name}.log", "ab")
+            proc = subprocess.Popen(
+                [*airflow, name],
+                env=env,
+                cwd=Path.cwd(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            log.close()
+            pids[name] = proc.pid
+        state = {
+            "url": f"http://127.0.0.1:{port}",
+            "port": port,
+            "pids": pids,
+            "deployment_id": deployment_id,
+            "dags_folder": env["AIRFLOW__CORE__DAGS_FOLDER"],
+            "started": time.time(),
+        }
+        write_json_atomic(self.state_file, state)
+        echo(f"starting {', '.join(COMPONENTS)} (logs in {self.home / 'logs'})")
+        try:
+            self.wait_healthy(timeout)
+        except DeploymentError:
+            self.down(echo=lambda *_: None)
+            raise
+        echo(f"Airflow is up: {state['url']}  (user {USERNAME}, password in {self.passwords_file})")
+        return state
+
+    def health(self) -> dict[str, Any] | None:
+        import requests
+
+        try:
+            return requests.get(f"{self.url}/api/v2/monitor/health", timeout=3).json()
+        except (requests.RequestException, ValueError):
+            return None
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = [n for n, ok in self.running().items() if not ok]
+            if dead:
+                tail = (self.home / "logs" / f"{dead[0]}.log").read_text(errors="replace")[-2000:]
+                raise DeploymentError(f"Airflow {dead[0]} exited while starting; end of its log:\n{tail}")
+            h = self.health()
+            if h and all(
+                (h.get(c) or {}).get("status") == "healthy"
+                for c in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+            ):
+                return
+            time.sleep(1)
+        raise DeploymentError(
+            f"Airflow did not become healthy within {timeout:.0f}s; see logs in {self.home / 'logs'}"
+        )
+
+    def down(self, timeout: float = 30, echo: Any = print) -> list[int]:
+        """Stop every process of the deployment; returns the pids that had to be killed."""
+        st = self.state()
+        if st is None:
+            echo("nothing to stop")
+            return []
+        for pid in st["pids"].values():
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not any(pid_alive(p) for p in st["pids"].values()) and not tagged_pids(st["deployment_id"]):
+                break
+            time.sleep(0.3)
+        killed = []
+        for pid in tagged_pids(st["deployment_id"]):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+        for pid in st["pids"].values():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.state_file.unlink(missing_ok=True)
+        echo("stopped" + (f" (killed {len(killed)} stuck process(es))" if killed else ""))
+        return killed
+
+    def status(self) -> dict[str, Any]:
+        st = self.state()
+        if st is None:
+            return {"running": False}
+        return {"running": True, "url": st["url"], "processes": self.running(), "health": self.health()}

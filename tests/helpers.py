@@ -1,0 +1,39 @@
+"""Small real pipelines for the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow_mlpipe import Pipeline, PipelineData, PipelineParameter, PythonScriptStep, Workspace
+
+
+def write_scripts(folder: Path, names: list[str], body: str = "print('ok')\n") -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        (folder / n).write_text(body)
+    return str(folder)
+
+
+def fan_pipeline(ws: Workspace, src: str, width: int = 3) -> Pipeline:
+    """prep -> width parallel steps -> merge, with one parameter."""
+    prepared = PipelineData("prepared")
+    p = PipelineParameter("alpha", default_value=0.5)
+    prep = PythonScriptStep(
+        "prep.py", name="prep", outputs=[prepared], arguments=["--out", prepared], source_directory=src
+    )
+    mids, outs = [], []
+    for i in range(width):
+        out = PipelineData(f"part{i}")
+        outs.append(out)
+        mids.append(
+            PythonScriptStep(
+                "work.py",
+                name=f"work{i}",
+                arguments=["--in", prepared, "--alpha", p, "--out", out],
+                inputs=[prepared],
+                outputs=[out],
+                source_directory=src,
+            )
+        )
+    merge = PythonScriptStep("merge.py", name="merge", inputs=outs, source_directory=src)
+    return Pipeline(ws, [prep, *mids, merge])
