@@ -112,6 +112,8 @@ class SpecBuilder:
             )
         else:
             entry["consumers"].append(step.name)
+            # consumers read it from the same datastore its producer writes (named in the spec)
+            self.datastore(pd.datastore or self._default_store(step, f"input {pd.name!r}"))
 
     def compute(self, step: Step) -> str | None:
         target = step.compute_target

@@ -52,15 +52,17 @@ class AirflowClient:
             self._token = r.json()["access_token"]
         return self._token
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token()}"}
-        r = self.session.request(method, f"{self.url}{path}", headers=headers, timeout=self.timeout, **kwargs)
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        def send() -> requests.Response:
+            merged = {**(headers or {}), "Authorization": f"Bearer {self.token()}"}
+            return self.session.request(
+                method, f"{self.url}{path}", headers=merged, timeout=self.timeout, **kwargs
+            )
+
+        r = send()
         if r.status_code == 401 and self._token is not None:
             self._token = None  # expired: one fresh token, then give up
-            headers = {"Authorization": f"Bearer {self.token()}"}
-            r = self.session.request(
-                method, f"{self.url}{path}", headers=headers, timeout=self.timeout, **kwargs
-            )
+            r = send()
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail", r.text)
@@ -136,6 +138,10 @@ class AirflowClient:
         for item in body.get("content", []):
             if isinstance(item, dict):
                 lines.append(str(item.get("event", "")))
+                # a failure's exception comes as structlog's dict traceback
+                for exc in item.get("error_detail") or []:
+                    if isinstance(exc, dict):
+                        lines.extend(f"{exc.get('exc_type')}: {exc.get('exc_value')}".splitlines())
             else:
                 lines.append(str(item))
         return lines

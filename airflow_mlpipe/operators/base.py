@@ -98,14 +98,14 @@ class StepOperator(BaseOperator):
                 loc = self.upstream_output(context, inp["data"])
                 target.mkdir(parents=True, exist_ok=True)
                 if loc["files"]:
-                    open_store(self.pipeline["datastores"][loc["datastore"]]).download(loc["path"], target)
+                    self.datastore_store(loc["datastore"], inp["name"]).download(loc["path"], target)
                 run.inputs[inp["name"]] = {"kind": "path", "path": str(target)}
                 self.log.info("input %s: %s file(s) from step %s", inp["name"], loc["files"], loc["producer"])
             elif inp["kind"] == "dataset":
                 ds = inp["dataset"]
                 files: list[str] = []
                 for entry in ds["paths"]:
-                    store = open_store(self.pipeline["datastores"][entry["datastore"]])
+                    store = self.datastore_store(entry["datastore"], f"input {inp['name']!r}")
                     files += [str(p) for p in store.download(entry["path"], target)]
                 self.log.info("input %s: %d file(s) of a %s dataset", inp["name"], len(files), ds["type"])
                 if ds["type"] == "tabular" and inp["mode"] == "direct":
@@ -118,11 +118,20 @@ class StepOperator(BaseOperator):
                 else:
                     run.inputs[inp["name"]] = {"kind": "path", "path": str(target)}
             elif inp["kind"] == "datastore_path":
-                store = open_store(self.pipeline["datastores"][inp["datastore"]])
+                store = self.datastore_store(inp["datastore"], f"input {inp['name']!r}")
                 store.download(inp["path"], target)
                 run.inputs[inp["name"]] = {"kind": "path", "path": str(target)}
             else:  # pragma: no cover - the spec builder only writes the kinds above
                 raise StepFailedError(f"step {self.task_id!r}: unknown input kind {inp['kind']!r}")
+
+    def datastore_store(self, name: str, where: str) -> Any:
+        spec = self.pipeline["datastores"].get(name)
+        if spec is None:
+            raise DatastoreError(
+                f"step {self.task_id!r}: {where} is on datastore {name!r}, which this step's workspace "
+                f"does not define (known: {sorted(self.pipeline['datastores'])})"
+            )
+        return open_store(spec)
 
     def upstream_output(self, context: Any, data_name: str) -> dict[str, Any]:
         """Where the producing step stored PipelineData ``data_name`` in this DAG run."""

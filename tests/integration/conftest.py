@@ -1,0 +1,150 @@
+"""Real components for the integration tests: Azurite (Blob) and an Airflow 3 deployment."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_mlpipe.client.rest import AirflowClient
+from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port, tagged_pids
+
+REPO = Path(__file__).resolve().parents[2]
+AZURITE = REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob"
+# Azurite's documented, public development account (not a secret)
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+SECRET_PROBE = "probe-value-that-must-never-leak"
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """Azurite's Blob service on a free loopback port; yields its connection string."""
+    assert AZURITE.exists(), "Azurite is not installed: run scripts/setup.sh"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("azurite")
+    proc = subprocess.Popen(
+        [
+            str(AZURITE),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(workdir),
+            "--skipApiVersionCheck",
+            "--loose",
+            "--silent",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_port(port)
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};"
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def blob_config(tmp_path_factory, azurite):
+    """A workspace config whose default datastore is a container on Azurite."""
+    folder = tmp_path_factory.mktemp("blob-workspace")
+    config = folder / "mlpipe.json"
+    config.write_text(
+        json.dumps(
+            {
+                "workspace_name": "blob-test",
+                "default_datastore": "lake",
+                "datastores": {
+                    "lake": {"type": "azure_blob", "conn_id": "azurite", "container": "mlpipe-test"}
+                },
+            }
+        )
+    )
+    return config
+
+
+def wasb_connection(conn_string: str) -> str:
+    return json.dumps({"conn_type": "wasb", "extra": {"connection_string": conn_string}})
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory, azurite, blob_config):
+    """The embedded Airflow deployment with the repo's dags/ and the test DAGs."""
+    home = tmp_path_factory.mktemp("deployment")
+    dags = home / "dags"
+    shutil.copytree(REPO / "dags", dags)
+    for item in (Path(__file__).parent / "dags").iterdir():
+        if item.is_dir():
+            shutil.copytree(item, dags / item.name)
+        else:
+            shutil.copy(item, dags / item.name)
+    (dags / ".airflowignore").write_text("compare_models_src/\ndata/\nscripts/\n")
+    dep = LocalDeployment(
+        home=home / "mlpipe",
+        dags_folder=dags,
+        extra_env={
+            "AIRFLOW_CONN_AZURITE": wasb_connection(azurite),
+            "AIRFLOW_CONN_SECRET_PROBE": json.dumps({"conn_type": "generic", "password": SECRET_PROBE}),
+            "MLPIPE_TEST_BLOB_CONFIG": str(blob_config),
+        },
+    )
+    dep.up(port=free_port(), timeout=240)
+    try:
+        yield dep
+    finally:
+        state = dep.state()
+        if state is not None:
+            dep.down()
+            assert tagged_pids(state["deployment_id"]) == []
+
+
+@pytest.fixture(scope="session")
+def client(deployment):
+    c = AirflowClient(deployment.url, USERNAME, deployment.password())
+    for dag_id in ("compare_models", "features", "failing", "handwritten", "blob_pipeline"):
+        c.wait_for_dag(dag_id, timeout=180)
+    c.ensure_pool("cpu-cluster", 2)
+    return c
+
+
+def run_and_wait(client: AirflowClient, dag_id: str, conf: dict | None = None, timeout: float = 300) -> dict:
+    run = client.trigger(dag_id, conf or {})
+    return client.wait_for_run(dag_id, run["dag_run_id"], timeout=timeout)
+
+
+def task_states(client: AirflowClient, dag_id: str, run: dict) -> dict[str, str]:
+    return {t["task_id"]: t["state"] for t in client.task_instances(dag_id, run["dag_run_id"])}
+
+
+def explain(client: AirflowClient, dag_id: str, run: dict) -> str:
+    """Task states plus the end of each failed task's log, for assertion messages."""
+    parts = [json.dumps(task_states(client, dag_id, run))]
+    for ti in client.task_instances(dag_id, run["dag_run_id"]):
+        if ti["state"] == "failed":
+            log = client.task_log(dag_id, run["dag_run_id"], ti["task_id"], ti["try_number"])
+            parts.append(f"--- {ti['task_id']} ---\n" + "\n".join(log[-30:]))
+    return "\n".join(parts)

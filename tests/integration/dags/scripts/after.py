@@ -1,0 +1,3 @@
+from airflow_mlpipe import Run
+
+Run.get_context().log("after_ran", True)
