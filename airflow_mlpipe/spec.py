@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import graphlib
 import json
-from pathlib import Path
+import os
 from typing import Any
 
 from airflow_mlpipe.definitions.compute import LOCAL, ComputeTarget, validate_target_name
@@ -42,6 +42,7 @@ class SpecBuilder:
         self._data_objects: dict[str, PipelineData] = {}
         self.compute_targets: dict[str, dict[str, Any]] = {}
         self.problems: list[str] = []
+        self._dirs: dict[str, str] = {}
 
     # --- leaves ----------------------------------------------------------------------------
 
@@ -52,11 +53,19 @@ class SpecBuilder:
         self.datastores[ds.name] = ds.spec
         return ds.name
 
+    def resolve_dir(self, path: str) -> str:
+        """An absolute source directory, resolved once per distinct path."""
+        resolved = self._dirs.get(path)
+        if resolved is None:
+            resolved = self._dirs[path] = os.path.realpath(path)
+        return resolved
+
     def _default_store(self, step: Step, what: str) -> Datastore:
         if self.default_datastore is not None:
             return self.default_datastore
         if self.workspace is not None:
-            return self.workspace.get_default_datastore()
+            self.default_datastore = self.workspace.get_default_datastore()
+            return self.default_datastore
         raise UserErrorException(f"step {step.name!r}: {what} has no datastore and there is no workspace")
 
     def parameter(self, step: Step, where: str, p: PipelineParameter) -> dict[str, Any]:
@@ -142,6 +151,7 @@ class SpecBuilder:
     def step(self, step: Step) -> dict[str, Any]:
         inputs: list[dict[str, Any]] = []
         by_input: dict[Any, dict[str, Any]] = {}
+        input_names: set[str] = set()
 
         def identity(item: Any) -> Any:
             # one input may appear as several objects (ds.as_named_input("x") in inputs and
@@ -201,11 +211,12 @@ class SpecBuilder:
                     "(dataset.as_named_input(...)) or a DataReference"
                 )
                 return None
-            if any(i["name"] == entry["name"] for i in inputs):
+            if entry["name"] in input_names:
                 self.problems.append(
                     f"step {step.name!r}: two different inputs are named {entry['name']!r}; input names must be unique"
                 )
             inputs.append(entry)
+            input_names.add(entry["name"])
             by_input[key] = entry
             return entry["name"]
 
@@ -313,6 +324,7 @@ def build_spec(
         except UserErrorException as exc:
             b.problems.append(str(exc))
     by_name = {s["name"]: s for s in step_specs}
+    scripts_seen: dict[str, bool] = {}
     for s in step_specs:
         upstream = set()
         for inp in s["inputs"]:
@@ -334,8 +346,10 @@ def build_spec(
                 upstream.add(dep.name)
         s["upstream"] = sorted(upstream)
         if check_files and s["kind"] == "python_script":
-            script = Path(s["settings"]["source_directory"]) / s["settings"]["script_name"]
-            if not script.is_file():
+            script = os.path.join(s["settings"]["source_directory"], s["settings"]["script_name"])
+            if script not in scripts_seen:
+                scripts_seen[script] = os.path.isfile(script)
+            if not scripts_seen[script]:
                 b.problems.append(f"step {s['name']!r}: script file {script} does not exist")
     order: list[str] = []
     try:
@@ -356,7 +370,6 @@ def build_spec(
         "data": b.data,
         "steps": [by_name[n] for n in order],
     }
-    json.dumps(spec)  # everything in a spec is plain JSON
     return spec
 
 

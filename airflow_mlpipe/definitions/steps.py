@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.exceptions import UserErrorException
@@ -114,7 +113,7 @@ class PythonScriptStep(Step):
             )
         return {
             "script_name": self.script_name,
-            "source_directory": str(Path(source).resolve()),
+            "source_directory": builder.resolve_dir(str(source)),
             "params": {
                 k: builder.encode_value(self, f"params[{k!r}]", v) for k, v in sorted(self.params.items())
             },

@@ -46,11 +46,11 @@ class StepOperator(BaseOperator):
     """Base of the step operators. ``step`` and ``pipeline`` are parts of a pipeline spec."""
 
     ui_color = "#cfe3f7"
-
-    def __init__(self, *, step: dict[str, Any], pipeline: dict[str, Any], **kwargs: Any):
-        super().__init__(**kwargs)
-        self.step = step
-        self.pipeline = pipeline
+    # Set by the concrete operator's __init__. This class has no __init__ of its own: Airflow wraps
+    # every __init__ in an operator's class chain with apply_defaults, which costs parse time on
+    # pipelines of thousands of steps (bench/parse_dag.py).
+    step: dict[str, Any]
+    pipeline: dict[str, Any]
 
     # --- the protocol ----------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ class PythonScriptStepOperator(StepOperator):
     """
 
     template_fields = ()
+    _proc: subprocess.Popen[str] | None = None  # the running script, for on_kill
 
     def __init__(
         self,
@@ -82,8 +83,9 @@ class PythonScriptStepOperator(StepOperator):
                 kwargs.setdefault(key, value)
         elif pipeline is None:
             raise ValueError("PythonScriptStepOperator: a step spec needs its pipeline context")
-        super().__init__(step=step, pipeline=pipeline, **kwargs)
-        self._proc: subprocess.Popen[str] | None = None
+        super().__init__(**kwargs)
+        self.step = step
+        self.pipeline = pipeline
 
     def run_step(self, context: Any, run: StepRun) -> None:
         settings = self.step["settings"]
