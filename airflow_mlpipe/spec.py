@@ -121,6 +121,7 @@ class SpecBuilder:
             )
         else:
             entry["consumers"].append(step.name)
+            entry.setdefault("is_directory", pd.is_directory)
             # consumers read it from the same datastore its producer writes (named in the spec)
             self.datastore(pd.datastore or self._default_store(step, f"input {pd.name!r}"))
 
@@ -185,6 +186,7 @@ class SpecBuilder:
                     "kind": "pipeline_data",
                     "data": item.name,
                     "mode": item._input_mode,
+                    "path_on_compute": item._input_path_on_compute,
                 }
             elif isinstance(item, DatasetConsumptionConfig):
                 for ds, _ in item.dataset.paths:

@@ -49,14 +49,16 @@ class PipelineData:
         # how a consumer takes it (set on the copies as_input/as_download/as_mount return)
         self._input_name = self.name
         self._input_mode = "mount"
+        self._input_path_on_compute: str | None = None
         self._origin = self
         self._producer: Any = None
 
-    def _as(self, input_name: str | None, mode: str) -> PipelineData:
+    def _as(self, input_name: str | None, mode: str, path_on_compute: str | None = None) -> PipelineData:
         copy = object.__new__(PipelineData)
         copy.__dict__.update(self.__dict__)
         copy._input_name = check_input_name(input_name or self.name, "input")
         copy._input_mode = mode
+        copy._input_path_on_compute = path_on_compute
         copy._origin = self._origin
         return copy
 
@@ -66,7 +68,8 @@ class PipelineData:
     def as_download(
         self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
     ) -> PipelineData:
-        return self._as(input_name, "download")
+        # overwrite is moot: every run downloads into a fresh folder
+        return self._as(input_name, "download", path_on_compute)
 
     def as_mount(self, input_name: str | None = None) -> PipelineData:
         return self._as(input_name, "mount")

@@ -30,6 +30,16 @@ def safe_segment(text: str) -> str:
     return _SAFE.sub("_", text).strip("_") or "_"
 
 
+def compute_path(base: Path, path_on_compute: str | None, step: str) -> Path:
+    """Where an input or output lives on the worker: ``base``, or ``path_on_compute`` inside it."""
+    if not path_on_compute:
+        return base
+    rel = Path(path_on_compute.lstrip("/"))
+    if ".." in rel.parts:
+        raise StepFailedError(f"step {step!r}: path_on_compute {path_on_compute!r} may not contain '..'")
+    return base / rel
+
+
 @dataclass
 class StepRun:
     """What one execution of a step works with."""
@@ -92,9 +102,9 @@ class StepOperator(BaseOperator):
 
     def materialize_inputs(self, context: Any, run: StepRun) -> None:
         for inp in self.step["inputs"]:
-            target = run.workdir / "inputs" / inp["name"]
-            if inp.get("path_on_compute"):
-                target = run.workdir / "inputs" / inp["name"] / inp["path_on_compute"].lstrip("/")
+            target = compute_path(
+                run.workdir / "inputs" / inp["name"], inp.get("path_on_compute"), self.task_id
+            )
             if inp["mode"] == "mount":
                 self.log.info("input %s: mount is served as a download on Airflow workers", inp["name"])
             if inp["kind"] == "pipeline_data":
@@ -102,7 +112,17 @@ class StepOperator(BaseOperator):
                 target.mkdir(parents=True, exist_ok=True)
                 if loc["files"]:
                     self.datastore_store(loc["datastore"], inp["name"]).download(loc["path"], target)
-                run.inputs[inp["name"]] = {"kind": "path", "path": str(target)}
+                path = target
+                if not self.pipeline["data"].get(inp["data"], {}).get("is_directory", True):
+                    # a single-file output: the consumer gets the file, as its producer wrote it
+                    files = [p for p in target.rglob("*") if p.is_file()]
+                    if len(files) != 1:
+                        raise StepFailedError(
+                            f"step {self.task_id!r}: input {inp['name']!r} is a single-file PipelineData "
+                            f"(is_directory=False) but {len(files)} files were stored"
+                        )
+                    path = files[0]
+                run.inputs[inp["name"]] = {"kind": "path", "path": str(path)}
                 self.log.info("input %s: %s file(s) from step %s", inp["name"], loc["files"], loc["producer"])
             elif inp["kind"] == "dataset":
                 ds = inp["dataset"]
@@ -153,9 +173,9 @@ class StepOperator(BaseOperator):
 
     def prepare_outputs(self, run: StepRun) -> None:
         for out in self.step["outputs"]:
-            folder = run.workdir / "outputs" / out["name"]
-            if out.get("path_on_compute"):
-                folder = folder / out["path_on_compute"].lstrip("/")
+            folder = compute_path(
+                run.workdir / "outputs" / out["name"], out.get("path_on_compute"), self.task_id
+            )
             folder.mkdir(parents=True)
             run.outputs[out["name"]] = folder
 
@@ -176,7 +196,7 @@ class StepOperator(BaseOperator):
     def store_outputs(self, context: Any, run: StepRun) -> dict[str, dict[str, Any]]:
         stored: dict[str, dict[str, Any]] = {}
         for out in self.step["outputs"]:
-            local = run.workdir / "outputs" / out["name"]
+            local = run.outputs[out["name"]]
             ds_name = self.pipeline["data"][out["name"]]["datastore"]
             store = open_store(self.pipeline["datastores"][ds_name])
             prefix = self.output_prefix(context, out["name"])

@@ -130,7 +130,10 @@ class PythonScriptStepOperator(StepOperator):
         if "input" in encoded:
             return run.inputs[encoded["input"]]["path"]
         if "output" in encoded:
-            return str(run.outputs[encoded["output"]])
+            folder = run.outputs[encoded["output"]]
+            if not self.pipeline["data"][encoded["output"]].get("is_directory", True):
+                return str(folder / encoded["output"])  # a single-file output: the script writes this file
+            return str(folder)
         value = self.value_of(encoded, run)
         return str(value)
 

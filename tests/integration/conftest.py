@@ -125,7 +125,15 @@ def deployment(tmp_path_factory, azurite, blob_config):
 @pytest.fixture(scope="session")
 def client(deployment):
     c = AirflowClient(deployment.url, USERNAME, deployment.password())
-    for dag_id in ("compare_models", "features", "failing", "handwritten", "blob_pipeline"):
+    for dag_id in (
+        "compare_models",
+        "features",
+        "failing",
+        "handwritten",
+        "blob_pipeline",
+        "files",
+        "timeout",
+    ):
         c.wait_for_dag(dag_id, timeout=180)
     c.ensure_pool("cpu-cluster", 2)
     return c

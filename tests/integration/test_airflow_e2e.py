@@ -147,6 +147,30 @@ def test_up_is_idempotent_and_a_taken_port_is_a_clear_error(deployment, tmp_path
     assert other.state() is None
 
 
+def test_single_file_outputs_and_path_on_compute(client):
+    run = run_and_wait(client, "files")
+    assert run["state"] == "success", explain(client, "files", run)
+    write = result(client, "files", run, "write")
+    assert write["outputs"]["model_file"]["files"] == 1
+    m = result(client, "files", run, "read")["metrics"]
+    assert m["model_is_file"] is True and m["model"] == "weights-v1"
+    assert m["model_path_tail"] == "model_file/here/in/model_file"
+    assert m["deep_files"] == ["x.txt"]  # stored without the compute subpath
+
+
+def test_execution_timeout_stops_the_script_and_its_children(client, tmp_path):
+    from airflow_mlpipe.deploy.local import pid_alive
+
+    pid_file = tmp_path / "pids"
+    run = run_and_wait(client, "timeout", {"pid_file": str(pid_file)})
+    assert run["state"] == "failed"
+    pids = [int(p) for p in pid_file.read_text().split()]
+    assert len(pids) == 2
+    assert not any(pid_alive(p) for p in pids), "the step script or its child outlived the task"
+    log = "\n".join(client.task_log("timeout", run["dag_run_id"], "sleeper", 1))
+    assert "sleeping" in log and "Timeout" in log
+
+
 def test_zz_down_stops_every_process(deployment):
     from airflow_mlpipe.deploy.local import port_is_free, tagged_pids
 
