@@ -21,6 +21,8 @@ from airflow_mlpipe.definitions.workspace import Workspace
 from airflow_mlpipe.exceptions import ComputeTargetException, PipelineValidationError, UserErrorException
 
 SPEC_FORMAT = "mlpipe.pipeline/1"
+# DAG Params every translated pipeline has: reuse control from a trigger's conf
+RESERVED_PARAMETERS = ("regenerate_outputs", "force_rerun")
 
 
 class SpecBuilder:
@@ -68,7 +70,30 @@ class SpecBuilder:
             return self.default_datastore
         raise UserErrorException(f"step {step.name!r}: {what} has no datastore and there is no workspace")
 
+    def reuse_settings(self) -> dict[str, Any]:
+        """Where the reuse cache lives (the workspace's 'reuse.datastore', else the default
+        datastore) and the global ceiling on the age of a reused result."""
+        reuse = (
+            dict(self.workspace.reuse) if self.workspace is not None else {"datastore": None, "max_age": None}
+        )
+        if reuse["datastore"] is not None:
+            from airflow_mlpipe.definitions.datastore import Datastore
+
+            self.datastore(Datastore.get(self.workspace, reuse["datastore"]))
+        else:
+            if self.default_datastore is None and self.workspace is None:
+                return {"datastore": None, "max_age": reuse["max_age"]}
+            reuse["datastore"] = self.datastore(
+                self.default_datastore or self.workspace.get_default_datastore()
+            )
+        return reuse
+
     def parameter(self, step: Step, where: str, p: PipelineParameter) -> dict[str, Any]:
+        if p.name in RESERVED_PARAMETERS:
+            self.problems.append(
+                f"step {step.name!r}: {where}: the parameter name {p.name!r} is reserved for reuse control; rename it"
+            )
+            return {"parameter": p.name}
         known = self.parameters.get(p.name)
         mine = {"type": p.type_name, "default": p.default_value}
         if known is not None and known != mine:
@@ -268,6 +293,7 @@ class SpecBuilder:
         return {
             "name": step.name,
             "kind": step.kind,
+            "max_reuse_age": getattr(step, "max_reuse_age", None),
             "compute_target": self.compute(step),
             "allow_reuse": step.allow_reuse,
             "version": step.version,
@@ -361,6 +387,7 @@ def build_spec(
     except graphlib.CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         b.problems.append(f"the steps form a cycle: {cycle}")
+    reuse = b.reuse_settings()
     if b.problems:
         raise PipelineValidationError(b.problems)
     spec = {
@@ -370,6 +397,7 @@ def build_spec(
         "parameters": b.parameters,
         "compute_targets": b.compute_targets,
         "data": b.data,
+        "reuse": reuse,
         "steps": [by_name[n] for n in order],
     }
     return spec

@@ -20,26 +20,40 @@ def operator_class(kind: str) -> type:
     raise ValueError(f"no operator for step kind {kind!r}")
 
 
-def dag_params(spec: dict[str, Any]) -> dict[str, Any]:
+def dag_params(spec: dict[str, Any], step_names: list[str] | None = None) -> dict[str, Any]:
+    """One Param per PipelineParameter, plus the reuse controls a trigger's conf may set."""
     from airflow.sdk import Param
 
-    return {
+    params = {
         name: Param(
             p["default"], type=SPEC_TO_JSON_SCHEMA[p["type"]], description=f"PipelineParameter {name}"
         )
         for name, p in spec["parameters"].items()
     }
+    if step_names is not None:
+        params["regenerate_outputs"] = Param(
+            False, type="boolean", description="Run every step, reusing no committed result"
+        )
+        params["force_rerun"] = Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": sorted(step_names)},
+            description="Steps to run even if a committed result matches; their consumers rerun "
+            "only if the output changes",
+        )
+    return params
 
 
 def build_dag(spec: dict[str, Any], dag_id: str, schedule: Any = None, **dag_kwargs: Any) -> Any:
     from airflow.sdk import DAG
 
-    params = dag_params(spec)
+    params = dag_params(spec, [s["name"] for s in spec["steps"]])
     params.update(dag_kwargs.pop("params", {}) or {})
     tags = set(dag_kwargs.pop("tags", []) or []) | {"mlpipe"}
     dag_kwargs.setdefault("description", spec.get("description"))
     dag_kwargs.setdefault("catchup", False)
-    context = {k: spec[k] for k in ("datastores", "parameters", "data", "compute_targets")}
+    context = {k: spec[k] for k in ("datastores", "parameters", "data", "compute_targets", "reuse")}
+    context["dag_id"] = dag_id
     tasks: dict[str, Any] = {}
     # The Params go onto the DAG after its tasks exist: Airflow deep-copies a DAG's params into
     # every operator created inside it, yet merges dag.params into each task's params again when

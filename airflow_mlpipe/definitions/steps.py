@@ -77,7 +77,10 @@ class PythonScriptStep(Step):
         allow_reuse: bool = True,
         version: str | None = None,
         hash_paths: list[str] | None = None,
+        max_reuse_age: Any = None,
     ):
+        """Azure ML v1's PythonScriptStep. ``max_reuse_age`` (an airflow-mlpipe addition: seconds,
+        a timedelta or '12h') bounds how old a committed result this step may reuse."""
         if not isinstance(script_name, str) or not script_name:
             raise UserErrorException(
                 f"PythonScriptStep: script_name must be a file name, got {script_name!r}"
@@ -101,6 +104,13 @@ class PythonScriptStep(Step):
                 DeprecationWarning,
                 stacklevel=2,
             )
+        from airflow_mlpipe.definitions.workspace import parse_duration
+
+        self.max_reuse_age = (
+            None
+            if max_reuse_age is None
+            else parse_duration(max_reuse_age, f"step {self.name!r}: max_reuse_age")
+        )
         self.script_name = script_name
         self.params = dict(params or {})
         self.source_directory = source_directory

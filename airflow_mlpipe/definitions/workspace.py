@@ -55,6 +55,7 @@ class Workspace:
         default_datastore: str = DEFAULT_DATASTORE,
         config_path: str | Path | None = None,
         api: dict[str, Any] | None = None,
+        reuse: dict[str, Any] | None = None,
     ):
         self.name = name
         self.root = Path(root).resolve() if root else mlpipe_home() / "workspace"
@@ -74,6 +75,7 @@ class Workspace:
                 f"known datastores: {sorted(specs)}"
             )
         self._default_datastore = default_datastore
+        self.reuse = self._check_reuse(reuse or {})
 
     def _check_datastore(self, ds_name: str, spec: Any) -> dict[str, Any]:
         where = f"datastore {ds_name!r} in {self.config_path or 'workspace config'}"
@@ -105,6 +107,17 @@ class Workspace:
             out["path"] = str((base / os.path.expanduser(spec["path"])).resolve())
         return out
 
+    def _check_reuse(self, reuse: Any) -> dict[str, Any]:
+        where = f"'reuse' in {self.config_path or 'workspace config'}"
+        if not isinstance(reuse, dict) or set(reuse) - {"datastore", "max_age"}:
+            raise WorkspaceConfigError(f"{where}: expected an object with 'datastore' and/or 'max_age'")
+        out: dict[str, Any] = {"datastore": reuse.get("datastore"), "max_age": None}
+        if out["datastore"] is not None and out["datastore"] not in self._datastore_specs:
+            raise WorkspaceConfigError(f"{where}: datastore {out['datastore']!r} is not defined")
+        if reuse.get("max_age") is not None:
+            out["max_age"] = parse_duration(reuse["max_age"], where + " max_age")
+        return out
+
     # --- construction -----------------------------------------------------------------------
 
     @classmethod
@@ -129,7 +142,7 @@ class Workspace:
             raise WorkspaceConfigError(f"{config}: not valid JSON ({exc})") from exc
         if not isinstance(data, dict):
             raise WorkspaceConfigError(f"{config}: expected a JSON object at the top level")
-        known = {"workspace_name", "root", "default_datastore", "datastores", "api"}
+        known = {"workspace_name", "root", "default_datastore", "datastores", "api", "reuse"}
         unknown = set(data) - known
         if unknown:
             raise WorkspaceConfigError(f"{config}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -143,6 +156,7 @@ class Workspace:
             default_datastore=data.get("default_datastore", DEFAULT_DATASTORE),
             config_path=config,
             api=data.get("api"),
+            reuse=data.get("reuse"),
         )
 
     @staticmethod
@@ -219,3 +233,29 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace.create(name={self.name!r}, root={str(self.root)!r})"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any, where: str = "duration") -> float:
+    """Seconds from a number, a timedelta, or text such as '90m', '12h', '30d'."""
+    from datetime import timedelta
+
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif (
+        isinstance(value, str)
+        and value.strip()[:-1].replace(".", "", 1).isdigit()
+        and value.strip()[-1] in _UNITS
+    ):
+        seconds = float(value.strip()[:-1]) * _UNITS[value.strip()[-1]]
+    else:
+        raise WorkspaceConfigError(
+            f"{where}: {value!r} is not a duration; use seconds, a timedelta, or text like '90m', '12h', '30d'"
+        )
+    if seconds <= 0:
+        raise WorkspaceConfigError(f"{where}: a duration must be positive, got {value!r}")
+    return seconds

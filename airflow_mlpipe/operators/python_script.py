@@ -222,11 +222,14 @@ def _spec_from_definitions(task_id: str, **step_kwargs: Any) -> tuple[dict, dict
     if builder.problems:
         raise PipelineValidationError(builder.problems)
     spec["upstream"] = []
+    reuse = builder.reuse_settings()
     pipeline = {
         "datastores": builder.datastores,
         "parameters": builder.parameters,
         "data": builder.data,
         "compute_targets": builder.compute_targets,
+        "reuse": reuse,
+        "dag_id": None,  # a hand-written DAG: the operator reads its dag_id at run time
     }
     extra = {}
     if spec["compute_target"]:

@@ -6,6 +6,7 @@ import fnmatch
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError
 
@@ -19,6 +20,7 @@ class FileInfo:
     path: str
     size: int
     etag: str
+    mtime: float = 0.0  # seconds since the epoch
 
 
 def normalize_path(path: str, *, where: str = "datastore path") -> str:
@@ -75,6 +77,30 @@ class Store:
         raise NotImplementedError
 
     def download_file(self, path: str, local: Path) -> None:
+        raise NotImplementedError
+
+    # small objects (cache entries, indexes) and leases -----------------------------------
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """The content of a small object, or None when there is none."""
+        raise NotImplementedError
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write a small object atomically (readers see the old or the new content, never a mix)."""
+        raise NotImplementedError
+
+    def delete(self, path: str) -> None:
+        raise NotImplementedError
+
+    def acquire_lease(self, path: str, owner: str, ttl: float) -> Any:
+        """An exclusive lease on ``path`` for ``ttl`` seconds, or None when someone else holds it."""
+        raise NotImplementedError
+
+    def renew_lease(self, lease: Any) -> bool:
+        """Extend a held lease; False when it was lost (expired and taken)."""
+        raise NotImplementedError
+
+    def release_lease(self, lease: Any) -> None:
         raise NotImplementedError
 
     def location(self, path: str) -> str:

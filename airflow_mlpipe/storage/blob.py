@@ -6,7 +6,9 @@ the container name are ever stored in a pipeline spec.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import uuid
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -74,12 +76,12 @@ class BlobStore(Store):
                 blob = self.client.get_blob_client(prefix)
                 try:
                     props = blob.get_blob_properties()
-                    return [FileInfo(prefix, props.size, str(props.etag).strip('"'))]
+                    return [FileInfo(prefix, props.size, _tag(props), props.last_modified.timestamp())]
                 except ResourceNotFoundError:
                     pass
             start = f"{prefix}/" if prefix else None
             for b in self.client.list_blobs(name_starts_with=start):
-                out.append(FileInfo(b.name, b.size, str(b.etag).strip('"')))
+                out.append(FileInfo(b.name, b.size, _tag(b), b.last_modified.timestamp()))
         except ResourceNotFoundError:
             return []  # no container yet: nothing stored
         return sorted(out, key=lambda f: f.path)
@@ -95,15 +97,37 @@ class BlobStore(Store):
             raise DatastoreError("cannot upload a file to the container root itself; give a file path")
         self._ensure_container()
         blob = self.client.get_blob_client(path)
+        md5 = _md5(local)
+        if overwrite:
+            existing = self._properties(path)
+            if existing is not None and existing.size == local.stat().st_size:
+                stored = existing.content_settings.content_md5
+                if stored is not None and bytes(stored) == md5:
+                    return False  # keep the blob (and its etag) when nothing changed
+        from azure.storage.blob import ContentSettings
+
         # a blob is committed whole (block list commit), so readers never see a partial upload
         try:
             with open(local, "rb") as data:
-                blob.upload_blob(data, overwrite=overwrite, max_concurrency=4)
+                blob.upload_blob(
+                    data,
+                    overwrite=overwrite,
+                    max_concurrency=4,
+                    content_settings=ContentSettings(content_md5=md5),
+                )
         except ResourceExistsError:
             if overwrite:
                 raise
             return False
         return True
+
+    def _properties(self, path: str) -> Any:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return self.client.get_blob_client(path).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
 
     def download_file(self, path: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)
@@ -111,3 +135,79 @@ class BlobStore(Store):
         with open(tmp, "wb") as out:
             self.client.get_blob_client(path).download_blob(max_concurrency=4).readinto(out)
         tmp.replace(local)
+
+    # small objects and leases -------------------------------------------------------------
+
+    def read_bytes(self, path: str) -> bytes | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return self.client.get_blob_client(normalize_path(path)).download_blob().readall()
+        except ResourceNotFoundError:
+            return None
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        self._ensure_container()
+        self.client.get_blob_client(normalize_path(path)).upload_blob(data, overwrite=True)
+
+    def delete(self, path: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        for info in self.list(path):
+            try:
+                self.client.delete_blob(info.path)
+            except ResourceNotFoundError:
+                pass
+
+    def acquire_lease(self, path: str, owner: str, ttl: float) -> Any:
+        """An Azure blob lease (15 to 60 s) on a lock blob; the service expires it if not renewed."""
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError
+        from azure.storage.blob import BlobLeaseClient
+
+        self._ensure_container()
+        blob = self.client.get_blob_client(normalize_path(path))
+        try:
+            blob.upload_blob(b"", overwrite=False)
+        except ResourceExistsError:
+            pass
+        lease = BlobLeaseClient(blob, lease_id=str(uuid.UUID(hex=hashlib.md5(owner.encode()).hexdigest())))
+        try:
+            lease.acquire(lease_duration=int(min(60, max(15, ttl))))
+        except HttpResponseError as exc:
+            if exc.status_code == 409:
+                return None
+            raise
+        return lease
+
+    def renew_lease(self, lease: Any) -> bool:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            lease.renew()
+            return True
+        except HttpResponseError:
+            return False
+
+    def release_lease(self, lease: Any) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        try:
+            lease.release()
+        except HttpResponseError:
+            pass
+
+
+def _md5(path: Path) -> bytes:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            h.update(chunk)
+    return h.digest()
+
+
+def _tag(props: Any) -> str:
+    """The content MD5 when the blob has one (stable across identical re-uploads), else the etag."""
+    md5 = getattr(getattr(props, "content_settings", None), "content_md5", None)
+    if md5:
+        return "md5-" + bytes(md5).hex()
+    return str(props.etag).strip('"')

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
+import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError
 from airflow_mlpipe.storage.base import FileInfo, Store, normalize_path
@@ -42,7 +46,7 @@ class LocalStore(Store):
     def _info(self, p: Path) -> FileInfo:
         st = p.stat()
         rel = p.relative_to(self.root).as_posix()
-        return FileInfo(rel, st.st_size, f"{st.st_mtime_ns:x}-{st.st_size:x}")
+        return FileInfo(rel, st.st_size, f"{st.st_mtime_ns:x}-{st.st_size:x}", st.st_mtime)
 
     def exists(self, path: str) -> bool:
         return self._abs(path).exists()
@@ -51,8 +55,11 @@ class LocalStore(Store):
         dest = self._abs(path)
         if dest == self.root:
             raise DatastoreError("cannot upload a file to the datastore root itself; give a file path")
-        if dest.exists() and not overwrite:
-            return False
+        if dest.exists():
+            if not overwrite:
+                return False
+            if _same_content(local, dest):
+                return False  # keep the stored file (and its version tag) when nothing changed
         dest.parent.mkdir(parents=True, exist_ok=True)
         # write beside the target, then rename: readers never see half a file
         fd, tmp = tempfile.mkstemp(prefix=".mlpipe-tmp-", dir=dest.parent)
@@ -71,3 +78,85 @@ class LocalStore(Store):
             raise DatastoreError(f"no file at {src}")
         local.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, local)
+
+    # small objects and leases -------------------------------------------------------------
+
+    def read_bytes(self, path: str) -> bytes | None:
+        try:
+            return self._abs(path).read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        dest = self._abs(path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".mlpipe-tmp-", dir=dest.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def delete(self, path: str) -> None:
+        target = self._abs(path)
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+
+    def acquire_lease(self, path: str, owner: str, ttl: float) -> Any:
+        """A lock file holding its owner and expiry; an expired one is taken over atomically."""
+        lock = self._abs(path)
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        body = json.dumps({"owner": owner, "expires": time.time() + ttl}).encode()
+        for _ in range(3):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                held = _read_lock(lock)
+                if held is not None and held.get("expires", 0) > time.time():
+                    return None
+                # expired (or unreadable): exactly one contender wins the rename and retries
+                stale = lock.with_name(f"{lock.name}.stale-{uuid.uuid4().hex}")
+                try:
+                    os.rename(lock, stale)
+                    stale.unlink(missing_ok=True)
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(body)
+            return {"path": path, "owner": owner, "ttl": ttl}
+        return None
+
+    def renew_lease(self, lease: Any) -> bool:
+        lock = self._abs(lease["path"])
+        held = _read_lock(lock)
+        if held is None or held.get("owner") != lease["owner"]:
+            return False
+        body = json.dumps({"owner": lease["owner"], "expires": time.time() + lease["ttl"]}).encode()
+        self.write_bytes(lease["path"], body)
+        return True
+
+    def release_lease(self, lease: Any) -> None:
+        lock = self._abs(lease["path"])
+        held = _read_lock(lock)
+        if held is not None and held.get("owner") == lease["owner"]:
+            lock.unlink(missing_ok=True)
+
+
+def _read_lock(lock: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(lock.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    from airflow_mlpipe.reuse.fingerprint import hash_file
+
+    return hash_file(a) == hash_file(b)

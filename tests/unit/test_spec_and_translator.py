@@ -32,7 +32,7 @@ def test_fan_out_fan_in_dag_has_edges_params_and_task_ids(src):
     assert {t.task_id for t in dag.tasks} == {"prep", "work0", "work1", "work2", "merge"}
     assert dag.get_task("merge").upstream_task_ids == {"work0", "work1", "work2"}
     assert dag.get_task("work1").upstream_task_ids == {"prep"}
-    assert dag.params.dump() == {"alpha": 0.5}
+    assert dag.params.dump() == {"alpha": 0.5, "regenerate_outputs": False, "force_rerun": []}
     assert dag.params.get_param("alpha").schema["type"] == "number"
     assert "mlpipe" in dag.tags
 
@@ -45,6 +45,24 @@ def test_params_are_validated_by_airflow_on_trigger(src):
     assert param.resolve(2) == 2
     with pytest.raises(ParamValidationError, match="not of type 'number'"):
         param.resolve("high")
+
+
+def test_reuse_controls_are_params_validated_by_airflow(src):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    dag = fan_pipeline(Workspace.from_config(), src).to_dag("fan")
+    force = dag.params.get_param("force_rerun")
+    assert force.resolve(["work1", "merge"]) == ["work1", "merge"]
+    with pytest.raises(ParamValidationError, match="nope"):
+        force.resolve(["nope"])
+    with pytest.raises(ParamValidationError):
+        dag.params.get_param("regenerate_outputs").resolve("yes")
+
+
+def test_reuse_control_names_are_reserved(src):
+    step = PythonScriptStep("a.py", arguments=[PipelineParameter("force_rerun", "x")], source_directory=src)
+    with pytest.raises(PipelineValidationError, match="'force_rerun' is reserved"):
+        Pipeline(Workspace.from_config(), [step]).to_dag("r")
 
 
 def test_compute_target_becomes_pool_and_queue(src):
@@ -176,7 +194,7 @@ def test_seed_example_translates_with_imports_changed_only(tmp_path, monkeypatch
     dag = module.dag
     assert [t.task_id for t in dag.tasks] == ["train.py", "extract.py", "compare.py"]
     assert dag.get_task("compare.py").upstream_task_ids == {"train.py", "extract.py"}
-    assert dag.params.dump() == {"pipeline_arg": 10}
+    assert dag.params.dump() == {"pipeline_arg": 10, "regenerate_outputs": False, "force_rerun": []}
     step = {s["name"]: s for s in module.pipeline1.to_spec()["steps"]}
     train_inputs = step["train.py"]["inputs"]
     assert [(i["name"], i["mode"]) for i in train_inputs] == [("input1", "download")]

@@ -1,0 +1,110 @@
+"""What a step's output depends on (its components), its fingerprint, and why it differs.
+
+Used by the step operators at run time and by ``plan`` without running anything, so both
+decide alike.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Any
+
+from airflow_mlpipe.reuse.fingerprint import HashCache, digest, source_snapshot
+from airflow_mlpipe.storage import open_store
+
+# step spec keys that cannot change a step's output, so they stay out of its fingerprint
+NOT_IN_FINGERPRINT = {"name", "compute_target", "allow_reuse", "max_reuse_age", "upstream"}
+
+
+def referenced_parameters(step: dict[str, Any]) -> list[str]:
+    names = {a["parameter"] for a in step["arguments"] if "parameter" in a}
+    names |= {v["parameter"] for v in step["settings"].get("params", {}).values() if "parameter" in v}
+    return sorted(names)
+
+
+def settings_of(step: dict[str, Any]) -> dict[str, Any]:
+    """Everything in a step's spec that can change its output, minus machine-specific paths."""
+    settings = {k: v for k, v in step.items() if k not in NOT_IN_FINGERPRINT}
+    inner = dict(settings.get("settings", {}))
+    inner.pop("source_directory", None)  # its content is the snapshot; its path differs per checkout
+    settings["settings"] = inner
+    settings["inputs"] = [
+        {k: v for k, v in i.items() if k not in ("dataset", "path", "datastore")} for i in step["inputs"]
+    ]
+    settings["environment"] = {"python": ".".join(platform.python_version_tuple()[:2])}
+    return settings
+
+
+def dataset_fingerprint(datastores: dict[str, Any], paths: list[tuple[str, str]]) -> str:
+    """What is at some datastore paths now: names, sizes and content tags (MD5 or etag)."""
+    listing = []
+    for ds, path in paths:
+        for info, rel in open_store(datastores[ds]).resolve(path):
+            listing.append((ds, path, rel, info.size, info.etag))
+    return digest(sorted(listing))
+
+
+def input_paths(inp: dict[str, Any]) -> list[tuple[str, str]]:
+    if inp["kind"] == "dataset":
+        return [(p["datastore"], p["path"]) for p in inp["dataset"]["paths"]]
+    return [(inp["datastore"], inp["path"])]
+
+
+def components(
+    step: dict[str, Any],
+    parameters: dict[str, Any],
+    input_fps: dict[str, str],
+    hash_cache: HashCache | None,
+) -> dict[str, Any]:
+    source = {}
+    if "source_directory" in step.get("settings", {}):
+        source = source_snapshot(step["settings"]["source_directory"], hash_cache)
+    return {
+        "kind": step["kind"],
+        "version": step.get("version"),
+        "settings": digest(settings_of(step)),
+        "source": source,
+        "parameters": {n: parameters[n] for n in referenced_parameters(step)},
+        "inputs": dict(sorted(input_fps.items())),
+    }
+
+
+def fingerprint(comp: dict[str, Any]) -> str:
+    return digest({**comp, "source": digest(sorted(comp["source"].items()))})
+
+
+def explain(current: dict[str, Any], last: dict[str, Any] | None, limit: int = 5) -> list[str]:
+    """Why ``current`` is not the last committed result of the step: each difference, named."""
+    if last is None:
+        return ["no committed result for this step yet"]
+    reasons = []
+    if current["version"] != last.get("version"):
+        reasons.append(f"version changed: {last.get('version')!r} -> {current['version']!r}")
+    if current["settings"] != last.get("settings"):
+        reasons.append("step settings changed (script name, arguments, inputs or outputs)")
+    old_src, new_src = last.get("source", {}), current["source"]
+    changed = sorted(f for f in new_src if f in old_src and new_src[f] != old_src[f])
+    added = sorted(set(new_src) - set(old_src))
+    removed = sorted(set(old_src) - set(new_src))
+    for label, files in (("changed", changed), ("added", added), ("removed", removed)):
+        if files:
+            more = f" and {len(files) - limit} more" if len(files) > limit else ""
+            reasons.append(f"source files {label}: {', '.join(files[:limit])}{more}")
+    for name, value in current["parameters"].items():
+        old = last.get("parameters", {}).get(name, "<unset>")
+        if old != value:
+            reasons.append(f"parameter {name}: {old!r} -> {value!r}")
+    for name, fp in current["inputs"].items():
+        if last.get("inputs", {}).get(name) != fp:
+            reasons.append(f"input {name!r} has different content")
+    return reasons or ["its committed result is missing or no longer valid"]
+
+
+def age_limit(step: dict[str, Any], reuse: dict[str, Any]) -> float | None:
+    limits = [x for x in (step.get("max_reuse_age"), reuse.get("max_age")) if x is not None]
+    return min(limits) if limits else None
+
+
+def expired(entry: dict[str, Any], limit: float | None, now: float | None = None) -> bool:
+    return limit is not None and (now or time.time()) - entry["committed_at"] > limit
