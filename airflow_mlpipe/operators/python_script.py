@@ -112,8 +112,9 @@ class PythonScriptStepOperator(StepOperator):
             env[f"AML_PARAMETER_{name}"] = str(self.value_of(encoded, run))
         env["MLPIPE_RUN_CONTEXT"] = str(run.workdir / "run_context.json")
         env["PYTHONUNBUFFERED"] = "1"
-        cmd = [sys.executable, "-u", settings["script_name"], *args]
-        self.log.info("running %s in a snapshot of %s", " ".join(cmd[2:]), settings["source_directory"])
+        env["MLPIPE_PARENT_PID"] = str(os.getpid())
+        cmd = [sys.executable, "-m", "airflow_mlpipe._launch", "-u", settings["script_name"], *args]
+        self.log.info("running %s in a snapshot of %s", " ".join(cmd[4:]), settings["source_directory"])
         rc, tail = self._run(cmd, snapshot, env)
         run.metrics, run.parent_metrics = read_metrics(metrics_file)
         for name, value in run.metrics.items():

@@ -102,7 +102,11 @@ def deployment(tmp_path_factory, azurite, blob_config):
             shutil.copytree(item, dags / item.name)
         else:
             shutil.copy(item, dags / item.name)
-    (dags / ".airflowignore").write_text("compare_models_src/\ndata/\nscripts/\n")
+    (dags / ".airflowignore").write_text(
+        "compare_models_src/\ndata/\nscripts/\nreuse_src/\nconcurrent_src/\nkill_src/\n"
+    )
+    flags = home / "flags"
+    flags.mkdir()
     dep = LocalDeployment(
         home=home / "mlpipe",
         dags_folder=dags,
@@ -110,6 +114,7 @@ def deployment(tmp_path_factory, azurite, blob_config):
             "AIRFLOW_CONN_AZURITE": wasb_connection(azurite),
             "AIRFLOW_CONN_SECRET_PROBE": json.dumps({"conn_type": "generic", "password": SECRET_PROBE}),
             "MLPIPE_TEST_BLOB_CONFIG": str(blob_config),
+            "MLPIPE_TEST_FLAGS": str(flags),
         },
     )
     dep.up(port=free_port(), timeout=240)
@@ -133,6 +138,10 @@ def client(deployment):
         "blob_pipeline",
         "files",
         "timeout",
+        "reuse_chain",
+        "reuse_concurrent",
+        "reuse_kill",
+        "blob_reuse",
     ):
         c.wait_for_dag(dag_id, timeout=180)
     c.ensure_pool("cpu-cluster", 2)

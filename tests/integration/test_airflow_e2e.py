@@ -169,15 +169,3 @@ def test_execution_timeout_stops_the_script_and_its_children(client, tmp_path):
     assert not any(pid_alive(p) for p in pids), "the step script or its child outlived the task"
     log = "\n".join(client.task_log("timeout", run["dag_run_id"], "sleeper", 1))
     assert "sleeping" in log and "Timeout" in log
-
-
-def test_zz_down_stops_every_process(deployment):
-    from airflow_mlpipe.deploy.local import port_is_free, tagged_pids
-
-    state = deployment.state()
-    status = deployment.status()
-    assert status["running"] and all(status["processes"].values())
-    deployment.down()
-    assert tagged_pids(state["deployment_id"]) == []
-    assert port_is_free(state["port"])
-    assert deployment.status() == {"running": False}

@@ -1,0 +1,10 @@
+import argparse
+import os
+
+from airflow_mlpipe import Run
+
+p = argparse.ArgumentParser()
+p.add_argument("--feed")
+a = p.parse_args()
+with open(os.path.join(a.feed, "latest.csv")) as fh:
+    Run.get_context().log("rows", sum(1 for line in fh if line.strip()))
