@@ -137,6 +137,72 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if all(st["processes"].values()) else 1
 
 
+def load_pipelines(target: str, dag_id: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """(dag_id, spec) of every translated pipeline DAG, or Pipeline, a DAG file or module defines."""
+    import importlib
+    import runpy
+
+    from airflow_mlpipe.definitions.pipeline import Pipeline
+
+    if target.endswith(".py") or Path(target).is_file():
+        namespace = runpy.run_path(target)
+    else:
+        namespace = vars(importlib.import_module(target))
+    found = []
+    seen = set()
+    for value in namespace.values():
+        spec = getattr(value, "mlpipe_spec", None)
+        if spec is not None and id(value) not in seen:
+            seen.add(id(value))
+            found.append((value.dag_id, spec))
+    if not found:
+        pipelines = [v for v in namespace.values() if isinstance(v, Pipeline)]
+        if pipelines and not dag_id:
+            raise MlpipeError(f"{target} defines a Pipeline but no DAG: pass --dag-id to name its DAG")
+        found = [(dag_id, p.to_spec()) for p in pipelines]
+    if dag_id:
+        found = [(d, s) for d, s in found if d == dag_id]
+    if not found:
+        raise MlpipeError(f"{target} defines no pipeline DAG" + (f" named {dag_id!r}" if dag_id else ""))
+    return found
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.reuse.plan import format_plan, plan_spec
+
+    for dag_id, spec in load_pipelines(args.target, args.dag_id):
+        try:
+            plans = plan_spec(
+                spec, dag_id, parse_params(args.param), args.regenerate_outputs, args.force_rerun
+            )
+        except ValueError as exc:
+            raise MlpipeError(f"DAG {dag_id}: {exc}") from None
+        runs = sum(p.decision == "run" for p in plans)
+        print(f"DAG {dag_id}: {len(plans) - runs} step(s) reused, {runs} to run")
+        print(format_plan(plans))
+        print()
+    return 0
+
+
+def cmd_cache_gc(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.definitions.workspace import Workspace, parse_duration
+    from airflow_mlpipe.reuse.cache import CacheStore
+
+    ws = Workspace.from_config(args.config)
+    name = ws.reuse["datastore"] or ws.get_default_datastore().name
+    older = parse_duration(args.older_than, "--older-than")
+    from airflow_mlpipe.definitions.datastore import Datastore
+
+    cache = CacheStore(Datastore.get(ws, name).store)
+    counts = cache.gc(older, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(
+        f"cache on datastore {name}: {verb} {counts['entries_removed']} entr(ies) older than {args.older_than} "
+        f"and {counts['outputs_removed']} output folder(s) no entry references"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlpipe", description="Azure ML style pipelines on Apache Airflow 3")
     sub = p.add_subparsers(dest="command", required=True)
@@ -155,6 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", action="store_true", help="wait and print each step's state and metrics")
     run.add_argument("--timeout", type=float, default=600)
     run.set_defaults(func=cmd_run)
+    plan = sub.add_parser("plan", help="say per step whether a run would reuse or run, and why")
+    plan.add_argument("target", help="a DAG file or an importable module that builds pipeline DAGs")
+    plan.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    plan.add_argument("--dag-id", default=None, help="only this DAG (or the DAG id of a bare Pipeline)")
+    plan.add_argument("--regenerate-outputs", action="store_true")
+    plan.add_argument("--force-rerun", action="append", default=[], metavar="STEP")
+    plan.set_defaults(func=cmd_plan)
+    cache = sub.add_parser("cache", help="the reuse cache")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True)
+    gc = cache_sub.add_parser("gc", help="remove expired entries and outputs no entry references")
+    gc.add_argument("--older-than", required=True, help="e.g. 30d, 12h, 3600")
+    gc.add_argument("--dry-run", action="store_true")
+    gc.add_argument("--config", default=None, help="workspace config file (default: found as usual)")
+    gc.set_defaults(func=cmd_cache_gc)
     return p
 
 

@@ -72,3 +72,16 @@ class Pipeline:
         from airflow_mlpipe.translator import build_dag
 
         return build_dag(self.to_spec(), dag_id, schedule=schedule, **dag_kwargs)
+
+    def plan(
+        self,
+        dag_id: str,
+        pipeline_parameters: dict[str, Any] | None = None,
+        regenerate_outputs: bool = False,
+        force_rerun: list[str] | tuple[str, ...] = (),
+    ) -> list[Any]:
+        """Per step, whether a run of DAG ``dag_id`` would reuse a committed result or run, and
+        why (which file, parameter, input or setting differs). Runs nothing."""
+        from airflow_mlpipe.reuse.plan import plan_spec
+
+        return plan_spec(self.to_spec(), dag_id, pipeline_parameters, regenerate_outputs, force_rerun)

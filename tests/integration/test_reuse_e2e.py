@@ -138,3 +138,51 @@ def test_new_data_at_the_same_blob_path_reruns_its_consumers(client, azurite):
     assert ran(res) == {"consume": True, "independent": False}
     assert res["consume"]["metrics"] == {"rows": 3}
     assert "input 'feed' has different content" in log_of(client, "blob_reuse", third, "consume")
+
+
+def test_plan_explains_each_decision_without_running_anything(client, deployment):
+    import subprocess
+    import sys
+
+    run_and_wait(client, "reuse_chain")
+    dag_file = Path(deployment.dags_folder) / "mlpipe_reuse.py"
+    env = {**os.environ, **deployment.extra_env, "MLPIPE_HOME": str(deployment.home)}
+
+    def plan(*extra):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "airflow_mlpipe.cli",
+                "plan",
+                str(dag_file),
+                "--dag-id",
+                "reuse_chain",
+                *extra,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    runs_before = len(client.request("GET", "/api/v2/dags/reuse_chain/dagRuns")["dag_runs"])
+    text = plan()
+    assert "DAG reuse_chain: 4 step(s) reused, 0 to run" in text
+    assert all(f"\n{s}  reuse     unchanged since run" in text for s in "abcd")
+    b = Path(deployment.dags_folder) / "reuse_src" / "b" / "b.py"
+    original = b.read_text()
+    try:
+        b.write_text(original.replace('"|b"', '"|changed"'))
+        text = plan("--force-rerun", "d")
+        lines = {line.split()[0]: line for line in text.splitlines() if line[:2] in ("a ", "b ", "c ", "d ")}
+        assert "reuse" in lines["a"]
+        assert "run       source files changed: b.py" in lines["b"]
+        assert "run       input 'out_b' comes from step 'b', which runs" in lines["c"]
+        assert "run       force_rerun names this step" in lines["d"]
+    finally:
+        b.write_text(original)
+    # planning started no run
+    assert len(client.request("GET", "/api/v2/dags/reuse_chain/dagRuns")["dag_runs"]) == runs_before
