@@ -153,6 +153,14 @@ def main() -> None:
         *[f"| {a} | {b} | {c} |" for a, b, c in rows],
         "",
         f"Targets (ratio <= 1.5x and pipeline parse < 1 s): **{'met' if ok else 'NOT met'}**.",
+        "",
+        "Where the time goes: building the definitions (1,000 steps) and encoding and validating the spec",
+        "take about 0.1 s and 0.07 s; creating the tasks and edges costs about what the baseline's",
+        "EmptyOperators do. Two things keep it there: the translator attaches the DAG's Params after the",
+        "tasks exist (Airflow deep-copies a DAG's Params into every operator created inside it, then merges",
+        "them into the task's params again when it runs, so those copies only cost parse time: 2x here), and",
+        "`StepOperator` has no `__init__` of its own (Airflow wraps each `__init__` in an operator's class",
+        "chain with `apply_defaults`).",
     ]
     print("\n".join(table))
     if args.write:
