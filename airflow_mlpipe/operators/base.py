@@ -8,7 +8,6 @@ path no other run writes -> verify -> push the step result to XCom. A subclass i
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -23,13 +22,9 @@ from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.exceptions import DatastoreError, StepFailedError
 from airflow_mlpipe.reuse.fingerprint import content_hash, hash_folder
 from airflow_mlpipe.storage import open_store
+from airflow_mlpipe.storage.base import safe_segment
 
 RESULT_FORMAT = "mlpipe.step-result/1"
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_segment(text: str) -> str:
-    return _SAFE.sub("_", text).strip("_") or "_"
 
 
 def compute_path(base: Path, path_on_compute: str | None, step: str) -> Path:

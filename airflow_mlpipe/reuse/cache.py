@@ -21,16 +21,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from airflow_mlpipe.storage import Store, open_store
+from airflow_mlpipe.storage.base import safe_segment
 
 ENTRY_FORMAT = "mlpipe.cache-entry/1"
 PREFIX = "mlpipe/cache"
 LEASE_TTL = 30.0
-
-
-def _safe(text: str) -> str:
-    from airflow_mlpipe.operators.base import safe_segment
-
-    return safe_segment(text)
 
 
 class CacheStore:
@@ -86,7 +81,7 @@ class CacheStore:
 
     @staticmethod
     def step_index_path(dag_id: str, step: str) -> str:
-        return f"{PREFIX}/steps/{_safe(dag_id)}/{_safe(step)}.json"
+        return f"{PREFIX}/steps/{safe_segment(dag_id)}/{safe_segment(step)}.json"
 
     def last_committed(self, dag_id: str, step: str) -> dict[str, Any] | None:
         raw = self.store.read_bytes(self.step_index_path(dag_id, step))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,12 @@ from typing import Any
 from airflow_mlpipe.exceptions import DatastoreError
 
 GLOB_CHARS = set("*?[")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_segment(text: str) -> str:
+    """A string made safe as one path segment (run ids hold ':' and '+')."""
+    return _UNSAFE.sub("_", text).strip("_") or "_"
 
 
 @dataclass(frozen=True)

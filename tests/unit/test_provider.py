@@ -33,3 +33,23 @@ def test_importing_the_package_is_cheap():
     code = "import sys, airflow_mlpipe; print(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'pandas', 'azure')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_layers_below_the_operators_do_not_import_airflow():
+    """DESIGN.md's layers: definitions, spec, storage and reuse never import Airflow."""
+    modules = [
+        "airflow_mlpipe.definitions.pipeline",
+        "airflow_mlpipe.spec",
+        "airflow_mlpipe.storage.local",
+        "airflow_mlpipe.storage.blob",
+        "airflow_mlpipe.reuse.cache",
+        "airflow_mlpipe.reuse.plan",
+        "airflow_mlpipe.run",
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'airflow'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
