@@ -15,6 +15,11 @@ if ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
 fi
 
+if ! command -v docker-compose >/dev/null 2>&1; then
+  say "installing docker-compose (Debian package) to validate docker-compose.yaml"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+fi
+
 if ! command -v uv >/dev/null 2>&1 && ! "$PY" -m uv --version >/dev/null 2>&1; then
   say "installing uv"
   "$PY" -m pip install -q uv
