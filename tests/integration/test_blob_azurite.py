@@ -50,3 +50,19 @@ def test_missing_connection_names_the_connection(blob_config, monkeypatch):
     store = Datastore(Workspace.from_config(path=blob_config), "lake")
     with pytest.raises(DatastoreError, match="connection 'azurite'"):
         store.store.list("x")
+
+
+def test_snapshots_on_blob_upload_only_what_changed(lake, tmp_path):
+    from airflow_mlpipe.snapshots import materialize_snapshot, upload_snapshot
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"s{i}.py").write_text(f"print({i})\n")
+    first = upload_snapshot(lake.store, src)
+    assert upload_snapshot(lake.store, src)["uploaded"] == 0
+    (src / "s1.py").write_text("print('new')\n")
+    second = upload_snapshot(lake.store, src)
+    assert second["uploaded"] == 1
+    got = materialize_snapshot(lake.store, first["id"], tmp_path / "cache")
+    assert (got / "s1.py").read_text() == "print(1)\n"
