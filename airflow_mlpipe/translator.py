@@ -54,6 +54,9 @@ def build_dag(spec: dict[str, Any], dag_id: str, schedule: Any = None, **dag_kwa
     dag_kwargs.setdefault("catchup", False)
     context = {k: spec[k] for k in ("datastores", "parameters", "data", "compute_targets", "reuse")}
     context["dag_id"] = dag_id
+    # resolve everything that can fail before the DAG exists: Airflow registers a DAG as soon as
+    # its `with` block opens, so a failure inside would leave a half-built DAG behind
+    classes = {step["kind"]: operator_class(step["kind"]) for step in spec["steps"]}
     tasks: dict[str, Any] = {}
     # The Params go onto the DAG after its tasks exist: Airflow deep-copies a DAG's params into
     # every operator created inside it, yet merges dag.params into each task's params again when
@@ -64,7 +67,7 @@ def build_dag(spec: dict[str, Any], dag_id: str, schedule: Any = None, **dag_kwa
             extra: dict[str, Any] = {}
             if target is not None:
                 extra = {"pool": target, "queue": target}
-            task = operator_class(step["kind"])(task_id=step["name"], step=step, pipeline=context, **extra)
+            task = classes[step["kind"]](task_id=step["name"], step=step, pipeline=context, **extra)
             for up in step["upstream"]:
                 tasks[up] >> task
             tasks[step["name"]] = task

@@ -24,6 +24,7 @@ from airflow_mlpipe.definitions.workspace import mlpipe_home, write_json_atomic
 from airflow_mlpipe.exceptions import MlpipeError
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 DEFAULT_PORT = 28080
 USERNAME = "admin"
 
@@ -93,6 +94,7 @@ class LocalDeployment:
         self.airflow_home = self.home / "airflow"
         self.state_file = self.home / "deployment.json"
         self.passwords_file = self.airflow_home / "simple_auth_manager_passwords.json"
+        self.registry_dags = self.home / "registry" / "dags"
         self.dags_folder = Path(dags_folder).resolve() if dags_folder else None
 
     # --- state -----------------------------------------------------------------------------
@@ -155,6 +157,17 @@ class LocalDeployment:
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
                 "PYTHONUNBUFFERED": "1",
+                # two DAG bundles: the project's DAG folder and the registry's DAG file
+                "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+                    [
+                        {"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {}},
+                        {
+                            "name": "mlpipe-registry",
+                            "classpath": LOCAL_BUNDLE,
+                            "kwargs": {"path": str(self.registry_dags)},
+                        },
+                    ]
+                ),
             }
         )
         env.update(self.extra_env)
@@ -183,6 +196,9 @@ class LocalDeployment:
         if not self.passwords_file.exists():
             write_json_atomic(self.passwords_file, {USERNAME: secrets.token_urlsafe(12)})
             self.passwords_file.chmod(0o600)
+        from airflow_mlpipe.registry.dagfile import write_dag_file
+
+        write_dag_file(self.registry_dags)
         deployment_id = uuid.uuid4().hex
         env = self.environment(port, deployment_id, (free_port(), free_port()))
         airflow = [sys.executable, "-m", "airflow"]

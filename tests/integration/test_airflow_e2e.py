@@ -169,3 +169,33 @@ def test_execution_timeout_stops_the_script_and_its_children(client, tmp_path):
     assert not any(pid_alive(p) for p in pids), "the step script or its child outlived the task"
     log = "\n".join(client.task_log("timeout", run["dag_run_id"], "sleeper", 1))
     assert "sleeping" in log and "Timeout" in log
+
+
+def test_registry_entries_become_dags_and_a_broken_one_is_reported(client, deployment):
+    import importlib.util
+
+    from airflow_mlpipe.registry import Registry
+
+    spec_mod = importlib.util.spec_from_file_location(
+        "cm", Path(deployment.dags_folder) / "compare_models.py"
+    )
+    module = importlib.util.module_from_spec(spec_mod)
+    old = os.environ.get("MLPIPE_HOME")
+    os.environ["MLPIPE_HOME"] = str(deployment.home)  # the same workspace the deployment uses
+    try:
+        spec_mod.loader.exec_module(module)
+    finally:
+        os.environ.pop("MLPIPE_HOME") if old is None else os.environ.__setitem__("MLPIPE_HOME", old)
+    spec = module.pipeline1.to_spec()
+    registry = Registry(Path(deployment.home) / "registry")
+    registry.put("registered_example", spec)
+    registry.put("registered_broken", dict(spec, steps=[dict(spec["steps"][0], kind="nope")]))
+    dag = client.wait_for_dag("registered_example", timeout=120)
+    assert "mlpipe-registry" in {t["name"] for t in dag["tags"]}
+    run = run_and_wait(client, "registered_example", {"pipeline_arg": 7})
+    assert run["state"] == "success", explain(client, "registered_example", run)
+    assert result(client, "registered_example", run, "compare.py")["parameters"] == {"pipeline_arg": 7}
+    assert "no operator for step kind 'nope'" in registry.broken()["registered_broken"]
+    with pytest.raises(AirflowApiError) as err:
+        client.get_dag("registered_broken")
+    assert err.value.status == 404

@@ -1,0 +1,61 @@
+"""Materialize one Airflow DAG per registry entry.
+
+The registry DAG file that ``mlpipe up`` puts in its DAG bundle is two lines::
+
+    from airflow_mlpipe.registry.dagfile import registry_dags
+    globals().update(registry_dags())
+
+A broken entry is logged, recorded in the registry's status folder, and skipped: the other
+pipelines' DAGs still appear.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from airflow_mlpipe.registry import ENTRY_FORMAT, Registry
+
+log = logging.getLogger(__name__)
+
+DAG_FILE_TEXT = '''"""airflow-mlpipe registry: one DAG per submitted or published pipeline (written by `mlpipe up`)."""
+
+from airflow_mlpipe.registry.dagfile import registry_dags
+
+globals().update(registry_dags())
+'''
+
+
+def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
+    from airflow_mlpipe.translator import build_dag
+
+    registry = Registry(root)
+    dags: dict[str, Any] = {}
+    for path in registry.entry_files():
+        dag_id = path.stem
+        try:
+            entry = json.loads(path.read_text())
+            if entry.get("format") != ENTRY_FORMAT or entry.get("dag_id") != dag_id:
+                raise ValueError(f"not a registry entry of format {ENTRY_FORMAT!r} for DAG {dag_id!r}")
+            tags = ["mlpipe-registry", f"mlpipe-{entry['kind']}"]
+            dags[f"mlpipe_registry_{dag_id}"] = build_dag(
+                entry["spec"], dag_id, tags=tags, auto_register=False
+            )
+        except Exception as exc:  # one broken entry must not hide the other pipelines
+            message = f"{type(exc).__name__}: {exc}"
+            log.error("registry entry %s is broken and was skipped: %s", path, message)
+            registry.record_status(dag_id, message)
+        else:
+            registry.record_status(dag_id, None)
+    return dags
+
+
+def write_dag_file(folder: str | Path) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "mlpipe_registry.py"
+    if not target.exists() or target.read_text() != DAG_FILE_TEXT:
+        target.write_text(DAG_FILE_TEXT)
+    return target
