@@ -26,6 +26,10 @@ _LAZY: dict[str, str] = {
     "AmlCompute": "airflow_mlpipe.definitions.compute",
     "PythonScriptStep": "airflow_mlpipe.definitions.steps",
     "Pipeline": "airflow_mlpipe.definitions.pipeline",
+    # submitting and following runs
+    "Experiment": "airflow_mlpipe.client.run",
+    "PipelineRun": "airflow_mlpipe.client.run",
+    "StepRun": "airflow_mlpipe.client.run",
     # run context for step scripts
     "Run": "airflow_mlpipe.run",
     # errors
@@ -55,6 +59,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from airflow_mlpipe.client.run import Experiment, PipelineRun, StepRun
     from airflow_mlpipe.definitions.compute import AmlCompute, ComputeTarget
     from airflow_mlpipe.definitions.dataset import (
         Dataset,

@@ -110,7 +110,9 @@ class StepOperator(BaseOperator):
             self.log.info("reuse: no cache datastore; the step runs")
             return {"entry": None, "cache": None, "fingerprint": None, "forced": False}
         inputs = {i["name"]: self.input_fingerprint(context, i) for i in self.step["inputs"]}
-        comp = decide.components(self.step, parameters, inputs, default_hash_cache())
+        comp = decide.components(
+            self.step, parameters, inputs, default_hash_cache(), self.pipeline["datastores"]
+        )
         fp = decide.fingerprint(comp)
         cache = CacheStore(
             open_store(self.pipeline["datastores"][reuse["datastore"]]), self.pipeline["datastores"]

@@ -90,9 +90,19 @@ class PythonScriptStepOperator(StepOperator):
     def run_step(self, context: Any, run: StepRun) -> None:
         settings = self.step["settings"]
         snapshot = run.workdir / "snapshot"
-        shutil.copytree(
-            settings["source_directory"], snapshot, ignore=shutil.ignore_patterns("__pycache__", ".git")
-        )
+        source = settings["source_directory"]
+        if settings.get("snapshot"):
+            # a submitted pipeline runs exactly the code that was submitted, fetched by hash
+            from airflow_mlpipe.definitions.workspace import mlpipe_home
+            from airflow_mlpipe.snapshots import materialize_snapshot
+
+            snap = settings["snapshot"]
+            store = self.datastore_store(snap["datastore"], "the source snapshot")
+            source = str(materialize_snapshot(store, snap["id"], mlpipe_home() / "cache" / "snapshots"))
+            self.log.info(
+                "source: snapshot %s (submitted from %s)", snap["id"][:12], settings["source_directory"]
+            )
+        shutil.copytree(source, snapshot, ignore=shutil.ignore_patterns("__pycache__", ".git", ".complete"))
         args = [self._argument(a, run) for a in self.step["arguments"]]
         metrics_file = run.workdir / "metrics.jsonl"
         ti = context["ti"]
@@ -114,7 +124,7 @@ class PythonScriptStepOperator(StepOperator):
         env["PYTHONUNBUFFERED"] = "1"
         env["MLPIPE_PARENT_PID"] = str(os.getpid())
         cmd = [sys.executable, "-m", "airflow_mlpipe._launch", "-u", settings["script_name"], *args]
-        self.log.info("running %s in a snapshot of %s", " ".join(cmd[4:]), settings["source_directory"])
+        self.log.info("running %s in a copy of %s", " ".join(cmd[4:]), source)
         rc, tail = self._run(cmd, snapshot, env)
         run.metrics, run.parent_metrics = read_metrics(metrics_file)
         for name, value in run.metrics.items():

@@ -39,9 +39,15 @@ def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
             entry = json.loads(path.read_text())
             if entry.get("format") != ENTRY_FORMAT or entry.get("dag_id") != dag_id:
                 raise ValueError(f"not a registry entry of format {ENTRY_FORMAT!r} for DAG {dag_id!r}")
-            tags = ["mlpipe-registry", f"mlpipe-{entry['kind']}"]
+            tags = ["mlpipe-registry", f"mlpipe-{entry['kind']}", spec_tag(entry["spec"])]
+            meta = entry.get("meta", {})
             dags[f"mlpipe_registry_{dag_id}"] = build_dag(
-                entry["spec"], dag_id, tags=tags, auto_register=False
+                entry["spec"],
+                dag_id,
+                tags=tags,
+                auto_register=False,
+                # Azure ML's continue_on_step_failure=False: one failed step stops the run
+                fail_fast=not meta.get("continue_on_step_failure", False),
             )
         except Exception as exc:  # one broken entry must not hide the other pipelines
             message = f"{type(exc).__name__}: {exc}"
@@ -50,6 +56,13 @@ def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
         else:
             registry.record_status(dag_id, None)
     return dags
+
+
+def spec_tag(spec: dict[str, Any]) -> str:
+    """A DAG tag naming the spec version, so a client can wait until Airflow serialized it."""
+    from airflow_mlpipe.reuse.fingerprint import digest
+
+    return f"mlpipe-spec-{digest(spec)[:16]}"
 
 
 def write_dag_file(folder: str | Path) -> Path:

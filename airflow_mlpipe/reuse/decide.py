@@ -28,6 +28,7 @@ def settings_of(step: dict[str, Any]) -> dict[str, Any]:
     settings = {k: v for k, v in step.items() if k not in NOT_IN_FINGERPRINT}
     inner = dict(settings.get("settings", {}))
     inner.pop("source_directory", None)  # its content is the snapshot; its path differs per checkout
+    inner.pop("snapshot", None)  # likewise: the snapshot's files are the source component
     settings["settings"] = inner
     settings["inputs"] = [
         {k: v for k, v in i.items() if k not in ("dataset", "path", "datastore")} for i in step["inputs"]
@@ -56,10 +57,14 @@ def components(
     parameters: dict[str, Any],
     input_fps: dict[str, str],
     hash_cache: HashCache | None,
+    datastores: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    source = {}
-    if "source_directory" in step.get("settings", {}):
-        source = source_snapshot(step["settings"]["source_directory"], hash_cache)
+    source: dict[str, str] = {}
+    settings = step.get("settings", {})
+    if settings.get("snapshot"):
+        source = snapshot_manifest(settings["snapshot"], datastores)
+    elif "source_directory" in settings:
+        source = source_snapshot(settings["source_directory"], hash_cache)
     return {
         "kind": step["kind"],
         "version": step.get("version"),
@@ -68,6 +73,13 @@ def components(
         "parameters": {n: parameters[n] for n in referenced_parameters(step)},
         "inputs": dict(sorted(input_fps.items())),
     }
+
+
+def snapshot_manifest(snapshot: dict[str, Any], datastores: dict[str, Any] | None) -> dict[str, str]:
+    """The files of a submitted snapshot, from its manifest on the datastore."""
+    from airflow_mlpipe.snapshots import read_manifest
+
+    return read_manifest(open_store((datastores or {})[snapshot["datastore"]]), snapshot["id"])
 
 
 def fingerprint(comp: dict[str, Any]) -> str:

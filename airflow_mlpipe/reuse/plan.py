@@ -101,7 +101,7 @@ def _decide(
         return StepPlan(name, "run", ["force_rerun names this step"])
     if pending:
         return StepPlan(name, "run", [*pending, "reused after all if that output comes out byte-identical"])
-    comp = decide.components(step, parameters, inputs, hash_cache)
+    comp = decide.components(step, parameters, inputs, hash_cache, spec["datastores"])
     fp = decide.fingerprint(comp)
     entry = cache.lookup(fp)
     if entry is not None:

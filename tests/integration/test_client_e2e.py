@@ -1,0 +1,99 @@
+"""Experiment.submit / PipelineRun / StepRun against real Airflow processes, over REST API v2."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_mlpipe import Experiment, Pipeline, PipelineRun, PythonScriptStep, Workspace
+from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
+from airflow_mlpipe.exceptions import UserErrorException
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def ws(deployment, client, monkeypatch):
+    monkeypatch.setenv("MLPIPE_HOME", str(deployment.home))  # the embedded deployment's workspace
+    return Workspace.from_config()
+
+
+@pytest.fixture
+def example(deployment, ws):
+    spec = importlib.util.spec_from_file_location(
+        "cm_example", Path(deployment.dags_folder) / "compare_models.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.pipeline1
+
+
+def run_count(client, dag_id):
+    try:
+        return len(client.request("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"])
+    except AirflowApiError:
+        return 0
+
+
+def test_submit_wait_read_statuses_metrics_and_outputs_then_resubmit_and_reuse(ws, example, tmp_path, capsys):
+    exp = Experiment(ws, "compare")
+    run = exp.submit(example, pipeline_parameters={"pipeline_arg": 12})
+    assert run.wait_for_completion(show_output=True, timeout_seconds=600) == "Finished"
+    out = capsys.readouterr().out
+    assert "StepRun(compare.py) Status: Finished" in out and "PipelineRun Status: Finished" in out
+    steps = {s.name: s for s in run.get_steps()}
+    assert set(steps) == {"train.py", "extract.py", "compare.py"}
+    assert {s.get_status() for s in steps.values()} == {"Finished"}
+    assert steps["compare.py"].get_metrics()["evaluation_rows"] == 60
+    assert run.get_metrics()["best_model"] in ("decision_tree", "logistic_regression")
+    folder = steps["train.py"].get_output_data("output_data1").download(tmp_path)
+    assert sorted(p.name for p in Path(folder).iterdir()) == [
+        "decision_tree.pkl",
+        "logistic_regression.pkl",
+        "train_scores.json",
+    ]
+    assert "source: snapshot" in steps["train.py"].get_log()  # it ran the submitted snapshot
+    again = PipelineRun.get(ws, run.id)
+    assert again.get_status() == "Finished"
+
+    rerun = exp.submit(example, pipeline_parameters={"pipeline_arg": 12})
+    assert rerun.dag_id == run.dag_id and rerun.run_id != run.run_id  # the same DAG, a new run
+    assert rerun.wait_for_completion(show_output=False, timeout_seconds=600) == "Finished"
+    details = [s.get_details() for s in rerun.get_steps()]
+    assert all(d["reused_from"] is not None for d in details), details
+    assert all(d["status"] == "Finished" for d in details)
+
+
+def test_clear_errors_with_nothing_started(ws, example, client, deployment):
+    before = run_count(client, "experiment_compare")
+    with pytest.raises(UserErrorException, match=r"unknown pipeline parameter\(s\) \['pipeline_argh'\]"):
+        Experiment(ws, "compare").submit(example, pipeline_parameters={"pipeline_argh": 1})
+    with pytest.raises(UserErrorException, match="parameter 'pipeline_arg'.*'ten' is not a valid int"):
+        Experiment(ws, "compare").submit(example, pipeline_parameters={"pipeline_arg": "ten"})
+    assert run_count(client, "experiment_compare") == before
+    with pytest.raises(UserErrorException, match="no run 'nope' of pipeline DAG 'experiment_compare'"):
+        PipelineRun.get(ws, "experiment_compare/nope")
+    with pytest.raises(AirflowApiError, match="wrong username or password"):
+        AirflowClient(deployment.url, "admin", "not-the-password").token()
+
+
+def test_cancel_a_running_pipeline(ws, tmp_path):
+    src = tmp_path / "slow"
+    src.mkdir()
+    (src / "slow.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(120)\n")
+    step = PythonScriptStep("slow.py", name="slow", source_directory=str(src), allow_reuse=False)
+    run = Experiment(ws, "cancel-me").submit(Pipeline(ws, [step]))
+    deadline = time.monotonic() + 120
+    while run.find_step_run("slow")[0].get_status() != "Running" if run.find_step_run("slow") else True:
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.5)
+    run.cancel()
+    assert run.wait_for_completion(show_output=False, timeout_seconds=120, raise_on_error=False) == "Canceled"
+    deadline = time.monotonic() + 60
+    while run.find_step_run("slow")[0].get_status() == "Running":
+        assert time.monotonic() < deadline, "the canceled step kept running"
+        time.sleep(1)
+    assert run.find_step_run("slow")[0].get_status() != "Finished"
