@@ -108,6 +108,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.deploy.local import LocalDeployment
+
+    client = _client(LocalDeployment())
+    if args.wait:
+        run = client.wait_for_run(args.dag_id, args.run_id, timeout=args.timeout)
+    else:
+        run = client.dag_run(args.dag_id, args.run_id)
+    print(
+        f"run {run['dag_run_id']} of {args.dag_id}: {run['state']} (conf {json.dumps(run.get('conf') or {})})"
+    )
+    print_run_table(client, args.dag_id, run)
+    return 0 if run["state"] == "success" else 1
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from airflow_mlpipe.deploy.local import LocalDeployment
 
@@ -221,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", action="store_true", help="wait and print each step's state and metrics")
     run.add_argument("--timeout", type=float, default=600)
     run.set_defaults(func=cmd_run)
+    show = sub.add_parser("show", help="print a DAG run's steps: state, duration, reuse, metrics")
+    show.add_argument("dag_id")
+    show.add_argument("run_id")
+    show.add_argument("--wait", action="store_true", help="wait for the run to finish first")
+    show.add_argument("--timeout", type=float, default=600)
+    show.set_defaults(func=cmd_show)
     plan = sub.add_parser("plan", help="say per step whether a run would reuse or run, and why")
     plan.add_argument("target", help="a DAG file or an importable module that builds pipeline DAGs")
     plan.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
