@@ -97,3 +97,22 @@ def test_cancel_a_running_pipeline(ws, tmp_path):
         assert time.monotonic() < deadline, "the canceled step kept running"
         time.sleep(1)
     assert run.find_step_run("slow")[0].get_status() != "Finished"
+
+
+def test_workers_run_the_submitted_snapshot_not_the_files_on_disk(ws, client, tmp_path):
+    from airflow_mlpipe.client.run import PipelineRun as Run
+
+    src = tmp_path / "code"
+    src.mkdir()
+    script = src / "version.py"
+    script.write_text("from airflow_mlpipe import Run\nRun.get_context().log('version', 'submitted')\n")
+    step = PythonScriptStep("version.py", name="version", source_directory=str(src), allow_reuse=False)
+    exp = Experiment(ws, "snapshot-check")
+    first = exp.submit(Pipeline(ws, [step]))
+    assert first.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
+    # the file on disk changes after the submit; the registered pipeline keeps the submitted code
+    script.write_text("from airflow_mlpipe import Run\nRun.get_context().log('version', 'edited later')\n")
+    again = client.trigger(exp.dag_id)
+    run = Run(ws, exp.dag_id, again["dag_run_id"], client)
+    assert run.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
+    assert run.find_step_run("version")[0].get_metrics() == {"version": "submitted"}
