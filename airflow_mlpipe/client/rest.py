@@ -147,7 +147,7 @@ class AirflowClient:
         return lines
 
     def wait_for_run(
-        self, dag_id: str, run_id: str, timeout: float = 600, on_change: Any = None
+        self, dag_id: str, run_id: str, timeout: float = 600, on_change: Any = None, poll: float = 1.0
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         seen: dict[str, str | None] = {}
@@ -164,7 +164,7 @@ class AirflowClient:
                 raise AirflowApiError(
                     f"run {run_id} of {dag_id} did not finish within {timeout:.0f}s (state {run['state']})"
                 )
-            time.sleep(1)
+            time.sleep(poll)
 
     # --- pools -----------------------------------------------------------------------------
 
