@@ -15,6 +15,11 @@ if ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
 fi
 
+if ! command -v curl >/dev/null 2>&1; then
+  say "installing curl (Debian package) for the README's main command and its test"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+fi
+
 if ! command -v docker-compose >/dev/null 2>&1; then
   say "installing docker-compose (Debian package) to validate docker-compose.yaml"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null

@@ -116,3 +116,84 @@ def test_workers_run_the_submitted_snapshot_not_the_files_on_disk(ws, client, tm
     run = Run(ws, exp.dag_id, again["dag_run_id"], client)
     assert run.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
     assert run.find_step_run("version")[0].get_metrics() == {"version": "submitted"}
+
+
+def test_trigger_with_a_parameter_using_curl(deployment, client):
+    """As the README's main command does: a token from /auth/token, then POST dagRuns with conf."""
+    import json
+    import shutil
+    import subprocess
+
+    curl = shutil.which("curl")
+    assert curl, "curl is not installed"
+    body = json.dumps({"username": "admin", "password": deployment.password()})
+    token = subprocess.run(
+        [
+            curl,
+            "-sf",
+            "-X",
+            "POST",
+            f"{deployment.url}/auth/token",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            "@-",
+        ],
+        input=body,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    access = json.loads(token.stdout)["access_token"]
+    out = subprocess.run(
+        [
+            curl,
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            "POST",
+            f"{deployment.url}/api/v2/dags/compare_models/dagRuns",
+            "-H",
+            f"Authorization: Bearer {access}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            json.dumps({"logical_date": None, "conf": {"pipeline_arg": 21}}),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    text, status = out.stdout.rsplit("\n", 1)
+    assert status == "200", text
+    run = client.wait_for_run("compare_models", json.loads(text)["dag_run_id"], timeout=300)
+    assert run["state"] == "success"
+    assert client.xcom("compare_models", run["dag_run_id"], "compare.py")["parameters"] == {
+        "pipeline_arg": 21
+    }
+    bad = subprocess.run(
+        [
+            curl,
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            "POST",
+            f"{deployment.url}/api/v2/dags/compare_models/dagRuns",
+            "-H",
+            f"Authorization: Bearer {access}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            json.dumps({"logical_date": None, "conf": {"pipeline_arg": "x"}}),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    body_bad, status_bad = bad.stdout.rsplit("\n", 1)
+    assert status_bad == "400" and "pipeline_arg" in body_bad
