@@ -62,6 +62,7 @@ class StepOperator(BaseOperator):
     # --- the protocol ----------------------------------------------------------------------
 
     def execute(self, context: Any) -> dict[str, Any]:
+        self._upstream_results: dict[str, dict[str, Any]] = {}  # XCom pulls, once per execution
         parameters = self.resolve_parameters(context)
         decision = self.reuse_decision(context, parameters)
         if decision["entry"] is not None:
@@ -115,7 +116,7 @@ class StepOperator(BaseOperator):
         )
         fp = decide.fingerprint(comp)
         cache = CacheStore(
-            open_store(self.pipeline["datastores"][reuse["datastore"]]), self.pipeline["datastores"]
+            self.datastore_store(reuse["datastore"], "the reuse cache"), self.pipeline["datastores"]
         )
         given = context.get("params") or {}
         forced = None
@@ -314,7 +315,19 @@ class StepOperator(BaseOperator):
         return open_store(spec)
 
     def upstream_output(self, context: Any, data_name: str) -> dict[str, Any]:
-        """Where the producing step stored PipelineData ``data_name`` in this DAG run."""
+        """Where the producing step stored PipelineData ``data_name`` in this DAG run.
+
+        Fingerprinting and materializing both need it: the XCom is pulled once per execution.
+        """
+        known = getattr(self, "_upstream_results", None)
+        if known is not None and data_name in known:
+            return known[data_name]
+        loc = self._pull_upstream_output(context, data_name)
+        if known is not None:
+            known[data_name] = loc
+        return loc
+
+    def _pull_upstream_output(self, context: Any, data_name: str) -> dict[str, Any]:
         producer = self.pipeline["data"].get(data_name, {}).get("producer")
         candidates = [producer] if producer else sorted(self.upstream_task_ids)
         for task_id in candidates:
@@ -355,7 +368,7 @@ class StepOperator(BaseOperator):
         for out in self.step["outputs"]:
             local = run.outputs[out["name"]]
             ds_name = self.pipeline["data"][out["name"]]["datastore"]
-            store = open_store(self.pipeline["datastores"][ds_name])
+            store = self.datastore_store(ds_name, f"output {out['name']!r}")
             prefix = self.output_prefix(context, out["name"])
             local_files = {
                 p.relative_to(local).as_posix(): p.stat().st_size for p in local.rglob("*") if p.is_file()
