@@ -16,6 +16,8 @@ _LAZY: dict[str, str] = {
     "Workspace": "airflow_mlpipe.definitions.workspace",
     "Datastore": "airflow_mlpipe.definitions.datastore",
     "DataReference": "airflow_mlpipe.definitions.datastore",
+    "DataPath": "airflow_mlpipe.definitions.datastore",
+    "DataPathComputeBinding": "airflow_mlpipe.definitions.datastore",
     "Dataset": "airflow_mlpipe.definitions.dataset",
     "FileDataset": "airflow_mlpipe.definitions.dataset",
     "TabularDataset": "airflow_mlpipe.definitions.dataset",
@@ -30,6 +32,8 @@ _LAZY: dict[str, str] = {
     "Experiment": "airflow_mlpipe.client.run",
     "PipelineRun": "airflow_mlpipe.client.run",
     "StepRun": "airflow_mlpipe.client.run",
+    "PublishedPipeline": "airflow_mlpipe.client.published",
+    "PipelineEndpoint": "airflow_mlpipe.client.published",
     # run context for step scripts
     "Run": "airflow_mlpipe.run",
     # errors
@@ -59,6 +63,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from airflow_mlpipe.client.published import PipelineEndpoint, PublishedPipeline
     from airflow_mlpipe.client.run import Experiment, PipelineRun, StepRun
     from airflow_mlpipe.definitions.compute import AmlCompute, ComputeTarget
     from airflow_mlpipe.definitions.dataset import (
@@ -67,7 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover
         FileDataset,
         TabularDataset,
     )
-    from airflow_mlpipe.definitions.datastore import DataReference, Datastore
+    from airflow_mlpipe.definitions.datastore import DataPath, DataPathComputeBinding, DataReference, Datastore
     from airflow_mlpipe.definitions.parameter import PipelineParameter
     from airflow_mlpipe.definitions.pipeline import Pipeline
     from airflow_mlpipe.definitions.pipeline_data import PipelineData

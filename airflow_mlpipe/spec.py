@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow_mlpipe.definitions.compute import LOCAL, ComputeTarget, validate_target_name
 from airflow_mlpipe.definitions.dataset import DatasetConsumptionConfig
-from airflow_mlpipe.definitions.datastore import DataReference, Datastore
+from airflow_mlpipe.definitions.datastore import DataPathComputeBinding, DataReference, Datastore
 from airflow_mlpipe.definitions.parameter import PipelineParameter
 from airflow_mlpipe.definitions.pipeline_data import PipelineData
 from airflow_mlpipe.definitions.steps import Step
@@ -95,7 +95,11 @@ class SpecBuilder:
             )
             return {"parameter": p.name}
         known = self.parameters.get(p.name)
-        mine = {"type": p.type_name, "default": p.default_value}
+        default = p.default_value
+        if p.type_name == "datapath":
+            self.datastore(default.datastore)
+            default = default.to_spec()
+        mine = {"type": p.type_name, "default": default}
         if known is not None and known != mine:
             self.problems.append(
                 f"step {step.name!r}: {where} uses PipelineParameter {p.name!r} as "
@@ -179,6 +183,17 @@ class SpecBuilder:
         by_input: dict[Any, dict[str, Any]] = {}
         input_names: set[str] = set()
 
+        def datapath_param(item: Any) -> PipelineParameter | None:
+            # Azure ML v1 consumes a DataPath parameter as the tuple (param, DataPathComputeBinding)
+            if (
+                isinstance(item, tuple)
+                and len(item) == 2
+                and isinstance(item[0], PipelineParameter)
+                and isinstance(item[1], DataPathComputeBinding)
+            ):
+                return item[0]
+            return None
+
         def identity(item: Any) -> Any:
             # one input may appear as several objects (ds.as_named_input("x") in inputs and
             # .as_download() of it in arguments); they are the same input of the same data
@@ -193,6 +208,8 @@ class SpecBuilder:
                     item.datastore.name,
                     item.path_on_datastore,
                 )
+            if datapath_param(item) is not None:
+                return ("datapath", item[0].name)
             return ("other", id(item))
 
         def add_input(item: Any) -> str | None:
@@ -232,10 +249,27 @@ class SpecBuilder:
                     "mode": item.mode,
                     "path_on_compute": item.path_on_compute,
                 }
+            elif datapath_param(item) is not None:
+                param, binding = item
+                if param.type_name != "datapath":
+                    self.problems.append(
+                        f"step {step.name!r}: input ({param.name!r}, DataPathComputeBinding) needs a "
+                        f"PipelineParameter whose default is a DataPath, not a {param.type_name}"
+                    )
+                    return None
+                self.parameter(step, f"input {param.name!r}", param)
+                entry = {
+                    "name": param.name,
+                    "kind": "datapath_param",
+                    "parameter": param.name,
+                    "mode": binding.mode,
+                    "path_on_compute": binding.path_on_compute,
+                }
             else:
                 self.problems.append(
                     f"step {step.name!r}: input {item!r} is not a PipelineData, a dataset input "
-                    "(dataset.as_named_input(...)) or a DataReference"
+                    "(dataset.as_named_input(...)), a DataReference or a (DataPath parameter, "
+                    "DataPathComputeBinding) pair"
                 )
                 return None
             if entry["name"] in input_names:
@@ -276,7 +310,7 @@ class SpecBuilder:
                 else:
                     # v1 adds a PipelineData passed as an argument to the step's inputs
                     arguments.append({"input": add_input(arg)})
-            elif isinstance(arg, (DatasetConsumptionConfig, DataReference)):
+            elif isinstance(arg, (DatasetConsumptionConfig, DataReference)) or datapath_param(arg):
                 arguments.append({"input": add_input(arg)})
             elif isinstance(arg, PipelineParameter):
                 arguments.append(self.parameter(step, where, arg))
@@ -387,6 +421,10 @@ def build_spec(
     except graphlib.CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         b.problems.append(f"the steps form a cycle: {cycle}")
+    if workspace is not None and any(p["type"] == "datapath" for p in b.parameters.values()):
+        # a run may point a DataPath parameter at any datastore of the workspace
+        for ds in workspace.datastores.values():
+            b.datastore(ds)
     reuse = b.reuse_settings()
     if b.problems:
         raise PipelineValidationError(b.problems)

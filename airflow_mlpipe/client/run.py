@@ -4,10 +4,7 @@
 snapshot, writes the pipeline spec to the registry (DAG id ``experiment_<name>``), waits until
 Airflow has serialized that DAG version, and triggers a run with the parameters in its conf.
 
-Status names, as Azure ML's: a DAG run queued -> NotStarted, running -> Running, success ->
-Finished, failed -> Failed, and Canceled for a run stopped with ``cancel()``. A task: none,
-scheduled or queued -> NotStarted (Queued once queued), running -> Running, success -> Finished,
-failed or upstream_failed -> Failed, skipped or removed -> Canceled.
+Status names are Azure ML's (see ``airflow_mlpipe.runstatus``).
 """
 
 from __future__ import annotations
@@ -22,24 +19,9 @@ from urllib.parse import quote
 from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
 from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.exceptions import MlpipeError, UserErrorException
+from airflow_mlpipe.runstatus import CANCEL_NOTE, RUN_STATUS, TASK_STATUS
 from airflow_mlpipe.storage.base import safe_segment
 
-RUN_STATUS = {"queued": "NotStarted", "running": "Running", "success": "Finished", "failed": "Failed"}
-TASK_STATUS = {
-    None: "NotStarted",
-    "none": "NotStarted",
-    "scheduled": "NotStarted",
-    "queued": "Queued",
-    "running": "Running",
-    "deferred": "Running",
-    "up_for_retry": "Running",
-    "success": "Finished",
-    "failed": "Failed",
-    "upstream_failed": "Failed",
-    "skipped": "Canceled",
-    "removed": "Canceled",
-}
-CANCEL_NOTE = "Canceled by airflow-mlpipe"
 
 
 class PipelineRunFailed(MlpipeError):

@@ -195,3 +195,44 @@ class DataReference:
             f"DataReference(datastore={self.datastore.name!r}, path_on_datastore="
             f"{self.path_on_datastore!r}, mode={self.mode!r})"
         )
+
+
+class DataPath:
+    """A path on a datastore (Azure ML v1's ``azureml.data.datapath.DataPath``).
+
+    Its use in a pipeline is as the default of a PipelineParameter, so that each run (and each
+    REST call's ``DataPathAssignments``) can point the step at other data.
+    """
+
+    def __init__(self, datastore: Datastore | None = None, path_on_datastore: str | None = None, name=None):
+        if not isinstance(datastore, Datastore):
+            raise UserErrorException(f"DataPath: datastore must be a Datastore, got {datastore!r}")
+        if path_on_datastore is not None and not isinstance(path_on_datastore, str):
+            raise UserErrorException(f"DataPath: path_on_datastore must be a str, got {path_on_datastore!r}")
+        self.datastore = datastore
+        self.path_on_datastore = (path_on_datastore or "").strip("/")
+        self.name = name
+
+    @property
+    def datastore_name(self) -> str:
+        return self.datastore.name
+
+    def to_spec(self) -> dict[str, str]:
+        return {"datastore": self.datastore.name, "path": self.path_on_datastore}
+
+    def __repr__(self) -> str:
+        return f"DataPath(datastore={self.datastore.name!r}, path_on_datastore={self.path_on_datastore!r})"
+
+
+class DataPathComputeBinding:
+    """How a step consumes a DataPath parameter: ``(param, DataPathComputeBinding(mode=...))``."""
+
+    def __init__(self, mode: str = "mount", path_on_compute: str | None = None, overwrite: bool = False):
+        if mode not in ("mount", "download"):
+            raise UserErrorException(f"DataPathComputeBinding: mode must be 'mount' or 'download', got {mode!r}")
+        self.mode = mode
+        self.path_on_compute = path_on_compute
+        self.overwrite = overwrite
+
+    def __repr__(self) -> str:
+        return f"DataPathComputeBinding(mode={self.mode!r}, path_on_compute={self.path_on_compute!r})"

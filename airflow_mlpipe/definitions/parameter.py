@@ -14,17 +14,47 @@ PARAM_TYPES: dict[type, tuple[str, str]] = {
     str: ("str", "string"),
 }
 SPEC_TO_JSON_SCHEMA = dict(PARAM_TYPES.values())
+# a DataPath parameter's value: which datastore, and the path on it
+SPEC_TO_JSON_SCHEMA["datapath"] = "object"
+DATAPATH_SCHEMA = {
+    "type": "object",
+    "properties": {"datastore": {"type": "string", "minLength": 1}, "path": {"type": "string"}},
+    "required": ["datastore", "path"],
+    "additionalProperties": False,
+}
 
 
 def param_type_name(value: Any) -> str | None:
     """The spec type of a default value, or None when Azure ML v1 did not accept it."""
     entry = PARAM_TYPES.get(type(value))
+    if entry is None and type(value).__name__ == "DataPath" and hasattr(value, "to_spec"):
+        return "datapath"
     return entry[0] if entry else None
+
+
+def coerce_datapath(name: str, value: Any, place: str = "") -> dict[str, str]:
+    """A DataPath parameter's value as ``{"datastore", "path"}``, from a DataPath, that dict, or
+    Azure ML's REST form ``{"DataStoreName", "RelativePath"}``."""
+    if hasattr(value, "to_spec") and type(value).__name__ == "DataPath":
+        return value.to_spec()
+    if isinstance(value, dict):
+        keys = set(value)
+        for ds_key, path_key in (("datastore", "path"), ("DataStoreName", "RelativePath")):
+            if keys == {ds_key, path_key}:
+                ds, path = value[ds_key], value[path_key]
+                if isinstance(ds, str) and ds and isinstance(path, str):
+                    return {"datastore": ds, "path": path.strip("/")}
+    raise UserErrorException(
+        f"parameter {name!r}{place}: {value!r} is not a data path; pass a DataPath, "
+        '{"datastore": ..., "path": ...} or {"DataStoreName": ..., "RelativePath": ...} with string values'
+    )
 
 
 def coerce_param(name: str, type_name: str, value: Any, where: str = "") -> Any:
     """Convert a run's value (possibly a string from a REST body) to the parameter's type."""
     place = f" in {where}" if where else ""
+    if type_name == "datapath":
+        return coerce_datapath(name, value, place)
     if type_name == "bool":
         if isinstance(value, bool):
             return value
@@ -58,8 +88,9 @@ def coerce_param(name: str, type_name: str, value: Any, where: str = "") -> Any:
 class PipelineParameter:
     """A pipeline parameter with a default (Azure ML v1: ``PipelineParameter(name, default_value)``).
 
-    The default fixes the type: int, float, bool or str. Every trigger of the translated DAG is
-    validated by Airflow against that type.
+    The default fixes the type: int, float, bool, str, or a DataPath (consumed by a step as
+    ``(param, DataPathComputeBinding())``). Every trigger of the translated DAG is validated by
+    Airflow against that type.
     """
 
     def __init__(self, name: str, default_value: Any):
@@ -74,7 +105,7 @@ class PipelineParameter:
             # Azure ML v1 raised for defaults that are not a primitive, a DataPath or a dataset.
             raise UserErrorException(
                 f"PipelineParameter {name!r}: default_value of type {type(default_value).__name__} "
-                "is not supported; use int, float, bool or str (DataPath and dataset parameters are "
+                "is not supported; use int, float, bool, str or a DataPath (dataset parameters are "
                 "not supported by airflow-mlpipe)"
             )
         self.name = name

@@ -64,6 +64,10 @@ class StepOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         self._upstream_results: dict[str, dict[str, Any]] = {}  # XCom pulls, once per execution
         parameters = self.resolve_parameters(context)
+        from airflow_mlpipe.reuse.decide import bind_inputs
+
+        # DataPath parameters point inputs at this run's data
+        self.step = bind_inputs(self.step, parameters, self.pipeline["datastores"])
         decision = self.reuse_decision(context, parameters)
         if decision["entry"] is not None:
             return self.reused_result(decision["entry"], parameters)

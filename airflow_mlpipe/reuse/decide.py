@@ -10,6 +10,7 @@ import platform
 import time
 from typing import Any
 
+from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.reuse.fingerprint import HashCache, digest, source_snapshot
 from airflow_mlpipe.storage import open_store
 
@@ -44,6 +45,26 @@ def dataset_fingerprint(datastores: dict[str, Any], paths: list[tuple[str, str]]
         for info, rel in open_store(datastores[ds]).resolve(path):
             listing.append((ds, path, rel, info.size, info.etag))
     return digest(sorted(listing))
+
+
+def bind_inputs(
+    step: dict[str, Any], parameters: dict[str, Any], datastores: dict[str, Any]
+) -> dict[str, Any]:
+    """The step with each DataPath-parameter input bound to this run's value: a datastore path."""
+    if not any(i["kind"] == "datapath_param" for i in step["inputs"]):
+        return step
+    bound = []
+    for inp in step["inputs"]:
+        if inp["kind"] == "datapath_param":
+            value = parameters[inp["parameter"]]
+            if value["datastore"] not in datastores:
+                raise UserErrorException(
+                    f"step {step['name']!r}: DataPath parameter {inp['parameter']!r} names datastore "
+                    f"{value['datastore']!r}, which the workspace does not define (known: {sorted(datastores)})"
+                )
+            inp = {**inp, "kind": "datastore_path", "datastore": value["datastore"], "path": value["path"]}
+        bound.append(inp)
+    return {**step, "inputs": bound}
 
 
 def input_paths(inp: dict[str, Any]) -> list[tuple[str, str]]:
