@@ -72,7 +72,12 @@ if TYPE_CHECKING:  # pragma: no cover
         FileDataset,
         TabularDataset,
     )
-    from airflow_mlpipe.definitions.datastore import DataPath, DataPathComputeBinding, DataReference, Datastore
+    from airflow_mlpipe.definitions.datastore import (
+        DataPath,
+        DataPathComputeBinding,
+        DataReference,
+        Datastore,
+    )
     from airflow_mlpipe.definitions.parameter import PipelineParameter
     from airflow_mlpipe.definitions.pipeline import Pipeline
     from airflow_mlpipe.definitions.pipeline_data import PipelineData

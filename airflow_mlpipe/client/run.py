@@ -23,7 +23,6 @@ from airflow_mlpipe.runstatus import CANCEL_NOTE, RUN_STATUS, TASK_STATUS
 from airflow_mlpipe.storage.base import safe_segment
 
 
-
 class PipelineRunFailed(MlpipeError):
     """A pipeline run ended Failed (Azure ML v1 raised ActivityFailedException)."""
 
@@ -70,36 +69,50 @@ class Experiment:
     ) -> PipelineRun:
         from airflow_mlpipe.registry import Registry
         from airflow_mlpipe.registry.dagfile import spec_tag
-        from airflow_mlpipe.reuse.fingerprint import default_hash_cache
-        from airflow_mlpipe.snapshots import upload_snapshot
-        from airflow_mlpipe.storage import open_store
 
         spec = pipeline.to_spec()
         conf = check_parameters(spec, pipeline_parameters)  # before anything is written or started
         client = workspace_client(self.workspace)
         client.token()  # wrong credentials fail here, before anything is uploaded
-        store_name = spec["reuse"]["datastore"]
-        store = open_store(spec["datastores"][store_name])
-        snapshots: dict[str, str] = {}
-        for step in spec["steps"]:
-            folder = step["settings"].get("source_directory")
-            if folder:
-                if folder not in snapshots:
-                    snapshots[folder] = upload_snapshot(store, folder, default_hash_cache())["id"]
-                step["settings"]["snapshot"] = {"id": snapshots[folder], "datastore": store_name}
+        upload_snapshots(spec)
         meta = {"experiment": self.name, "continue_on_step_failure": bool(continue_on_step_failure)}
-        registry = Registry(
-            self.workspace.api.get("registry") if getattr(self.workspace, "api", None) else None
-        )
+        registry = Registry(workspace_registry_root(self.workspace))
         current = registry.get(self.dag_id)
         if current is None or current["spec"] != spec or current["meta"] != meta:
             registry.put(self.dag_id, spec, "experiment", meta)
         wait_for_dag_version(client, self.dag_id, spec_tag(spec), timeout_seconds)
-        for name, target in spec["compute_targets"].items():
-            client.ensure_pool(name, int(target.get("max_nodes", 1)), f"AmlCompute {name}")
+        ensure_pools(client, spec)
         conf["regenerate_outputs"] = bool(regenerate_outputs)
         run = client.trigger(self.dag_id, conf)
         return PipelineRun(self.workspace, self.dag_id, run["dag_run_id"], client, spec)
+
+
+def workspace_registry_root(ws: Any) -> str | None:
+    """The registry folder of a workspace: its config's 'api.registry', else the embedded one."""
+    api = getattr(ws, "api", None) or {}
+    return api.get("registry")
+
+
+def upload_snapshots(spec: dict[str, Any]) -> None:
+    """Upload each step's source folder as a content-addressed snapshot and pin its id in the spec."""
+    from airflow_mlpipe.reuse.fingerprint import default_hash_cache
+    from airflow_mlpipe.snapshots import upload_snapshot
+    from airflow_mlpipe.storage import open_store
+
+    store_name = spec["reuse"]["datastore"]
+    store = open_store(spec["datastores"][store_name])
+    snapshots: dict[str, str] = {}
+    for step in spec["steps"]:
+        folder = step["settings"].get("source_directory")
+        if folder:
+            if folder not in snapshots:
+                snapshots[folder] = upload_snapshot(store, folder, default_hash_cache())["id"]
+            step["settings"]["snapshot"] = {"id": snapshots[folder], "datastore": store_name}
+
+
+def ensure_pools(client: AirflowClient, spec: dict[str, Any]) -> None:
+    for name, target in spec["compute_targets"].items():
+        client.ensure_pool(name, int(target.get("max_nodes", 1)), f"AmlCompute {name}")
 
 
 def check_parameters(spec: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
@@ -131,6 +144,8 @@ def wait_for_dag_version(client: AirflowClient, dag_id: str, tag: str, timeout: 
         except AirflowApiError as exc:
             if exc.status != 404:
                 raise
+            if not asked:  # a new DAG: every registry DAG comes from one file, so reparse that file
+                asked = _reparse_registry_file(client)
         if time.monotonic() > deadline:
             from airflow_mlpipe.registry import Registry
 
@@ -140,6 +155,15 @@ def wait_for_dag_version(client: AirflowClient, dag_id: str, tag: str, timeout: 
                 + (f": {broken}" if broken else "")
             )
         time.sleep(0.5)
+
+
+def _reparse_registry_file(client: AirflowClient) -> bool:
+    found = client.request("GET", "/api/v2/dags", params={"tags": "mlpipe-registry", "limit": 1})
+    if not found.get("dags"):
+        return False
+    details = client.request("GET", f"/api/v2/dags/{quote(found['dags'][0]['dag_id'])}/details")
+    client.request("PUT", f"/api/v2/parseDagFile/{details['file_token']}")
+    return True
 
 
 class PipelineRun:
@@ -233,6 +257,35 @@ class PipelineRun:
             failed = [s.name for s in self.get_steps() if s.get_status() == "Failed"]
             raise PipelineRunFailed(f"pipeline run {self.id} failed; failed steps: {failed}")
         return status
+
+    def publish_pipeline(
+        self,
+        name: str,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+    ) -> Any:
+        """Publish the pipeline this run ran, with the snapshots it ran (Azure ML v1's name)."""
+        from airflow_mlpipe.client.published import PublishedPipeline
+        from airflow_mlpipe.registry import Registry
+
+        entry = Registry(workspace_registry_root(self.workspace)).get(self.dag_id)
+        if entry is None:
+            raise UserErrorException(
+                f"run {self.id}: DAG {self.dag_id!r} is not a registered pipeline (submitted with "
+                "Experiment.submit or published); publish its Pipeline object instead"
+            )
+        if continue_on_step_failure is None:
+            continue_on_step_failure = entry["meta"].get("continue_on_step_failure", False)
+        return PublishedPipeline.publish_spec(
+            self.workspace,
+            entry["spec"],
+            name,
+            description or entry["spec"].get("description"),
+            version,
+            continue_on_step_failure,
+            published_from=self.id,
+        )
 
     def get_metrics(self) -> dict[str, Any]:
         """Pipeline-level metrics (``run.parent.log`` in the steps)."""

@@ -229,7 +229,9 @@ class DataPathComputeBinding:
 
     def __init__(self, mode: str = "mount", path_on_compute: str | None = None, overwrite: bool = False):
         if mode not in ("mount", "download"):
-            raise UserErrorException(f"DataPathComputeBinding: mode must be 'mount' or 'download', got {mode!r}")
+            raise UserErrorException(
+                f"DataPathComputeBinding: mode must be 'mount' or 'download', got {mode!r}"
+            )
         self.mode = mode
         self.path_on_compute = path_on_compute
         self.overwrite = overwrite

@@ -73,6 +73,22 @@ class Pipeline:
 
         return build_dag(self.to_spec(), dag_id, schedule=schedule, **dag_kwargs)
 
+    def publish(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+    ) -> Any:
+        """Publish this pipeline as an immutable PublishedPipeline (DAG ``published_<id>``)."""
+        from airflow_mlpipe.client.published import publish_pipeline
+
+        if name is None:
+            raise UserErrorException("Pipeline.publish: give the published pipeline a name")
+        return publish_pipeline(
+            self._workspace, self, name, description or self.description, version, continue_on_step_failure
+        )
+
     def plan(
         self,
         dag_id: str,

@@ -41,10 +41,16 @@ def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
                 raise ValueError(f"not a registry entry of format {ENTRY_FORMAT!r} for DAG {dag_id!r}")
             tags = ["mlpipe-registry", f"mlpipe-{entry['kind']}", spec_tag(entry["spec"])]
             meta = entry.get("meta", {})
+            extra: dict[str, Any] = {}
+            if entry["kind"] == "published":
+                version = f" v{meta['version']}" if meta.get("version") else ""
+                extra["dag_display_name"] = f"{meta.get('name', dag_id)}{version} (published)"
+                extra["is_paused_upon_creation"] = False
             dags[f"mlpipe_registry_{dag_id}"] = build_dag(
                 entry["spec"],
                 dag_id,
                 tags=tags,
+                **extra,
                 auto_register=False,
                 # Azure ML's continue_on_step_failure=False: one failed step stops the run
                 fail_fast=not meta.get("continue_on_step_failure", False),

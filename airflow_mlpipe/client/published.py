@@ -1,0 +1,435 @@
+"""PublishedPipeline and PipelineEndpoint, Azure ML v1 style.
+
+Publishing writes an immutable registry entry (DAG id ``published_<id>``) and waits until Airflow
+has loaded its DAG. Runs are submitted through the plugin's REST routes (the same ones other
+systems call), so the Python client and a ``requests.post`` get the same checks and errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
+from airflow_mlpipe.client.run import (
+    PipelineRun,
+    ensure_pools,
+    upload_snapshots,
+    wait_for_dag_version,
+    workspace_client,
+    workspace_registry_root,
+)
+from airflow_mlpipe.exceptions import UserErrorException
+from airflow_mlpipe.registry.published import PublishedRegistry
+
+ROUTE_PREFIX = "/mlpipe/pipelines/v1.0"
+
+
+def _registry(workspace: Any) -> PublishedRegistry:
+    return PublishedRegistry(workspace_registry_root(workspace))
+
+
+def _assignments(
+    record: dict[str, Any], pipeline_parameters: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split Python-side parameters into Azure ML's ParameterAssignments and DataPathAssignments."""
+    params, paths = {}, {}
+    for name, value in (pipeline_parameters or {}).items():
+        if record["parameters"].get(name, {}).get("type") == "datapath" and hasattr(value, "to_spec"):
+            spec = value.to_spec()
+            paths[name] = {"DataStoreName": spec["datastore"], "RelativePath": spec["path"]}
+        elif record["parameters"].get(name, {}).get("type") == "datapath" and isinstance(value, dict):
+            if set(value) == {"datastore", "path"}:
+                value = {"DataStoreName": value["datastore"], "RelativePath": value["path"]}
+            paths[name] = value
+        else:
+            params[name] = value
+    return params, paths
+
+
+def _post_run(
+    workspace: Any,
+    client: AirflowClient,
+    path: str,
+    record: dict[str, Any],
+    experiment_name: str,
+    pipeline_parameters: dict[str, Any] | None,
+    regenerate_outputs: bool,
+    force_rerun_steps: list[str] | None,
+    params: dict[str, str] | None = None,
+) -> PipelineRun:
+    parameter_assignments, data_paths = _assignments(record, pipeline_parameters)
+    body = {
+        "ExperimentName": experiment_name,
+        "ParameterAssignments": parameter_assignments,
+        "DataPathAssignments": data_paths,
+        "RunSource": "SDK",
+        "RegenerateOutputs": bool(regenerate_outputs),
+        "ForceRerunSteps": list(force_rerun_steps or []),
+    }
+    try:
+        run = client.request("POST", path, json=body, params=params)
+    except AirflowApiError as exc:
+        if exc.status == 400:
+            raise UserErrorException(str(exc)) from None
+        raise
+    return PipelineRun(workspace, run["DagId"], run["Id"], client)
+
+
+class PublishedPipeline:
+    """An immutable published pipeline; its DAG is ``published_<id>``."""
+
+    def __init__(self, workspace: Any, record: dict[str, Any], client: AirflowClient | None = None):
+        self.workspace = workspace
+        self._record = record
+        self._client = client
+
+    # --- attributes, as Azure ML's ------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self._record["id"]
+
+    @property
+    def name(self) -> str:
+        return self._record["name"]
+
+    @property
+    def description(self) -> str | None:
+        return self._record["description"]
+
+    @property
+    def version(self) -> str | None:
+        return self._record["version"]
+
+    @property
+    def status(self) -> str:
+        return self._record["status"]
+
+    @property
+    def dag_id(self) -> str:
+        return self._record["dag_id"]
+
+    @property
+    def continue_on_step_failure(self) -> bool:
+        return self._record["continue_on_step_failure"]
+
+    @property
+    def total_run_steps(self) -> int:
+        return len(self._record["steps"])
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Each PipelineParameter's type and default."""
+        return dict(self._record["parameters"])
+
+    @property
+    def snapshots(self) -> list[str]:
+        return list(self._record["snapshots"])
+
+    @property
+    def created(self) -> float:
+        return self._record["created"]
+
+    @property
+    def client(self) -> AirflowClient:
+        if self._client is None:
+            self._client = workspace_client(self.workspace)
+        return self._client
+
+    @property
+    def endpoint(self) -> str:
+        """The REST URL that submits runs (Azure ML's body; Airflow's bearer token)."""
+        return f"{self.client.url}{ROUTE_PREFIX}/PipelineRuns/PipelineSubmit/{self.id}"
+
+    def __repr__(self) -> str:
+        return (
+            f"PublishedPipeline(name={self.name!r}, id={self.id!r}, version={self.version!r}, "
+            f"status={self.status!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublishedPipeline) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    # --- lookups ------------------------------------------------------------------------------
+
+    @staticmethod
+    def get(workspace: Any, id: str) -> PublishedPipeline:
+        return PublishedPipeline(workspace, _registry(workspace).get_pipeline(id))
+
+    @staticmethod
+    def list(workspace: Any, active_only: bool = True) -> list[PublishedPipeline]:
+        return [PublishedPipeline(workspace, r) for r in _registry(workspace).list_pipelines(active_only)]
+
+    # --- publish ------------------------------------------------------------------------------
+
+    @staticmethod
+    def publish_spec(
+        workspace: Any,
+        spec: dict[str, Any],
+        name: str,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        published_from: str | None = None,
+        timeout_seconds: float = 180,
+    ) -> PublishedPipeline:
+        """Publish a pipeline spec whose snapshots are uploaded; wait until its DAG is in Airflow."""
+        from airflow_mlpipe.registry.dagfile import spec_tag
+
+        client = workspace_client(workspace)
+        client.token()  # wrong credentials fail before anything is written
+        record = _registry(workspace).publish(
+            spec, name, description, version, bool(continue_on_step_failure), published_from
+        )
+        wait_for_dag_version(client, record["dag_id"], spec_tag(spec), timeout_seconds)
+        client.set_paused(record["dag_id"], False)  # deployments that pause new DAGs
+        ensure_pools(client, spec)
+        return PublishedPipeline(workspace, record, client)
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        workspace: Any,
+        experiment_name: str,
+        pipeline_parameters: dict[str, Any] | None = None,
+        continue_on_step_failure: bool | None = None,
+        regenerate_outputs: bool = False,
+        force_rerun_steps: list[str] | None = None,
+        **kwargs: Any,
+    ) -> PipelineRun:
+        """Start a run through this pipeline's REST endpoint; nothing starts if a check fails."""
+        if kwargs:
+            raise UserErrorException(f"PublishedPipeline.submit: unsupported arguments {sorted(kwargs)}")
+        if continue_on_step_failure is not None and continue_on_step_failure != self.continue_on_step_failure:
+            raise UserErrorException(
+                f"published pipeline {self.name!r} was published with continue_on_step_failure="
+                f"{self.continue_on_step_failure}; it is fixed per published pipeline, so publish "
+                "another one to change it"
+            )
+        return _post_run(
+            workspace,
+            self.client,
+            f"{ROUTE_PREFIX}/PipelineRuns/PipelineSubmit/{self.id}",
+            self._record,
+            experiment_name,
+            pipeline_parameters,
+            regenerate_outputs,
+            force_rerun_steps,
+        )
+
+    # --- status -------------------------------------------------------------------------------
+
+    def disable(self) -> None:
+        """Refuse every trigger (409) and pause the DAG."""
+        self._record = _registry(self.workspace).set_pipeline_status(self.id, "Disabled")
+        self.client.set_paused(self.dag_id, True)
+
+    def enable(self) -> None:
+        self.client.set_paused(self.dag_id, False)
+        self._record = _registry(self.workspace).set_pipeline_status(self.id, "Active")
+
+    def refresh(self) -> PublishedPipeline:
+        self._record = _registry(self.workspace).get_pipeline(self.id)
+        return self
+
+
+class PipelineVersion:
+    """One version of a pipeline endpoint (Azure ML's ``PipelineIdVersion``)."""
+
+    def __init__(self, version: str, pipeline_id: str):
+        self.version = version
+        self.pipeline_id = pipeline_id
+
+    def __repr__(self) -> str:
+        return f"PipelineVersion(version={self.version!r}, pipeline_id={self.pipeline_id!r})"
+
+
+class PipelineEndpoint:
+    """A fixed REST endpoint in front of versioned published pipelines ("0", "1", ...)."""
+
+    def __init__(self, workspace: Any, record: dict[str, Any], client: AirflowClient | None = None):
+        self.workspace = workspace
+        self._record = record
+        self._client = client
+
+    @property
+    def id(self) -> str:
+        return self._record["id"]
+
+    @property
+    def name(self) -> str:
+        return self._record["name"]
+
+    @property
+    def description(self) -> str | None:
+        return self._record["description"]
+
+    @property
+    def status(self) -> str:
+        return self._record["status"]
+
+    @property
+    def default_version(self) -> str:
+        return self._record["default_version"]
+
+    @property
+    def pipeline_version_list(self) -> list[PipelineVersion]:
+        return self.list_versions()
+
+    @property
+    def client(self) -> AirflowClient:
+        if self._client is None:
+            self._client = workspace_client(self.workspace)
+        return self._client
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.client.url}{ROUTE_PREFIX}/PipelineRuns/PipelineEndpointSubmit/Id/{self.id}"
+
+    def __repr__(self) -> str:
+        return (
+            f"PipelineEndpoint(name={self.name!r}, id={self.id!r}, default_version={self.default_version!r}, "
+            f"status={self.status!r})"
+        )
+
+    # --- create and find ----------------------------------------------------------------------
+
+    @staticmethod
+    def publish(workspace: Any, name: str, description: str | None, pipeline: Any, **kwargs: Any):
+        """A new endpoint whose version "0" is ``pipeline`` (a Pipeline is published first)."""
+        if kwargs:
+            raise UserErrorException(f"PipelineEndpoint.publish: unsupported arguments {sorted(kwargs)}")
+        registry = _registry(workspace)
+        if registry._name_taken(name):  # checked before a Pipeline is published for nothing
+            from airflow_mlpipe.registry.published import ConflictError
+
+            raise ConflictError(
+                f"a pipeline endpoint named {name!r} already exists; add a version with "
+                "PipelineEndpoint.get(ws, name=...).add_default(published), or choose another name"
+            )
+        published = _as_published(workspace, pipeline, name, description)
+        return PipelineEndpoint(workspace, registry.create_endpoint(name, description, published.id))
+
+    @staticmethod
+    def get(workspace: Any, id: str | None = None, name: str | None = None) -> PipelineEndpoint:
+        return PipelineEndpoint(workspace, _registry(workspace).get_endpoint(id, name))
+
+    @staticmethod
+    def list(workspace: Any, active_only: bool = True) -> list[PipelineEndpoint]:
+        return [PipelineEndpoint(workspace, r) for r in _registry(workspace).list_endpoints(active_only)]
+
+    get_all = list  # Azure ML v1's name
+
+    # --- versions -----------------------------------------------------------------------------
+
+    def _update(self, **change: Any) -> None:
+        self._record = _registry(self.workspace).update_endpoint(self.id, **change)
+
+    def add(self, pipeline: Any) -> None:
+        """Add a published pipeline as the next version (the default stays)."""
+        self._update(add_pipeline=_as_published(self.workspace, pipeline, self.name, self.description).id)
+
+    def add_default(self, pipeline: Any) -> None:
+        """Add a published pipeline as the next version and make it the default."""
+        published = _as_published(self.workspace, pipeline, self.name, self.description)
+        self._update(add_pipeline=published.id, make_default=True)
+
+    def set_default_version(self, version: str | int) -> None:
+        self._update(default_version=str(version))
+
+    def set_default(self, pipeline: PublishedPipeline) -> None:
+        if not isinstance(pipeline, PublishedPipeline):
+            raise UserErrorException(f"set_default needs a PublishedPipeline, got {pipeline!r}")
+        self._update(default_pipeline=pipeline.id)
+
+    def set_name(self, name: str) -> None:
+        self._update(name=name)
+
+    def get_pipeline(self, version: str | int | None = None) -> PublishedPipeline:
+        registry = _registry(self.workspace)
+        entry = registry.endpoint_version(self._record, None if version is None else str(version))
+        return PublishedPipeline(self.workspace, registry.get_pipeline(entry["pipeline_id"]))
+
+    def list_versions(self) -> list[PipelineVersion]:
+        return [PipelineVersion(v["version"], v["pipeline_id"]) for v in self._record["versions"]]
+
+    def list_pipelines(self, active_only: bool = True) -> list[PublishedPipeline]:
+        registry = _registry(self.workspace)
+        out = [
+            PublishedPipeline(self.workspace, registry.get_pipeline(v.pipeline_id))
+            for v in self.list_versions()
+        ]
+        return [p for p in out if p.status == "Active"] if active_only else out
+
+    def refresh(self) -> PipelineEndpoint:
+        self._record = _registry(self.workspace).get_endpoint(self.id)
+        return self
+
+    # --- runs and status ----------------------------------------------------------------------
+
+    def submit(
+        self,
+        experiment_name: str,
+        pipeline_parameters: dict[str, Any] | None = None,
+        pipeline_version: str | int | None = None,
+        regenerate_outputs: bool = False,
+        force_rerun_steps: list[str] | None = None,
+    ) -> PipelineRun:
+        """Run the default version, or ``pipeline_version``, through the endpoint's REST route."""
+        version = None if pipeline_version is None else str(pipeline_version)
+        record = self.get_pipeline(version)._record
+        return _post_run(
+            self.workspace,
+            self.client,
+            f"{ROUTE_PREFIX}/PipelineRuns/PipelineEndpointSubmit/Id/{quote(self.id)}",
+            record,
+            experiment_name,
+            pipeline_parameters,
+            regenerate_outputs,
+            force_rerun_steps,
+            params={"pipelineVersion": version} if version is not None else None,
+        )
+
+    def enable(self) -> None:
+        self._update(status="Active")
+
+    def disable(self) -> None:
+        self._update(status="Disabled")
+
+    def archive(self) -> None:
+        """Refuse runs for good and release the name; ``reactivate(name)`` brings it back."""
+        self._update(status="Archived")
+
+    def reactivate(self, name: str) -> None:
+        self._update(status="Active", name=name)
+
+
+def _as_published(workspace: Any, pipeline: Any, name: str, description: str | None) -> PublishedPipeline:
+    if isinstance(pipeline, PublishedPipeline):
+        return pipeline
+    from airflow_mlpipe.definitions.pipeline import Pipeline
+
+    if isinstance(pipeline, Pipeline):
+        return pipeline.publish(name=name, description=description)
+    raise UserErrorException(f"expected a Pipeline or a PublishedPipeline, got {pipeline!r}")
+
+
+def publish_pipeline(
+    workspace: Any,
+    pipeline: Any,
+    name: str,
+    description: str | None = None,
+    version: str | None = None,
+    continue_on_step_failure: bool | None = None,
+) -> PublishedPipeline:
+    """``Pipeline.publish``: snapshot the steps' source folders, then publish the spec."""
+    spec = pipeline.to_spec()
+    upload_snapshots(spec)
+    return PublishedPipeline.publish_spec(
+        workspace, spec, name, description, version, continue_on_step_failure
+    )

@@ -1,0 +1,23 @@
+"""The Airflow plugin of airflow-mlpipe (entry point ``airflow.plugins``).
+
+It mounts the published pipeline routes (``airflow_mlpipe.plugin.app``) at ``/mlpipe`` in
+Airflow's API server, and installs the middleware that refuses triggers of disabled published
+pipelines (``airflow_mlpipe.plugin.middleware``).
+"""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+from airflow_mlpipe.plugin.app import app
+from airflow_mlpipe.plugin.middleware import RefuseDisabledTriggers
+
+URL_PREFIX = "/mlpipe"
+
+
+class MlpipePlugin(AirflowPlugin):
+    name = "airflow_mlpipe"
+    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "airflow-mlpipe published pipelines"}]
+    fastapi_root_middlewares = [
+        {"middleware": RefuseDisabledTriggers, "args": [], "kwargs": {}, "name": "mlpipe-refuse-disabled"}
+    ]
