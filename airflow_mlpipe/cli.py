@@ -218,6 +218,109 @@ def cmd_cache_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(rows: list[list[str]], header: list[str], echo: Any = print) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _last_runs(ws: Any, dag_ids: list[str]) -> tuple[dict[str, str], str | None]:
+    """Per DAG, its newest run as '<status> <time>' (and a note if Airflow cannot be asked)."""
+    from airflow_mlpipe.client.rest import AirflowApiError
+    from airflow_mlpipe.client.run import workspace_client
+    from airflow_mlpipe.runstatus import run_status
+
+    try:
+        client = workspace_client(ws)
+        out = {}
+        for dag_id in dag_ids:
+            try:
+                runs = client.request(
+                    "GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 1}
+                )["dag_runs"]
+            except AirflowApiError as exc:
+                if exc.status != 404:
+                    raise
+                runs = []
+            if runs:
+                r = runs[0]
+                out[dag_id] = f"{run_status(r['state'], r.get('note'))} {str(r['run_after'])[:19]}"
+            else:
+                out[dag_id] = "-"
+        return out, None
+    except MlpipeError as exc:
+        return {}, f"(last runs unknown: {exc})"
+
+
+def cmd_pipelines(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.definitions.workspace import Workspace
+    from airflow_mlpipe.registry.published import PublishedRegistry
+
+    ws = Workspace.from_config(args.config)
+    from airflow_mlpipe.client.run import workspace_registry_root
+
+    records = PublishedRegistry(workspace_registry_root(ws)).list_pipelines(active_only=not args.all)
+    if not records:
+        print("no published pipelines" + ("" if args.all else " are active (--all shows disabled ones)"))
+        return 0
+    last, note = _last_runs(ws, [r["dag_id"] for r in records])
+    rows = [
+        [
+            r["name"],
+            r["id"],
+            r["version"] or "-",
+            r["status"],
+            ", ".join(f"{n}={format_value(p['default'])}" for n, p in sorted(r["parameters"].items())) or "-",
+            last.get(r["dag_id"], "?"),
+        ]
+        for r in records
+    ]
+    _table(
+        rows, ["NAME", "ID (DAG published_<ID>)", "VERSION", "STATUS", "PARAMETERS (defaults)", "LAST RUN"]
+    )
+    if note:
+        print(note)
+    return 0
+
+
+def cmd_endpoints(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.client.run import workspace_registry_root
+    from airflow_mlpipe.definitions.workspace import Workspace
+    from airflow_mlpipe.registry.published import NotFoundError, PublishedRegistry
+
+    ws = Workspace.from_config(args.config)
+    reg = PublishedRegistry(workspace_registry_root(ws))
+    records = reg.list_endpoints(active_only=not args.all)
+    if not records:
+        print("no pipeline endpoints" + ("" if args.all else " are active (--all shows the others)"))
+        return 0
+    pipelines = {}
+    for r in records:
+        for v in r["versions"]:
+            try:
+                pipelines[v["pipeline_id"]] = reg.get_pipeline(v["pipeline_id"])
+            except NotFoundError:
+                pass
+    last, note = _last_runs(ws, sorted({p["dag_id"] for p in pipelines.values()}))
+    rows = []
+    for r in records:
+        versions = []
+        newest = "-"
+        for v in r["versions"]:
+            p = pipelines.get(v["pipeline_id"])
+            mark = "*" if v["version"] == r["default_version"] else ""
+            label = f"{p['name']}{' v' + p['version'] if p and p['version'] else ''}" if p else "missing"
+            versions.append(f"{v['version']}{mark}={label}")
+            run = last.get(p["dag_id"], "-") if p else "-"
+            if run not in ("-", "?") and (newest == "-" or run.split(" ", 1)[1] > newest.split(" ", 1)[1]):
+                newest = f"{run} (v{v['version']})"
+        rows.append([r["name"], r["id"], r["status"], r["default_version"], "; ".join(versions), newest])
+    _table(rows, ["NAME", "ID", "STATUS", "DEFAULT", "VERSIONS (* = default)", "LAST RUN"])
+    if note:
+        print(note)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlpipe", description="Azure ML style pipelines on Apache Airflow 3")
     sub = p.add_subparsers(dest="command", required=True)
@@ -249,6 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--regenerate-outputs", action="store_true")
     plan.add_argument("--force-rerun", action="append", default=[], metavar="STEP")
     plan.set_defaults(func=cmd_plan)
+    pipelines = sub.add_parser("pipelines", help="list published pipelines: version, status, last run")
+    pipelines.add_argument("--all", action="store_true", help="include disabled ones")
+    pipelines.add_argument("--config", default=None, help="workspace config file (default: found as usual)")
+    pipelines.set_defaults(func=cmd_pipelines)
+    endpoints = sub.add_parser(
+        "endpoints", help="list pipeline endpoints: versions, default, status, last run"
+    )
+    endpoints.add_argument("--all", action="store_true", help="include disabled and archived ones")
+    endpoints.add_argument("--config", default=None, help="workspace config file (default: found as usual)")
+    endpoints.set_defaults(func=cmd_endpoints)
     cache = sub.add_parser("cache", help="the reuse cache")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True)
     gc = cache_sub.add_parser("gc", help="remove expired entries and outputs no entry references")
