@@ -252,6 +252,12 @@ def _last_runs(ws: Any, dag_ids: list[str]) -> tuple[dict[str, str], str | None]
         return {}, f"(last runs unknown: {exc})"
 
 
+def _default(param: dict[str, Any]) -> str:
+    if param["type"] == "datapath":
+        return f"{param['default']['datastore']}:{param['default']['path']}"
+    return format_value(param["default"])
+
+
 def cmd_pipelines(args: argparse.Namespace) -> int:
     from airflow_mlpipe.definitions.workspace import Workspace
     from airflow_mlpipe.registry.published import PublishedRegistry
@@ -270,7 +276,7 @@ def cmd_pipelines(args: argparse.Namespace) -> int:
             r["id"],
             r["version"] or "-",
             r["status"],
-            ", ".join(f"{n}={format_value(p['default'])}" for n, p in sorted(r["parameters"].items())) or "-",
+            ", ".join(f"{n}={_default(p)}" for n, p in sorted(r["parameters"].items())) or "-",
             last.get(r["dag_id"], "?"),
         ]
         for r in records

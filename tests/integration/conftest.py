@@ -115,6 +115,8 @@ def deployment(tmp_path_factory, azurite, blob_config):
             "AIRFLOW_CONN_SECRET_PROBE": json.dumps({"conn_type": "generic", "password": SECRET_PROBE}),
             "MLPIPE_TEST_BLOB_CONFIG": str(blob_config),
             "MLPIPE_TEST_FLAGS": str(flags),
+            # a second user whose role may read but not trigger DAGs (403 tests)
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin,viewer:viewer",
         },
     )
     dep.up(port=free_port(), timeout=240)
