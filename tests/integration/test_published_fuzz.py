@@ -62,9 +62,12 @@ azure_bodies = st.fixed_dictionaries(
 
 @pytest.fixture(scope="module")
 def target(deployment, client):
-    import os
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLPIPE_HOME", str(deployment.home))
+        yield from _published_target(deployment, client)
 
-    os.environ["MLPIPE_HOME"] = str(deployment.home)
+
+def _published_target(deployment, client):
     ws = Workspace.from_config()
     store = ws.get_default_datastore().store
     store.write_bytes("published-data/a/rows.csv", b"1\n2\n3\n")
@@ -74,7 +77,11 @@ def target(deployment, client):
         ws, name=f"fuzz-{uuid.uuid4().hex[:6]}", description=None, pipeline=published
     )
     yield {"published": published, "endpoint": ep, "client": client, "url": deployment.url}
-    published.disable()  # queued fuzz runs need not run: nothing else checks them
+    # queued fuzz runs need not run: nothing else checks them
+    from airflow_mlpipe.registry.published import PublishedRegistry
+
+    PublishedRegistry(deployment.home / "registry").set_pipeline_status(published.id, "Disabled")
+    client.set_paused(published.dag_id, True)
 
 
 def test_fuzzed_requests_never_get_a_5xx_and_start_a_run_only_on_200(target):
