@@ -76,15 +76,13 @@ def _post_run(
     return PipelineRun(workspace, run["DagId"], run["Id"], client)
 
 
-class PublishedPipeline:
-    """An immutable published pipeline; its DAG is ``published_<id>``."""
+class _RegistryObject:
+    """What a published pipeline and an endpoint share: a registry record and a client."""
 
     def __init__(self, workspace: Any, record: dict[str, Any], client: AirflowClient | None = None):
         self.workspace = workspace
         self._record = record
         self._client = client
-
-    # --- attributes, as Azure ML's ------------------------------------------------------------
 
     @property
     def id(self) -> str:
@@ -99,12 +97,22 @@ class PublishedPipeline:
         return self._record["description"]
 
     @property
-    def version(self) -> str | None:
-        return self._record["version"]
-
-    @property
     def status(self) -> str:
         return self._record["status"]
+
+    @property
+    def client(self) -> AirflowClient:
+        if self._client is None:
+            self._client = workspace_client(self.workspace)
+        return self._client
+
+
+class PublishedPipeline(_RegistryObject):
+    """An immutable published pipeline; its DAG is ``published_<id>``."""
+
+    @property
+    def version(self) -> str | None:
+        return self._record["version"]
 
     @property
     def dag_id(self) -> str:
@@ -130,12 +138,6 @@ class PublishedPipeline:
     @property
     def created(self) -> float:
         return self._record["created"]
-
-    @property
-    def client(self) -> AirflowClient:
-        if self._client is None:
-            self._client = workspace_client(self.workspace)
-        return self._client
 
     @property
     def endpoint(self) -> str:
@@ -249,29 +251,8 @@ class PipelineVersion:
         return f"PipelineVersion(version={self.version!r}, pipeline_id={self.pipeline_id!r})"
 
 
-class PipelineEndpoint:
+class PipelineEndpoint(_RegistryObject):
     """A fixed REST endpoint in front of versioned published pipelines ("0", "1", ...)."""
-
-    def __init__(self, workspace: Any, record: dict[str, Any], client: AirflowClient | None = None):
-        self.workspace = workspace
-        self._record = record
-        self._client = client
-
-    @property
-    def id(self) -> str:
-        return self._record["id"]
-
-    @property
-    def name(self) -> str:
-        return self._record["name"]
-
-    @property
-    def description(self) -> str | None:
-        return self._record["description"]
-
-    @property
-    def status(self) -> str:
-        return self._record["status"]
 
     @property
     def default_version(self) -> str:
@@ -280,12 +261,6 @@ class PipelineEndpoint:
     @property
     def pipeline_version_list(self) -> list[PipelineVersion]:
         return self.list_versions()
-
-    @property
-    def client(self) -> AirflowClient:
-        if self._client is None:
-            self._client = workspace_client(self.workspace)
-        return self._client
 
     @property
     def endpoint(self) -> str:
