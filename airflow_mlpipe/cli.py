@@ -224,8 +224,9 @@ def _table(rows: list[list[str]], header: list[str], echo: Any = print) -> None:
         echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
-def _last_runs(ws: Any, dag_ids: list[str]) -> tuple[dict[str, str], str | None]:
-    """Per DAG, its newest run as '<status> <time>' (and a note if Airflow cannot be asked)."""
+def _last_runs(ws: Any, dag_ids: list[str]) -> tuple[dict[str, tuple[str, str]] | None, str | None]:
+    """Per DAG that has runs, its newest run's (run_after, Azure ML status); None and a note
+    when Airflow cannot be asked."""
     from airflow_mlpipe.client.rest import AirflowApiError
     from airflow_mlpipe.client.run import workspace_client
     from airflow_mlpipe.runstatus import run_status
@@ -243,13 +244,14 @@ def _last_runs(ws: Any, dag_ids: list[str]) -> tuple[dict[str, str], str | None]
                     raise
                 runs = []
             if runs:
-                r = runs[0]
-                out[dag_id] = f"{run_status(r['state'], r.get('note'))} {str(r['run_after'])[:19]}"
-            else:
-                out[dag_id] = "-"
+                out[dag_id] = (str(runs[0]["run_after"]), run_status(runs[0]["state"], runs[0].get("note")))
         return out, None
     except MlpipeError as exc:
-        return {}, f"(last runs unknown: {exc})"
+        return None, f"(last runs unknown: {exc})"
+
+
+def _run_label(run: tuple[str, str]) -> str:
+    return f"{run[1]} {run[0][:19]}"
 
 
 def _default(param: dict[str, Any]) -> str:
@@ -277,7 +279,7 @@ def cmd_pipelines(args: argparse.Namespace) -> int:
             r["version"] or "-",
             r["status"],
             ", ".join(f"{n}={_default(p)}" for n, p in sorted(r["parameters"].items())) or "-",
-            last.get(r["dag_id"], "?"),
+            "?" if last is None else (_run_label(last[r["dag_id"]]) if r["dag_id"] in last else "-"),
         ]
         for r in records
     ]
@@ -311,15 +313,18 @@ def cmd_endpoints(args: argparse.Namespace) -> int:
     rows = []
     for r in records:
         versions = []
-        newest = "-"
+        runs = []
         for v in r["versions"]:
             p = pipelines.get(v["pipeline_id"])
             mark = "*" if v["version"] == r["default_version"] else ""
-            label = f"{p['name']}{' v' + p['version'] if p and p['version'] else ''}" if p else "missing"
+            label = f"{p['name']}{' v' + p['version'] if p['version'] else ''}" if p else "missing"
             versions.append(f"{v['version']}{mark}={label}")
-            run = last.get(p["dag_id"], "-") if p else "-"
-            if run not in ("-", "?") and (newest == "-" or run.split(" ", 1)[1] > newest.split(" ", 1)[1]):
-                newest = f"{run} (v{v['version']})"
+            if p and last and p["dag_id"] in last:
+                runs.append((last[p["dag_id"]], v["version"]))
+        newest = "-"
+        if runs:
+            run, version = max(runs)
+            newest = f"{_run_label(run)} (v{version})"
         rows.append([r["name"], r["id"], r["status"], r["default_version"], "; ".join(versions), newest])
     _table(rows, ["NAME", "ID", "STATUS", "DEFAULT", "VERSIONS (* = default)", "LAST RUN"])
     if note:

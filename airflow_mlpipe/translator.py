@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mlpipe.definitions.parameter import DATAPATH_SCHEMA, SPEC_TO_JSON_SCHEMA
+from airflow_mlpipe.definitions.parameter import json_schema
 
 DEFAULT_POOL = "default_pool"
 
@@ -24,12 +24,10 @@ def dag_params(spec: dict[str, Any], step_names: list[str] | None = None) -> dic
     """One Param per PipelineParameter, plus the reuse controls a trigger's conf may set."""
     from airflow.sdk import Param
 
-    params = {}
-    for name, p in spec["parameters"].items():
-        schema: dict[str, Any] = {"type": SPEC_TO_JSON_SCHEMA[p["type"]]}
-        if p["type"] == "datapath":
-            schema = DATAPATH_SCHEMA
-        params[name] = Param(p["default"], description=f"PipelineParameter {name}", **schema)
+    params = {
+        name: Param(p["default"], description=f"PipelineParameter {name}", **json_schema(p["type"]))
+        for name, p in spec["parameters"].items()
+    }
     if step_names is not None:
         params["regenerate_outputs"] = Param(
             False, type="boolean", description="Run every step, reusing no committed result"

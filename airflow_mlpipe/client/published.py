@@ -8,7 +8,6 @@ systems call), so the Python client and a ``requests.post`` get the same checks 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
 from airflow_mlpipe.client.run import (
@@ -20,9 +19,7 @@ from airflow_mlpipe.client.run import (
     workspace_registry_root,
 )
 from airflow_mlpipe.exceptions import UserErrorException
-from airflow_mlpipe.registry.published import PublishedRegistry
-
-ROUTE_PREFIX = "/mlpipe/pipelines/v1.0"
+from airflow_mlpipe.registry.published import PublishedRegistry, endpoint_submit_url, pipeline_submit_url
 
 
 def _registry(workspace: Any) -> PublishedRegistry:
@@ -33,15 +30,13 @@ def _assignments(
     record: dict[str, Any], pipeline_parameters: dict[str, Any] | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split Python-side parameters into Azure ML's ParameterAssignments and DataPathAssignments."""
+    from airflow_mlpipe.definitions.parameter import coerce_datapath
+
     params, paths = {}, {}
     for name, value in (pipeline_parameters or {}).items():
-        if record["parameters"].get(name, {}).get("type") == "datapath" and hasattr(value, "to_spec"):
-            spec = value.to_spec()
-            paths[name] = {"DataStoreName": spec["datastore"], "RelativePath": spec["path"]}
-        elif record["parameters"].get(name, {}).get("type") == "datapath" and isinstance(value, dict):
-            if set(value) == {"datastore", "path"}:
-                value = {"DataStoreName": value["datastore"], "RelativePath": value["path"]}
-            paths[name] = value
+        if record["parameters"].get(name, {}).get("type") == "datapath":
+            bound = coerce_datapath(name, value, " in pipeline_parameters")
+            paths[name] = {"DataStoreName": bound["datastore"], "RelativePath": bound["path"]}
         else:
             params[name] = value
     return params, paths
@@ -142,7 +137,7 @@ class PublishedPipeline(_RegistryObject):
     @property
     def endpoint(self) -> str:
         """The REST URL that submits runs (Azure ML's body; Airflow's bearer token)."""
-        return f"{self.client.url}{ROUTE_PREFIX}/PipelineRuns/PipelineSubmit/{self.id}"
+        return pipeline_submit_url(self.client.url, self.id)
 
     def __repr__(self) -> str:
         return (
@@ -216,7 +211,7 @@ class PublishedPipeline(_RegistryObject):
         return _post_run(
             workspace,
             self.client,
-            f"{ROUTE_PREFIX}/PipelineRuns/PipelineSubmit/{self.id}",
+            pipeline_submit_url("", self.id),
             self._record,
             experiment_name,
             pipeline_parameters,
@@ -264,7 +259,7 @@ class PipelineEndpoint(_RegistryObject):
 
     @property
     def endpoint(self) -> str:
-        return f"{self.client.url}{ROUTE_PREFIX}/PipelineRuns/PipelineEndpointSubmit/Id/{self.id}"
+        return endpoint_submit_url(self.client.url, self.id)
 
     def __repr__(self) -> str:
         return (
@@ -280,13 +275,7 @@ class PipelineEndpoint(_RegistryObject):
         if kwargs:
             raise UserErrorException(f"PipelineEndpoint.publish: unsupported arguments {sorted(kwargs)}")
         registry = _registry(workspace)
-        if registry._name_taken(name):  # checked before a Pipeline is published for nothing
-            from airflow_mlpipe.registry.published import ConflictError
-
-            raise ConflictError(
-                f"a pipeline endpoint named {name!r} already exists; add a version with "
-                "PipelineEndpoint.get(ws, name=...).add_default(published), or choose another name"
-            )
+        registry.check_name_free(name)  # before a Pipeline is published for nothing
         published = _as_published(workspace, pipeline, name, description)
         return PipelineEndpoint(workspace, registry.create_endpoint(name, description, published.id))
 
@@ -361,7 +350,7 @@ class PipelineEndpoint(_RegistryObject):
         return _post_run(
             self.workspace,
             self.client,
-            f"{ROUTE_PREFIX}/PipelineRuns/PipelineEndpointSubmit/Id/{quote(self.id)}",
+            endpoint_submit_url("", self.id),
             record,
             experiment_name,
             pipeline_parameters,

@@ -138,14 +138,14 @@ def wait_for_dag_version(client: AirflowClient, dag_id: str, tag: str, timeout: 
             if tag in {t["name"] for t in dag.get("tags", [])}:
                 return
             if not asked:  # an older version is serialized: ask for a parse now, not at the next scan
-                details = client.request("GET", f"/api/v2/dags/{quote(dag_id)}/details")
-                client.request("PUT", f"/api/v2/parseDagFile/{details['file_token']}")
-                asked = True
+                asked = _reparse_file_of(client, dag_id)
         except AirflowApiError as exc:
             if exc.status != 404:
                 raise
             if not asked:  # a new DAG: every registry DAG comes from one file, so reparse that file
-                asked = _reparse_registry_file(client)
+                found = client.request("GET", "/api/v2/dags", params={"tags": "mlpipe-registry", "limit": 1})
+                if found.get("dags"):
+                    asked = _reparse_file_of(client, found["dags"][0]["dag_id"])
         if time.monotonic() > deadline:
             from airflow_mlpipe.registry import Registry
 
@@ -157,11 +157,9 @@ def wait_for_dag_version(client: AirflowClient, dag_id: str, tag: str, timeout: 
         time.sleep(0.5)
 
 
-def _reparse_registry_file(client: AirflowClient) -> bool:
-    found = client.request("GET", "/api/v2/dags", params={"tags": "mlpipe-registry", "limit": 1})
-    if not found.get("dags"):
-        return False
-    details = client.request("GET", f"/api/v2/dags/{quote(found['dags'][0]['dag_id'])}/details")
+def _reparse_file_of(client: AirflowClient, dag_id: str) -> bool:
+    """Ask Airflow to parse the file DAG ``dag_id`` comes from now, not at its next scan."""
+    details = client.request("GET", f"/api/v2/dags/{quote(dag_id)}/details")
     client.request("PUT", f"/api/v2/parseDagFile/{details['file_token']}")
     return True
 

@@ -15,7 +15,6 @@ PARAM_TYPES: dict[type, tuple[str, str]] = {
 }
 SPEC_TO_JSON_SCHEMA = dict(PARAM_TYPES.values())
 # a DataPath parameter's value: which datastore, and the path on it
-SPEC_TO_JSON_SCHEMA["datapath"] = "object"
 DATAPATH_SCHEMA = {
     "type": "object",
     "properties": {"datastore": {"type": "string", "minLength": 1}, "path": {"type": "string"}},
@@ -24,10 +23,21 @@ DATAPATH_SCHEMA = {
 }
 
 
+def json_schema(type_name: str) -> dict[str, Any]:
+    """The JSON schema Airflow validates a parameter of this spec type with."""
+    return DATAPATH_SCHEMA if type_name == "datapath" else {"type": SPEC_TO_JSON_SCHEMA[type_name]}
+
+
+def _is_datapath(value: Any) -> bool:
+    from airflow_mlpipe.definitions.datastore import DataPath
+
+    return isinstance(value, DataPath)
+
+
 def param_type_name(value: Any) -> str | None:
     """The spec type of a default value, or None when Azure ML v1 did not accept it."""
     entry = PARAM_TYPES.get(type(value))
-    if entry is None and type(value).__name__ == "DataPath" and hasattr(value, "to_spec"):
+    if entry is None and _is_datapath(value):
         return "datapath"
     return entry[0] if entry else None
 
@@ -35,7 +45,7 @@ def param_type_name(value: Any) -> str | None:
 def coerce_datapath(name: str, value: Any, place: str = "") -> dict[str, str]:
     """A DataPath parameter's value as ``{"datastore", "path"}``, from a DataPath, that dict, or
     Azure ML's REST form ``{"DataStoreName", "RelativePath"}``."""
-    if hasattr(value, "to_spec") and type(value).__name__ == "DataPath":
+    if _is_datapath(value):
         return value.to_spec()
     if isinstance(value, dict):
         keys = set(value)

@@ -11,13 +11,12 @@ from airflow.plugins_manager import AirflowPlugin
 
 from airflow_mlpipe.plugin.app import app
 from airflow_mlpipe.plugin.middleware import RefuseDisabledTriggers
-
-URL_PREFIX = "/mlpipe"
+from airflow_mlpipe.registry.published import ROUTES_MOUNT
 
 
 class MlpipePlugin(AirflowPlugin):
     name = "airflow_mlpipe"
-    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "airflow-mlpipe published pipelines"}]
+    fastapi_apps = [{"app": app, "url_prefix": ROUTES_MOUNT, "name": "airflow-mlpipe published pipelines"}]
     fastapi_root_middlewares = [
         {"middleware": RefuseDisabledTriggers, "args": [], "kwargs": {}, "name": "mlpipe-refuse-disabled"}
     ]

@@ -20,11 +20,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from airflow_mlpipe.exceptions import UserErrorException
-from airflow_mlpipe.registry.published import ConflictError, NotFoundError, PublishedRegistry
+from airflow_mlpipe.registry.published import (
+    API_PREFIX,
+    ENDPOINT_SUBMIT_ROUTE,
+    PIPELINE_SUBMIT_ROUTE,
+    ConflictError,
+    NotFoundError,
+    PublishedRegistry,
+    endpoint_submit_url,
+    pipeline_submit_url,
+)
 from airflow_mlpipe.registry.submission import SUBMISSION_KEY, build_conf
 from airflow_mlpipe.runstatus import run_status, task_status
-
-API_PREFIX = "/pipelines/v1.0"
 
 app = FastAPI(
     title="airflow-mlpipe published pipelines",
@@ -317,7 +324,7 @@ VersionQuery = Annotated[
 # --- routes -----------------------------------------------------------------------------------
 
 
-@app.post(f"{API_PREFIX}/PipelineRuns/PipelineSubmit/{{pipeline_id}}", responses=ERRORS)
+@app.post(PIPELINE_SUBMIT_ROUTE, responses=ERRORS)
 def submit_published_pipeline(
     request: Request, user: UserDep, body: SubmitBody, pipeline_id: Annotated[str, Path()]
 ) -> RunResponse:
@@ -325,7 +332,7 @@ def submit_published_pipeline(
     return _submit(request, user, registry().get_pipeline(pipeline_id), body)
 
 
-@app.post(f"{API_PREFIX}/PipelineRuns/PipelineEndpointSubmit/Id/{{endpoint_id}}", responses=ERRORS)
+@app.post(ENDPOINT_SUBMIT_ROUTE, responses=ERRORS)
 def submit_endpoint(
     request: Request,
     user: UserDep,
@@ -337,10 +344,7 @@ def submit_endpoint(
     return _endpoint_submit(request, user, registry().get_endpoint(endpoint_id), body, pipeline_version)
 
 
-@app.post(
-    f"{API_PREFIX}/PipelineRuns/PipelineEndpointSubmit/Id/{{endpoint_id}}/Versions/{{version}}",
-    responses=ERRORS,
-)
+@app.post(ENDPOINT_SUBMIT_ROUTE + "/Versions/{version}", responses=ERRORS)
 def submit_endpoint_version(
     request: Request,
     user: UserDep,
@@ -427,7 +431,7 @@ def get_published_pipeline(user: UserDep, pipeline_id: Annotated[str, Path()]) -
         Status=record["status"],
         DagId=record["dag_id"],
         Parameters=record["parameters"],
-        Endpoint=f"{base_url()}/mlpipe{API_PREFIX}/PipelineRuns/PipelineSubmit/{record['id']}",
+        Endpoint=pipeline_submit_url(base_url(), record["id"]),
     )
 
 
@@ -445,5 +449,5 @@ def get_pipeline_endpoint(user: UserDep, endpoint_id: Annotated[str, Path()]) ->
         Versions=[
             EndpointVersion(Version=v["version"], PipelineId=v["pipeline_id"]) for v in record["versions"]
         ],
-        Endpoint=f"{base_url()}/mlpipe{API_PREFIX}/PipelineRuns/PipelineEndpointSubmit/Id/{record['id']}",
+        Endpoint=endpoint_submit_url(base_url(), record["id"]),
     )

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from airflow_mlpipe.definitions.workspace import write_json_atomic
 from airflow_mlpipe.exceptions import MlpipeError, UserErrorException
@@ -33,6 +34,11 @@ PUBLISHED_FORMAT = "mlpipe.published-pipeline/1"
 ENDPOINT_FORMAT = "mlpipe.pipeline-endpoint/1"
 DAG_PREFIX = "published_"
 PIPELINE_STATUSES = ("Active", "Disabled")
+# the plugin's REST routes (Azure ML's paths), under the prefix the plugin mounts its app at
+ROUTES_MOUNT = "/mlpipe"
+API_PREFIX = "/pipelines/v1.0"
+PIPELINE_SUBMIT_ROUTE = API_PREFIX + "/PipelineRuns/PipelineSubmit/{pipeline_id}"
+ENDPOINT_SUBMIT_ROUTE = API_PREFIX + "/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint_id}"
 ENDPOINT_STATUSES = ("Active", "Disabled", "Archived")
 
 
@@ -42,6 +48,16 @@ class NotFoundError(MlpipeError, LookupError):
 
 class ConflictError(MlpipeError):
     """The target exists but is not in a state that allows the request (disabled, name taken)."""
+
+
+def pipeline_submit_url(base_url: str, pipeline_id: str) -> str:
+    """A published pipeline's ``endpoint``: where a POST starts a run."""
+    return base_url + ROUTES_MOUNT + PIPELINE_SUBMIT_ROUTE.format(pipeline_id=quote(pipeline_id, safe=""))
+
+
+def endpoint_submit_url(base_url: str, endpoint_id: str) -> str:
+    """A pipeline endpoint's ``endpoint``: where a POST runs its default (or a pinned) version."""
+    return base_url + ROUTES_MOUNT + ENDPOINT_SUBMIT_ROUTE.format(endpoint_id=quote(endpoint_id, safe=""))
 
 
 def published_dag_id(pipeline_id: str) -> str:
@@ -194,21 +210,22 @@ class PublishedRegistry:
                 return record
         raise NotFoundError(f"no pipeline endpoint named {name!r}")
 
-    def _name_taken(self, name: str, but: str | None = None) -> bool:
-        return any(
+    def check_name_free(self, name: str, but: str | None = None) -> None:
+        """Raise ConflictError if an endpoint other than ``but`` that is not archived has ``name``."""
+        if any(
             r["name"] == name and r["status"] != "Archived" and r["id"] != but for r in self.list_endpoints()
-        )
+        ):
+            raise ConflictError(
+                f"a pipeline endpoint named {name!r} already exists; add a version to it with "
+                "PipelineEndpoint.get(ws, name=...).add_default(published), or choose another name"
+            )
 
     def create_endpoint(self, name: str, description: str | None, pipeline_id: str) -> dict[str, Any]:
         _check_text("pipeline endpoint name", name)
         _check_text("description", description, required=False, limit=4096)
         self.get_pipeline(pipeline_id)
         with self.locked():
-            if self._name_taken(name):
-                raise ConflictError(
-                    f"a pipeline endpoint named {name!r} already exists; add a version to it with "
-                    "PipelineEndpoint.get(ws, name=...).add_default(published), or choose another name"
-                )
+            self.check_name_free(name)
             now = time.time()
             record = {
                 "format": ENDPOINT_FORMAT,
@@ -262,8 +279,7 @@ class PublishedRegistry:
                 record["default_version"] = matching[-1]
             if name is not None:
                 _check_text("pipeline endpoint name", name)
-                if self._name_taken(name, but=record["id"]):
-                    raise ConflictError(f"a pipeline endpoint named {name!r} already exists")
+                self.check_name_free(name, but=record["id"])
                 record["name"] = name
             if status is not None:
                 if status not in ENDPOINT_STATUSES:
