@@ -7,6 +7,9 @@ class MlpipeError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
+AzureMLException = MlpipeError  # Azure ML v1's base exception name
+
+
 class UserErrorException(MlpipeError, ValueError):
     """Invalid input from user code (Azure ML v1 raised ``UserErrorException`` in the same places)."""
 
@@ -34,3 +37,11 @@ class WorkspaceConfigError(UserErrorException):
 
 class StepFailedError(MlpipeError):
     """A step's script or job failed; carries the tail of its error output."""
+
+
+class ActivityFailedException(MlpipeError):
+    """A run ended Failed (Azure ML v1's name, raised by ``wait_for_completion(raise_on_error=True)``)."""
+
+
+class AuthenticationException(MlpipeError):
+    """Credentials for the workspace's Airflow deployment are missing or were refused."""
