@@ -32,11 +32,24 @@ _LAZY: dict[str, str] = {
     "Experiment": "airflow_mlpipe.client.run",
     "PipelineRun": "airflow_mlpipe.client.run",
     "StepRun": "airflow_mlpipe.client.run",
+    "StepRunOutput": "airflow_mlpipe.client.outputs",
+    "PortDataReference": "airflow_mlpipe.client.outputs",
     "PublishedPipeline": "airflow_mlpipe.client.published",
     "PipelineEndpoint": "airflow_mlpipe.client.published",
+    "PipelineVersion": "airflow_mlpipe.client.published",
+    "RunDetails": "airflow_mlpipe.client.widgets",
+    # credentials of the workspace's Airflow deployment
+    "AbstractAuthentication": "airflow_mlpipe.client.auth",
+    "InteractiveLoginAuthentication": "airflow_mlpipe.client.auth",
+    "ServicePrincipalAuthentication": "airflow_mlpipe.client.auth",
+    "AzureCliAuthentication": "airflow_mlpipe.client.auth",
+    "MsiAuthentication": "airflow_mlpipe.client.auth",
     # run context for step scripts
     "Run": "airflow_mlpipe.run",
     # errors
+    "AzureMLException": "airflow_mlpipe.exceptions",
+    "ActivityFailedException": "airflow_mlpipe.exceptions",
+    "AuthenticationException": "airflow_mlpipe.exceptions",
     "ComputeTargetException": "airflow_mlpipe.exceptions",
     "PipelineValidationError": "airflow_mlpipe.exceptions",
     "UserErrorException": "airflow_mlpipe.exceptions",
@@ -63,8 +76,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from airflow_mlpipe.client.published import PipelineEndpoint, PublishedPipeline
+    from airflow_mlpipe.client.auth import (
+        AbstractAuthentication,
+        AzureCliAuthentication,
+        InteractiveLoginAuthentication,
+        MsiAuthentication,
+        ServicePrincipalAuthentication,
+    )
+    from airflow_mlpipe.client.outputs import PortDataReference, StepRunOutput
+    from airflow_mlpipe.client.published import PipelineEndpoint, PipelineVersion, PublishedPipeline
     from airflow_mlpipe.client.run import Experiment, PipelineRun, StepRun
+    from airflow_mlpipe.client.widgets import RunDetails
     from airflow_mlpipe.definitions.compute import AmlCompute, ComputeTarget
     from airflow_mlpipe.definitions.dataset import (
         Dataset,
@@ -84,6 +106,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from airflow_mlpipe.definitions.steps import PythonScriptStep
     from airflow_mlpipe.definitions.workspace import Workspace
     from airflow_mlpipe.exceptions import (
+        ActivityFailedException,
+        AuthenticationException,
+        AzureMLException,
         ComputeTargetException,
         DatastoreError,
         PipelineValidationError,

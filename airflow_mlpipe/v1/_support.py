@@ -1,28 +1,320 @@
 """What of Azure ML SDK v1 this package does not implement, and what to use instead.
 
-One table serves the ``airflow_mlpipe.v1`` modules (their ImportError/AttributeError messages) and
+One table serves the ``airflow_mlpipe.v1`` modules (their ImportError/ModuleNotFoundError messages) and
 ``mlpipe migrate`` (its report of unsupported calls). Keys are v1's own dotted names.
 """
 
 from __future__ import annotations
 
+# The v1 modules that have a twin under airflow_mlpipe.v1 (``azureml.`` -> ``airflow_mlpipe.v1.``).
+SUPPORTED_MODULES: tuple[str, ...] = (
+    "azureml",
+    "azureml.core",
+    "azureml.core.authentication",
+    "azureml.core.compute",
+    "azureml.core.compute_target",
+    "azureml.core.conda_dependencies",
+    "azureml.core.dataset",
+    "azureml.core.datastore",
+    "azureml.core.environment",
+    "azureml.core.experiment",
+    "azureml.core.model",
+    "azureml.core.run",
+    "azureml.core.runconfig",
+    "azureml.core.workspace",
+    "azureml.data",
+    "azureml.data.data_reference",
+    "azureml.data.datapath",
+    "azureml.data.dataset_consumption_config",
+    "azureml.data.output_dataset_config",
+    "azureml.exceptions",
+    "azureml.pipeline",
+    "azureml.pipeline.core",
+    "azureml.pipeline.core.graph",
+    "azureml.pipeline.core.run",
+    "azureml.pipeline.core.schedule",
+    "azureml.pipeline.steps",
+    "azureml.widgets",
+)
+
+# Advice shared by several v1 names (each name keeps its own key below).
+_ENVIRONMENT = (
+    "environments are not supported yet; a step runs in the Python environment of the Airflow worker "
+    "that runs it, so install what the scripts need on the workers (or in the worker image)"
+)
+_RUNCONFIG = (
+    "run configurations are not supported yet; drop runconfig= from PythonScriptStep (the script runs "
+    "in the worker's Python) and pass settings through arguments or params"
+)
+_DOCKER = (
+    "per-step Docker images are not supported yet; a step runs on the Airflow worker, so run the "
+    "workers in the image the scripts need"
+)
+_DEPLOY = (
+    "deploying models as web services is out of scope for airflow-mlpipe; serve the model with "
+    "Azure ML SDK v2 online endpoints or your own service"
+)
+_MODEL = (
+    "model registration is not supported; keep the model file as a step output (PipelineData) or "
+    "upload it to a datastore with Datastore.upload_files"
+)
+_LEGACY_COMPUTE = (
+    "legacy compute targets are not supported; define an AmlCompute target with "
+    "ComputeTarget.create(ws, name, AmlCompute.provisioning_configuration(max_nodes=...))"
+)
+_OTHER_COMPUTE = (
+    "use an AmlCompute target instead: its steps run on the Airflow workers that serve the target's "
+    "queue, at most max_nodes at once (compute_target=None runs them on any worker)"
+)
+_DATABRICKS = "Databricks steps are not built yet; run the code in a PythonScriptStep for now"
+_ADLA = (
+    "Azure Data Lake Analytics was retired on 2024-02-29 and ADLA steps are not built; port the "
+    "U-SQL job to a PythonScriptStep"
+)
+_TRANSFER = (
+    "Data Transfer steps are not built yet; copy the data in a PythonScriptStep (a DataReference "
+    "input, a PipelineData output)"
+)
+_SYNAPSE = "Synapse is not supported; run the code in a PythonScriptStep"
+_OUTPUT_CONFIG = (
+    "use PipelineData(name, datastore=...) for a step output: put it in the step's arguments and "
+    "outputs, and in the next step's inputs"
+)
+_EXCEPTION = (
+    "this error is never raised here; catch AzureMLException (airflow_mlpipe.v1.exceptions), the "
+    "base class of every error airflow-mlpipe raises"
+)
+_SCHEDULE = (
+    "schedules are not supported yet; schedule the pipeline's DAG with pipeline.to_dag(dag_id, "
+    "schedule=...) (a cron string, a timedelta or an Airflow timetable)"
+)
+_MODULE = "modules are not supported; use a PythonScriptStep, and version published pipelines with a PipelineEndpoint"
+_PORTS = "pass PipelineData, DataReference or dataset inputs directly in a step's inputs and outputs"
+_AUTOML = "AutoML is not supported; train with your own library in a PythonScriptStep"
+_HYPERDRIVE = (
+    "hyperparameter tuning is not supported; run one PythonScriptStep per configuration and compare "
+    "their metrics in a final step"
+)
+_TRAINING = "Azure ML training APIs are not supported; run the training script in a PythonScriptStep"
+_WRAP = "run the command from a PythonScriptStep's script (subprocess.run)"
+_PARALLEL = (
+    "split the input over several PythonScriptSteps on one AmlCompute target (at most max_nodes run "
+    "at once) and combine their outputs in a final step"
+)
+_TOKEN_AUTH = (
+    "token-callback authentication is not supported; the Airflow deployment's credentials come from "
+    "the workspace config's 'api' section or the MLPIPE_API_* environment variables"
+)
+
 # "azureml.<module>.<Name>" -> what to do instead (one or two sentences, no trailing period needed)
 UNSUPPORTED: dict[str, str] = {
-    "azureml.core.Environment": (
-        "environments are not supported yet; the step runs in the Airflow worker's Python environment"
+    # azureml.core
+    "azureml.core.Environment": _ENVIRONMENT,
+    "azureml.core.RunConfiguration": _RUNCONFIG,
+    "azureml.core.ScriptRunConfig": (
+        "submit a script as a pipeline: wrap it in a PythonScriptStep and submit "
+        "Pipeline(ws, [step]) with Experiment(ws, name).submit"
     ),
+    "azureml.core.ScriptRun": "runs are pipeline runs here: Experiment.submit returns a PipelineRun whose steps are StepRuns",
+    "azureml.core.get_run": "use PipelineRun.get(workspace, run_id)",
+    "azureml.core.Model": _MODEL,
+    "azureml.core.Webservice": _DEPLOY,
+    "azureml.core.Image": _DEPLOY,
+    "azureml.core.ContainerRegistry": _ENVIRONMENT,
+    "azureml.core.Keyvault": (
+        "keep secrets in Airflow connections or Airflow's secrets backend; a datastore names its "
+        "Airflow connection (conn_id)"
+    ),
+    "azureml.core.LinkedService": _SYNAPSE,
+    "azureml.core.SynapseWorkspaceLinkedServiceConfiguration": _SYNAPSE,
+    "azureml.core.PrivateEndPoint": "networking belongs to the Airflow deployment; a workspace has no network settings here",
+    "azureml.core.PrivateEndPointConfig": "networking belongs to the Airflow deployment; a workspace has no network settings here",
+    "azureml.core.diagnostic_log": "use Python's logging; a step's log is its Airflow task log (StepRun.get_log())",
+    "azureml.core.prepare_compute_target": _LEGACY_COMPUTE,
+    "azureml.core.is_compute_target_prepared": _LEGACY_COMPUTE,
+    "azureml.core.attach_legacy_compute_target": _LEGACY_COMPUTE,
+    "azureml.core.remove_legacy_compute_target": _LEGACY_COMPUTE,
+    # azureml.core.authentication
+    "azureml.core.authentication.TokenAuthentication": _TOKEN_AUTH,
+    "azureml.core.authentication.AzureMLTokenAuthentication": _TOKEN_AUTH,
+    # azureml.core.compute
+    "azureml.core.compute.DatabricksCompute": _DATABRICKS,
+    "azureml.core.compute.AdlaCompute": _ADLA,
+    "azureml.core.compute.DataFactoryCompute": _TRANSFER,
+    "azureml.core.compute.AksCompute": _DEPLOY,
+    "azureml.core.compute.ComputeInstance": _OTHER_COMPUTE,
+    "azureml.core.compute.RemoteCompute": _OTHER_COMPUTE,
+    "azureml.core.compute.DsvmCompute": _OTHER_COMPUTE,
+    "azureml.core.compute.HDInsightCompute": _OTHER_COMPUTE,
+    "azureml.core.compute.BatchCompute": _OTHER_COMPUTE,
+    "azureml.core.compute.KubernetesCompute": _OTHER_COMPUTE,
+    "azureml.core.compute.SynapseCompute": _SYNAPSE,
+    "azureml.core.compute.KustoCompute": "query Kusto from a PythonScriptStep with the azure-kusto-data client",
+    # azureml.core.compute_target
+    "azureml.core.compute_target.prepare_compute_target": _LEGACY_COMPUTE,
+    "azureml.core.compute_target.is_compute_target_prepared": _LEGACY_COMPUTE,
+    "azureml.core.compute_target.attach_legacy_compute_target": _LEGACY_COMPUTE,
+    "azureml.core.compute_target.remove_legacy_compute_target": _LEGACY_COMPUTE,
+    # azureml.core.runconfig, conda_dependencies, environment, model, run
+    "azureml.core.runconfig.RunConfiguration": _RUNCONFIG,
+    "azureml.core.runconfig.DockerConfiguration": _DOCKER,
+    "azureml.core.runconfig.DEFAULT_CPU_IMAGE": _DOCKER,
+    "azureml.core.runconfig.DEFAULT_GPU_IMAGE": _DOCKER,
+    "azureml.core.runconfig.DataReferenceConfiguration": (
+        "pass DataReference objects in a step's inputs (and arguments); they are downloaded or mounted "
+        "for the script"
+    ),
+    "azureml.core.runconfig.MpiConfiguration": _TRAINING,
+    "azureml.core.runconfig.CondaDependencies": _ENVIRONMENT,
+    "azureml.core.conda_dependencies.CondaDependencies": _ENVIRONMENT,
+    "azureml.core.environment.Environment": _ENVIRONMENT,
+    "azureml.core.model.Model": _MODEL,
+    "azureml.core.model.InferenceConfig": _DEPLOY,
+    "azureml.core.run.get_run": "use PipelineRun.get(workspace, run_id)",
+    # azureml.data
+    "azureml.data.DataType": (
+        "column types cannot be set here (set_column_types is refused); convert columns in the step "
+        "script with pandas"
+    ),
+    "azureml.data.OutputFileDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.HDFSOutputDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.LinkFileOutputDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.LinkTabularOutputDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.DatacacheStore": "datacaches are not supported; consume inputs with as_download() or as_mount()",
+    "azureml.data.output_dataset_config.OutputDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.output_dataset_config.OutputFileDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.output_dataset_config.OutputTabularDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.output_dataset_config.HDFSOutputDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.output_dataset_config.LinkFileOutputDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.output_dataset_config.LinkTabularOutputDatasetConfig": _OUTPUT_CONFIG,
+    # azureml.exceptions
+    "azureml.exceptions.AzureMLAggregatedException": _EXCEPTION,
+    "azureml.exceptions.DatasetTimestampMissingError": _EXCEPTION,
+    "azureml.exceptions.DiscoveryUrlNotFoundException": _EXCEPTION,
+    "azureml.exceptions.ExperimentExecutionException": _EXCEPTION,
+    "azureml.exceptions.ModelNotFoundException": _MODEL,
+    "azureml.exceptions.ModelPathNotFoundException": _MODEL,
+    "azureml.exceptions.ParallelRunException": _PARALLEL,
+    "azureml.exceptions.ProjectSystemException": _EXCEPTION,
+    "azureml.exceptions.RunConfigurationException": _RUNCONFIG,
+    "azureml.exceptions.RunEnvironmentException": _ENVIRONMENT,
+    "azureml.exceptions.ServiceException": _EXCEPTION,
+    "azureml.exceptions.SnapshotException": _EXCEPTION,
+    "azureml.exceptions.TrainingException": _TRAINING,
+    "azureml.exceptions.WebserviceException": _DEPLOY,
+    "azureml.exceptions.WorkspaceException": _EXCEPTION,
+    "azureml.exceptions.WorkspacePrivateEndpointException": _EXCEPTION,
+    # azureml.pipeline.core
+    "azureml.pipeline.core.PipelineStep": "custom step classes are not supported; use PythonScriptStep",
+    "azureml.pipeline.core.StepSequence": (
+        "order the steps with step.run_after(previous_step), or connect them with PipelineData"
+    ),
+    "azureml.pipeline.core.Schedule": _SCHEDULE,
+    "azureml.pipeline.core.ScheduleRecurrence": _SCHEDULE,
+    "azureml.pipeline.core.TimeZone": _SCHEDULE,
+    "azureml.pipeline.core.PipelineDraft": "drafts are not supported; build a Pipeline and publish it with pipeline.publish(name=...)",
+    "azureml.pipeline.core.Module": _MODULE,
+    "azureml.pipeline.core.ModuleVersion": _MODULE,
+    "azureml.pipeline.core.ModuleVersionDescriptor": _MODULE,
+    "azureml.pipeline.core.InputPortBinding": _PORTS,
+    "azureml.pipeline.core.OutputPortBinding": _PORTS,
+    "azureml.pipeline.core.TrainingOutput": _AUTOML,
+    "azureml.pipeline.core.PipelineDataset": "pass dataset.as_named_input(name) (a DatasetConsumptionConfig) as a step input",
+    "azureml.pipeline.core.graph.InputPortBinding": _PORTS,
+    "azureml.pipeline.core.graph.OutputPortBinding": _PORTS,
+    "azureml.pipeline.core.graph.TrainingOutput": _AUTOML,
+    "azureml.pipeline.core.graph.PipelineDataset": "pass dataset.as_named_input(name) (a DatasetConsumptionConfig) as a step input",
+    "azureml.pipeline.core.graph.Graph": (
+        "the graph is internal here; pipeline.to_spec() gives the whole pipeline as JSON and "
+        "pipeline.to_dag(dag_id) the Airflow DAG"
+    ),
+    "azureml.pipeline.core.schedule.Schedule": _SCHEDULE,
+    "azureml.pipeline.core.schedule.ScheduleRecurrence": _SCHEDULE,
+    "azureml.pipeline.core.schedule.TimeZone": _SCHEDULE,
+    # azureml.pipeline.steps
+    "azureml.pipeline.steps.DatabricksStep": _DATABRICKS,
+    "azureml.pipeline.steps.DataTransferStep": _TRANSFER,
+    "azureml.pipeline.steps.AdlaStep": _ADLA,
+    "azureml.pipeline.steps.AutoMLStep": _AUTOML,
+    "azureml.pipeline.steps.AutoMLStepRun": _AUTOML,
+    "azureml.pipeline.steps.HyperDriveStep": _HYPERDRIVE,
+    "azureml.pipeline.steps.HyperDriveStepRun": _HYPERDRIVE,
+    "azureml.pipeline.steps.EstimatorStep": "estimators are deprecated in v1 itself; run the training script in a PythonScriptStep",
+    "azureml.pipeline.steps.MpiStep": _TRAINING,
+    "azureml.pipeline.steps.ParallelRunStep": _PARALLEL,
+    "azureml.pipeline.steps.ParallelRunConfig": _PARALLEL,
+    "azureml.pipeline.steps.ModuleStep": _MODULE,
+    "azureml.pipeline.steps.CommandStep": _WRAP,
+    "azureml.pipeline.steps.AzureBatchStep": _WRAP,
+    "azureml.pipeline.steps.RScriptStep": "call Rscript from a PythonScriptStep's script (subprocess.run)",
+    "azureml.pipeline.steps.KustoStep": "query Kusto from a PythonScriptStep with the azure-kusto-data client",
+    "azureml.pipeline.steps.SynapseSparkStep": _SYNAPSE,
 }
 
 # "azureml.<module>" (a whole v1 module this package has no twin of) -> what to do instead
 UNSUPPORTED_MODULES: dict[str, str] = {
+    "azureml.train": _TRAINING,
     "azureml.train.estimator": "estimators are deprecated in v1 itself; use a PythonScriptStep",
+    "azureml.train.dnn": "framework estimators are deprecated in v1 itself; use a PythonScriptStep",
+    "azureml.train.sklearn": "framework estimators are deprecated in v1 itself; use a PythonScriptStep",
+    "azureml.train.hyperdrive": _HYPERDRIVE,
+    "azureml.train.automl": _AUTOML,
+    "azureml.automl": _AUTOML,
+    "azureml.core.webservice": _DEPLOY,
+    "azureml.core.image": _DEPLOY,
+    "azureml.contrib": "azureml.contrib packages (previews) are not supported; use a PythonScriptStep",
+    "azureml.dataprep": (
+        "read data with Dataset.Tabular.from_delimited_files(...).to_pandas_dataframe(), or in a step "
+        "with Run.get_context().input_datasets"
+    ),
+    "azureml.mlflow": (
+        "log metrics with Run.get_context().log(...) in a step; they land in the step's result and task log"
+    ),
 }
 
 # "azureml.<module>.<Callable>" -> {keyword argument: what to do instead}: arguments that are
-# accepted by v1 but refused here (the call raises UserErrorException naming the argument)
+# accepted by v1 but refused here (the call raises an error naming the argument)
+_AML_NETWORKING = (
+    "networking, identities and admin users belong to the Airflow deployment; remove the argument"
+)
 UNSUPPORTED_ARGUMENTS: dict[str, dict[str, str]] = {
     "azureml.pipeline.steps.PythonScriptStep": {
         "runconfig": "a RunConfiguration is not supported yet; the script runs in the worker's Python",
+        "runconfig_pipeline_params": (
+            "a RunConfiguration is not supported yet; pass values through arguments or params"
+        ),
+    },
+    "azureml.pipeline.core.PipelineData": {
+        "training_output": _AUTOML,
+    },
+    "azureml.core.Workspace.from_config": {
+        "auth": (
+            "the Airflow deployment's credentials come from the workspace config's 'api' section or "
+            "the MLPIPE_API_* environment variables"
+        ),
+    },
+    "azureml.core.Dataset.File.from_files": {
+        "partition_format": "partitions are not parsed; filter the files in the step script",
+    },
+    "azureml.core.Dataset.Tabular.from_delimited_files": {
+        "partition_format": "partitions are not parsed; filter the rows in the step script",
+        "set_column_types": "convert column types in the step script with pandas",
+    },
+    "azureml.core.compute.AmlCompute.provisioning_configuration": {
+        argument: _AML_NETWORKING
+        for argument in (
+            "admin_username",
+            "admin_user_password",
+            "admin_user_ssh_key",
+            "vnet_resourcegroup_name",
+            "vnet_name",
+            "subnet_name",
+            "remote_login_port_public_access",
+            "identity_type",
+            "identity_id",
+            "location",
+            "enable_node_public_ip",
+        )
     },
 }
 

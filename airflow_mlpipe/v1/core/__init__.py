@@ -1,0 +1,12 @@
+"""Twin of ``azureml.core``: workspaces, experiments, runs, datastores, datasets, compute targets."""
+
+from __future__ import annotations
+
+from airflow_mlpipe import __version__
+from airflow_mlpipe.v1._lazy import re_export
+
+re_export(
+    __name__, "azureml.core", ["ComputeTarget", "Dataset", "Datastore", "Experiment", "Run", "Workspace"]
+)
+
+VERSION = __version__  # azureml.core.VERSION: this package's version

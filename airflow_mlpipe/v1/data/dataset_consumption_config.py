@@ -1,0 +1,7 @@
+"""Twin of ``azureml.data.dataset_consumption_config``."""
+
+from __future__ import annotations
+
+from airflow_mlpipe.v1._lazy import re_export
+
+re_export(__name__, "azureml.data.dataset_consumption_config", ["DatasetConsumptionConfig"])

@@ -1,0 +1,21 @@
+"""Twin of ``azureml.pipeline.core``: pipelines, their data and parameters, runs, published pipelines and endpoints."""
+
+from __future__ import annotations
+
+from airflow_mlpipe.v1._lazy import re_export
+
+re_export(
+    __name__,
+    "azureml.pipeline.core",
+    [
+        "Pipeline",
+        "PipelineData",
+        "PipelineEndpoint",
+        "PipelineParameter",
+        "PipelineRun",
+        "PortDataReference",
+        "PublishedPipeline",
+        "StepRun",
+        "StepRunOutput",
+    ],
+)
