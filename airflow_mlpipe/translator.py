@@ -42,8 +42,19 @@ def dag_params(spec: dict[str, Any], step_names: list[str] | None = None) -> dic
     return params
 
 
-def build_dag(spec: dict[str, Any], dag_id: str, schedule: Any = None, **dag_kwargs: Any) -> Any:
+def build_dag(
+    spec: dict[str, Any],
+    dag_id: str,
+    schedule: Any = None,
+    continue_on_step_failure: bool = False,
+    **dag_kwargs: Any,
+) -> Any:
+    """The DAG of a pipeline spec. As in Azure ML v1, one failed step stops the run and fails it
+    (``continue_on_step_failure=False``); with True, steps that do not need the failed step's
+    outputs still run, and the run still ends failed."""
     from airflow.sdk import DAG
+
+    from airflow_mlpipe.operators.pipeline_status import PipelineStatusOperator
 
     params = dag_params(spec, [s["name"] for s in spec["steps"]])
     params.update(dag_kwargs.pop("params", {}) or {})
@@ -59,6 +70,7 @@ def build_dag(spec: dict[str, Any], dag_id: str, schedule: Any = None, **dag_kwa
     # The Params go onto the DAG after its tasks exist: Airflow deep-copies a DAG's params into
     # every operator created inside it, yet merges dag.params into each task's params again when
     # the task runs (process_params), so the copies only cost parse time (2x on 1,000 steps).
+    dag_kwargs["fail_fast"] = not continue_on_step_failure
     with DAG(dag_id, schedule=schedule, tags=tags, **dag_kwargs) as dag:
         for step in spec["steps"]:
             target = step["compute_target"]
@@ -69,6 +81,9 @@ def build_dag(spec: dict[str, Any], dag_id: str, schedule: Any = None, **dag_kwa
             for up in step["upstream"]:
                 tasks[up] >> task
             tasks[step["name"]] = task
+        leaves = [t for t in tasks.values() if not t.downstream_task_ids]
+        status = PipelineStatusOperator(steps=list(tasks)).as_teardown(on_failure_fail_dagrun=True)
+        leaves >> status
     dag.params.update(params)
     dag.mlpipe_spec = spec
     return dag

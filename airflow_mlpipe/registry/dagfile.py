@@ -52,8 +52,7 @@ def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
                 tags=tags,
                 **extra,
                 auto_register=False,
-                # Azure ML's continue_on_step_failure=False: one failed step stops the run
-                fail_fast=not meta.get("continue_on_step_failure", False),
+                continue_on_step_failure=bool(meta.get("continue_on_step_failure", False)),
             )
         except Exception as exc:  # one broken entry must not hide the other pipelines
             message = f"{type(exc).__name__}: {exc}"

@@ -136,6 +136,7 @@ def client(deployment):
         "compare_models",
         "features",
         "failing",
+        "failing_continue",
         "handwritten",
         "blob_pipeline",
         "files",

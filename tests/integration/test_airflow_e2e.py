@@ -14,6 +14,7 @@ from conftest import SECRET_PROBE, explain, run_and_wait, task_states
 
 from airflow_mlpipe.client.rest import AirflowApiError
 from airflow_mlpipe.deploy.local import DeploymentError, LocalDeployment
+from airflow_mlpipe.runstatus import STATUS_TASK_ID
 
 pytestmark = pytest.mark.integration
 
@@ -72,14 +73,35 @@ def test_parameters_inputs_outputs_and_metrics_reach_the_script(client):
 
 def test_failing_step_fails_the_task_with_stderr_and_stores_nothing(client, deployment):
     run = run_and_wait(client, "failing")
-    assert run["state"] == "failed"
-    assert task_states(client, "failing", run) == {"boom": "failed", "never": "upstream_failed"}
+    assert run["state"] == "failed"  # v1's continue_on_step_failure=False: the run fails and stops
+    states = task_states(client, "failing", run)
+    assert states["boom"] == "failed" and states[STATUS_TASK_ID] == "failed"
+    assert states["never"] == "skipped"  # stopped by fail_fast before it could start
+    # the slow independent step was stopped too: skipped if it had not started, failed by fail_fast
+    # (an Airflow "fail task" event) if it had; either way it did not finish
+    assert states["bystander"] in ("skipped", "failed"), states
+    assert result(client, "failing", run, "bystander") is None
+    status_log = "\n".join(client.task_log("failing", run["dag_run_id"], STATUS_TASK_ID, 1))
+    assert "failed: boom" in status_log and "did not run: never" in status_log
     log = "\n".join(client.task_log("failing", run["dag_run_id"], "boom", 1))
     assert "boom.py exited with code 3" in log
     assert "something broke: code 42" in log
     assert result(client, "failing", run, "boom") is None
     runs = Path(deployment.home) / "workspace" / "datastores" / "workspaceblobstore" / "mlpipe" / "runs"
     assert not (runs / "failing").exists()  # the half-written output never reached the datastore
+
+
+def test_continue_on_step_failure_runs_independent_steps_and_still_fails_the_run(client):
+    run = run_and_wait(client, "failing_continue")
+    assert run["state"] == "failed"
+    states = task_states(client, "failing_continue", run)
+    assert states == {
+        "boom": "failed",
+        "never": "upstream_failed",  # it needs boom's output
+        "bystander": "success",  # it does not: with continue_on_step_failure=True it runs
+        STATUS_TASK_ID: "failed",
+    }
+    assert result(client, "failing_continue", run, "bystander")["metrics"] == {"bystander_ran": True}
 
 
 def test_hand_written_dag_with_step_operators(client):
