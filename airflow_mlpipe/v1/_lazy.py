@@ -98,4 +98,5 @@ def re_export(module_name: str, v1_module: str, names: Iterable[str]) -> None:
     module.__dir__ = __dir__  # type: ignore[method-assign]
     module.__all__ = sorted(exported)
     module._v1_module = v1_module  # type: ignore[attr-defined]
-    module._exports = {name: airflow_mlpipe._LAZY[name] for name in sorted(exported)}  # type: ignore[attr-defined]
+    # name -> implementing module, for tools such as mlpipe migrate
+    module._exports = {n: airflow_mlpipe._LAZY[n] for n in sorted(exported)}  # type: ignore[attr-defined]

@@ -88,7 +88,10 @@ _SCHEDULE = (
     "schedules are not supported yet; schedule the pipeline's DAG with pipeline.to_dag(dag_id, "
     "schedule=...) (a cron string, a timedelta or an Airflow timetable)"
 )
-_MODULE = "modules are not supported; use a PythonScriptStep, and version published pipelines with a PipelineEndpoint"
+_MODULE = (
+    "modules are not supported; use a PythonScriptStep, and version published pipelines with a "
+    "PipelineEndpoint"
+)
 _PORTS = "pass PipelineData, DataReference or dataset inputs directly in a step's inputs and outputs"
 _AUTOML = "AutoML is not supported; train with your own library in a PythonScriptStep"
 _HYPERDRIVE = (
@@ -102,8 +105,8 @@ _PARALLEL = (
     "at once) and combine their outputs in a final step"
 )
 _TOKEN_AUTH = (
-    "token-callback authentication is not supported; the Airflow deployment's credentials come from "
-    "the workspace config's 'api' section or the MLPIPE_API_* environment variables"
+    "token-callback authentication is not supported; give an Airflow user to ServicePrincipalAuthentication, "
+    "or a token Airflow issued in the MLPIPE_API_TOKEN environment variable (MsiAuthentication reads it)"
 )
 
 # "azureml.<module>.<Name>" -> what to do instead (one or two sentences, no trailing period needed)
@@ -115,7 +118,9 @@ UNSUPPORTED: dict[str, str] = {
         "submit a script as a pipeline: wrap it in a PythonScriptStep and submit "
         "Pipeline(ws, [step]) with Experiment(ws, name).submit"
     ),
-    "azureml.core.ScriptRun": "runs are pipeline runs here: Experiment.submit returns a PipelineRun whose steps are StepRuns",
+    "azureml.core.ScriptRun": (
+        "runs are pipeline runs here: Experiment.submit returns a PipelineRun whose steps are StepRuns"
+    ),
     "azureml.core.get_run": "use PipelineRun.get(workspace, run_id)",
     "azureml.core.Model": _MODEL,
     "azureml.core.Webservice": _DEPLOY,
@@ -127,9 +132,15 @@ UNSUPPORTED: dict[str, str] = {
     ),
     "azureml.core.LinkedService": _SYNAPSE,
     "azureml.core.SynapseWorkspaceLinkedServiceConfiguration": _SYNAPSE,
-    "azureml.core.PrivateEndPoint": "networking belongs to the Airflow deployment; a workspace has no network settings here",
-    "azureml.core.PrivateEndPointConfig": "networking belongs to the Airflow deployment; a workspace has no network settings here",
-    "azureml.core.diagnostic_log": "use Python's logging; a step's log is its Airflow task log (StepRun.get_log())",
+    "azureml.core.PrivateEndPoint": (
+        "networking belongs to the Airflow deployment; a workspace has no network settings here"
+    ),
+    "azureml.core.PrivateEndPointConfig": (
+        "networking belongs to the Airflow deployment; a workspace has no network settings here"
+    ),
+    "azureml.core.diagnostic_log": (
+        "use Python's logging; a step's log is its Airflow task log (StepRun.get_log())"
+    ),
     "azureml.core.prepare_compute_target": _LEGACY_COMPUTE,
     "azureml.core.is_compute_target_prepared": _LEGACY_COMPUTE,
     "azureml.core.attach_legacy_compute_target": _LEGACY_COMPUTE,
@@ -149,7 +160,9 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.compute.BatchCompute": _OTHER_COMPUTE,
     "azureml.core.compute.KubernetesCompute": _OTHER_COMPUTE,
     "azureml.core.compute.SynapseCompute": _SYNAPSE,
-    "azureml.core.compute.KustoCompute": "query Kusto from a PythonScriptStep with the azure-kusto-data client",
+    "azureml.core.compute.KustoCompute": (
+        "query Kusto from a PythonScriptStep with the azure-kusto-data client"
+    ),
     # azureml.core.compute_target
     "azureml.core.compute_target.prepare_compute_target": _LEGACY_COMPUTE,
     "azureml.core.compute_target.is_compute_target_prepared": _LEGACY_COMPUTE,
@@ -180,7 +193,9 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.data.HDFSOutputDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.LinkFileOutputDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.LinkTabularOutputDatasetConfig": _OUTPUT_CONFIG,
-    "azureml.data.DatacacheStore": "datacaches are not supported; consume inputs with as_download() or as_mount()",
+    "azureml.data.DatacacheStore": (
+        "datacaches are not supported; consume inputs with as_download() or as_mount()"
+    ),
     "azureml.data.output_dataset_config.OutputDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.output_dataset_config.OutputFileDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.output_dataset_config.OutputTabularDatasetConfig": _OUTPUT_CONFIG,
@@ -212,18 +227,24 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.pipeline.core.Schedule": _SCHEDULE,
     "azureml.pipeline.core.ScheduleRecurrence": _SCHEDULE,
     "azureml.pipeline.core.TimeZone": _SCHEDULE,
-    "azureml.pipeline.core.PipelineDraft": "drafts are not supported; build a Pipeline and publish it with pipeline.publish(name=...)",
+    "azureml.pipeline.core.PipelineDraft": (
+        "drafts are not supported; build a Pipeline and publish it with pipeline.publish(name=...)"
+    ),
     "azureml.pipeline.core.Module": _MODULE,
     "azureml.pipeline.core.ModuleVersion": _MODULE,
     "azureml.pipeline.core.ModuleVersionDescriptor": _MODULE,
     "azureml.pipeline.core.InputPortBinding": _PORTS,
     "azureml.pipeline.core.OutputPortBinding": _PORTS,
     "azureml.pipeline.core.TrainingOutput": _AUTOML,
-    "azureml.pipeline.core.PipelineDataset": "pass dataset.as_named_input(name) (a DatasetConsumptionConfig) as a step input",
+    "azureml.pipeline.core.PipelineDataset": (
+        "pass dataset.as_named_input(name) (a DatasetConsumptionConfig) as a step input"
+    ),
     "azureml.pipeline.core.graph.InputPortBinding": _PORTS,
     "azureml.pipeline.core.graph.OutputPortBinding": _PORTS,
     "azureml.pipeline.core.graph.TrainingOutput": _AUTOML,
-    "azureml.pipeline.core.graph.PipelineDataset": "pass dataset.as_named_input(name) (a DatasetConsumptionConfig) as a step input",
+    "azureml.pipeline.core.graph.PipelineDataset": (
+        "pass dataset.as_named_input(name) (a DatasetConsumptionConfig) as a step input"
+    ),
     "azureml.pipeline.core.graph.Graph": (
         "the graph is internal here; pipeline.to_spec() gives the whole pipeline as JSON and "
         "pipeline.to_dag(dag_id) the Airflow DAG"
@@ -239,7 +260,9 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.pipeline.steps.AutoMLStepRun": _AUTOML,
     "azureml.pipeline.steps.HyperDriveStep": _HYPERDRIVE,
     "azureml.pipeline.steps.HyperDriveStepRun": _HYPERDRIVE,
-    "azureml.pipeline.steps.EstimatorStep": "estimators are deprecated in v1 itself; run the training script in a PythonScriptStep",
+    "azureml.pipeline.steps.EstimatorStep": (
+        "estimators are deprecated in v1 itself; run the training script in a PythonScriptStep"
+    ),
     "azureml.pipeline.steps.MpiStep": _TRAINING,
     "azureml.pipeline.steps.ParallelRunStep": _PARALLEL,
     "azureml.pipeline.steps.ParallelRunConfig": _PARALLEL,
@@ -247,7 +270,9 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.pipeline.steps.CommandStep": _WRAP,
     "azureml.pipeline.steps.AzureBatchStep": _WRAP,
     "azureml.pipeline.steps.RScriptStep": "call Rscript from a PythonScriptStep's script (subprocess.run)",
-    "azureml.pipeline.steps.KustoStep": "query Kusto from a PythonScriptStep with the azure-kusto-data client",
+    "azureml.pipeline.steps.KustoStep": (
+        "query Kusto from a PythonScriptStep with the azure-kusto-data client"
+    ),
     "azureml.pipeline.steps.SynapseSparkStep": _SYNAPSE,
 }
 
@@ -286,12 +311,6 @@ UNSUPPORTED_ARGUMENTS: dict[str, dict[str, str]] = {
     },
     "azureml.pipeline.core.PipelineData": {
         "training_output": _AUTOML,
-    },
-    "azureml.core.Workspace.from_config": {
-        "auth": (
-            "the Airflow deployment's credentials come from the workspace config's 'api' section or "
-            "the MLPIPE_API_* environment variables"
-        ),
     },
     "azureml.core.Dataset.File.from_files": {
         "partition_format": "partitions are not parsed; filter the files in the step script",

@@ -1,4 +1,4 @@
-"""Twin of ``azureml.pipeline.core``: pipelines, their data and parameters, runs, published pipelines and endpoints."""
+"""Twin of ``azureml.pipeline.core``: pipelines, data, parameters, runs, published pipelines, endpoints."""
 
 from __future__ import annotations
 
