@@ -3,6 +3,7 @@ the v1 calls this package does not support, keeping all other source text byte f
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -254,6 +255,10 @@ def migrate_source(code: Code, catalog: Catalog) -> Outcome:
     try:
         module = cst.parse_module(code)
     except cst.ParserSyntaxError as exc:
+        try:  # CPython's own parser places syntax errors precisely and says more
+            ast.parse(code)
+        except SyntaxError as syntax:
+            raise MigrateParseError(syntax.lineno or 1, syntax.offset or 1, syntax.msg) from None
         raise MigrateParseError(exc.raw_line, exc.raw_column + 1, exc.message) from None
     if V1_ROOT not in module.code and "airflow_mlpipe" not in module.code:
         return Outcome(code, [], module.encoding)
