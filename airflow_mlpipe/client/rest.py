@@ -19,17 +19,44 @@ class AirflowApiError(MlpipeError):
         self.status = status
 
 
+def _jwt_expiry(token: str | None) -> float | None:
+    """The ``exp`` claim of a JWT, read without verifying it (Airflow verifies); None if absent."""
+    import base64
+    import json
+
+    try:
+        payload = token.split(".")[1]  # type: ignore[union-attr]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
 class AirflowClient:
-    def __init__(self, url: str, username: str, password: str, timeout: float = 30):
+    def __init__(
+        self, url: str, username: str, password: str, timeout: float = 30, token: str | None = None
+    ):
+        """``token``: a token Airflow already issued, used as it is (no username or password)."""
         self.url = url.rstrip("/")
         self.username = username
         self._password = password
         self.timeout = timeout
-        self._token: str | None = None
+        self._fixed_token = token
+        self._token: str | None = token
+        self._expires: float | None = _jwt_expiry(token) if token else None
         self.session = requests.Session()
 
     def token(self) -> str:
+        """A bearer token; a new one is asked for a minute before the current one expires."""
+        if self._fixed_token is None and self._expires is not None and time.time() > self._expires - 60:
+            self._token = None
         if self._token is None:
+            if self._fixed_token is not None:
+                raise AirflowApiError(
+                    f"Airflow at {self.url} refused the given token (expired or invalid); get a new one "
+                    "from its POST /auth/token",
+                    401,
+                )
             try:
                 r = self.session.post(
                     f"{self.url}/auth/token",
@@ -50,6 +77,7 @@ class AirflowClient:
                     f"token request failed: HTTP {r.status_code} {r.text[:300]}", r.status_code
                 )
             self._token = r.json()["access_token"]
+            self._expires = _jwt_expiry(self._token)
         return self._token
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
@@ -60,7 +88,7 @@ class AirflowClient:
             )
 
         r = send()
-        if r.status_code == 401 and self._token is not None:
+        if r.status_code == 401 and self._token is not None and self._fixed_token is None:
             self._token = None  # expired: one fresh token, then give up
             r = send()
         if r.status_code >= 400:

@@ -44,20 +44,77 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+# The embedded workspace's identity (documented in docs/workspace.md); a config file may set its own.
+LOCAL_IDENTITY = {
+    "workspace_name": "local",
+    "subscription_id": "00000000-0000-0000-0000-000000000000",
+    "resource_group": "mlpipe-local",
+    "location": "local",
+}
+IDENTITY_KEYS = ("workspace_name", "subscription_id", "resource_group", "location")
+
+
 class Workspace:
     """Azure ML v1's Workspace, mapped onto an Airflow deployment and its datastores."""
 
     def __init__(
         self,
-        name: str = "local",
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        auth: Any = None,
+        _location: str | None = None,
+        _disable_service_check: bool = False,
+        _workspace_id: str | None = None,
+        sku: str = "basic",
+        tags: dict[str, str] | None = None,
+        _cloud: str = "AzureCloud",
+    ):
+        """v1's constructor: the workspace of the config file that ``from_config()`` would find,
+        checked against the identity given here; with no config file, the embedded workspace under
+        that identity. Each given value must match the config file's."""
+        given = {
+            "workspace_name": workspace_name,
+            "subscription_id": subscription_id,
+            "resource_group": resource_group,
+            "location": _location,
+        }
+        config = self._find_config(None, CONFIG_FILE_NAME)
+        fields = self._read_config(config) if config is not None else {}
+        for key, value in given.items():
+            found = fields.get(key)
+            if value is not None and found is not None and str(value) != str(found):
+                raise WorkspaceConfigError(
+                    f"Workspace({key}={value!r}) does not match {config}, which says {found!r}; "
+                    "pass the values of that file, or point MLPIPE_CONFIG at the workspace you mean"
+                )
+            if value is not None and found is None:
+                fields[key] = value
+        self._setup(**fields)
+        self.auth = auth
+        self.sku = sku
+        self.tags = dict(tags or {})
+
+    def _setup(
+        self,
+        workspace_name: str | None = None,
         root: str | Path | None = None,
         datastores: dict[str, dict[str, Any]] | None = None,
         default_datastore: str = DEFAULT_DATASTORE,
         config_path: str | Path | None = None,
         api: dict[str, Any] | None = None,
         reuse: dict[str, Any] | None = None,
-    ):
-        self.name = name
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        self.name = workspace_name or LOCAL_IDENTITY["workspace_name"]
+        self.subscription_id = subscription_id or LOCAL_IDENTITY["subscription_id"]
+        self.resource_group = resource_group or LOCAL_IDENTITY["resource_group"]
+        self.location = location or LOCAL_IDENTITY["location"]
+        self.auth: Any = getattr(self, "auth", None)
+        self.sku: str = getattr(self, "sku", "basic")
+        self.tags: dict[str, str] = getattr(self, "tags", {})
         self.root = Path(root).resolve() if root else mlpipe_home() / "workspace"
         self.config_path = Path(config_path) if config_path else None
         self.api = dict(api or {})
@@ -69,9 +126,10 @@ class Workspace:
         for ds_name, ds_spec in specs.items():
             ds_spec["name"] = ds_name
         self._datastore_specs = specs
+        self._custom_datastores = {n: dict(d) for n, d in (datastores or {}).items()}
         if default_datastore not in specs:
             raise WorkspaceConfigError(
-                f"workspace {name!r}: default_datastore {default_datastore!r} is not defined; "
+                f"workspace {self.name!r}: default_datastore {default_datastore!r} is not defined; "
                 f"known datastores: {sorted(specs)}"
             )
         self._default_datastore = default_datastore
@@ -128,43 +186,59 @@ class Workspace:
         _logger: Any = None,
         _file_name: str | None = None,
     ) -> Workspace:
-        if auth is not None:
-            raise WorkspaceConfigError(
-                "Workspace.from_config(auth=...) is not supported: the deployment's credentials come "
-                "from the config file's 'api' section or MLPIPE_API_* environment variables"
-            )
+        """The workspace of a config file (see the module docstring), else the embedded one."""
         config = cls._find_config(path, _file_name or CONFIG_FILE_NAME)
-        if config is None:
-            return cls()
+        ws = cls.__new__(cls)
+        ws.auth = auth
+        ws._setup(**(cls._read_config(config) if config is not None else {}))
+        return ws
+
+    @staticmethod
+    def get(
+        name: str,
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        cloud: str = "AzureCloud",
+        id: str | None = None,
+    ) -> Workspace:
+        """v1's ``Workspace.get``: as the constructor, found by name."""
+        return Workspace(subscription_id, resource_group, name, auth, _location=location)
+
+    @staticmethod
+    def _read_config(config: Path) -> dict[str, Any]:
         try:
             data = json.loads(config.read_text())
         except json.JSONDecodeError as exc:
             raise WorkspaceConfigError(f"{config}: not valid JSON ({exc})") from exc
         if not isinstance(data, dict):
             raise WorkspaceConfigError(f"{config}: expected a JSON object at the top level")
-        known = {"workspace_name", "root", "default_datastore", "datastores", "api", "reuse"}
+        known = {"root", "default_datastore", "datastores", "api", "reuse", *IDENTITY_KEYS}
         unknown = set(data) - known
         if unknown:
             raise WorkspaceConfigError(f"{config}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
         root = data.get("root")
         if root:
             root = (config.parent / os.path.expanduser(root)).resolve()
-        return cls(
-            name=data.get("workspace_name", config.parent.name),
-            root=root or config.parent / ".mlpipe" / "workspace",
-            datastores=data.get("datastores") or {},
-            default_datastore=data.get("default_datastore", DEFAULT_DATASTORE),
-            config_path=config,
-            api=data.get("api"),
-            reuse=data.get("reuse"),
-        )
+        folder = config.parent.parent if config.parent.name == ".azureml" else config.parent
+        return {
+            **{k: data[k] for k in IDENTITY_KEYS if data.get(k) is not None},
+            "workspace_name": data.get("workspace_name", folder.name),
+            "root": root or folder / ".mlpipe" / "workspace",
+            "datastores": data.get("datastores") or {},
+            "default_datastore": data.get("default_datastore", DEFAULT_DATASTORE),
+            "config_path": config,
+            "api": data.get("api"),
+            "reuse": data.get("reuse"),
+        }
 
     @staticmethod
     def _find_config(path: str | Path | None, file_name: str) -> Path | None:
         if path is not None:
             p = Path(path)
             if p.is_dir():
-                p = p / file_name
+                p = next((c for c in _candidates(p, file_name) if c.is_file()), p / file_name)
             if not p.is_file():
                 raise WorkspaceConfigError(f"workspace config {p} does not exist")
             return p.resolve()
@@ -176,9 +250,9 @@ class Workspace:
             return p.resolve()
         here = Path.cwd().resolve()
         for folder in (here, *here.parents):
-            candidate = folder / file_name
-            if candidate.is_file():
-                return candidate
+            for candidate in _candidates(folder, file_name):
+                if candidate.is_file():
+                    return candidate
         return None
 
     # --- datastores ------------------------------------------------------------------------
@@ -231,8 +305,82 @@ class Workspace:
 
         return {n: ComputeTarget(self, n) for n in self._load_compute()}
 
+    # --- v1's identity and listings ----------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/airflow-mlpipe/workspaces/{self.name}"
+        )
+
+    def get_details(self) -> dict[str, Any]:
+        """v1's workspace details, with this workspace's own values."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "friendlyName": self.name,
+            "location": self.location,
+            "resourceGroup": self.resource_group,
+            "subscriptionId": self.subscription_id,
+            "sku": self.sku,
+            "tags": dict(self.tags),
+            "defaultDatastore": self._default_datastore,
+            "datastores": sorted(self._datastore_specs),
+            "configPath": str(self.config_path) if self.config_path else None,
+            "root": str(self.root),
+            "airflowApiUrl": self.api.get("url"),
+        }
+
+    def write_config(self, path: str | Path | None = None, file_name: str | None = None) -> Path:
+        """Write this workspace's config to ``<path>/.azureml/<file_name>`` (default: the current
+        folder, ``mlpipe.json``), where ``from_config()`` finds it, as v1 did."""
+        target = Path(path or Path.cwd()) / ".azureml" / (file_name or CONFIG_FILE_NAME)
+        data: dict[str, Any] = {
+            "workspace_name": self.name,
+            "subscription_id": self.subscription_id,
+            "resource_group": self.resource_group,
+            "location": self.location,
+            "root": str(self.root),
+            "default_datastore": self._default_datastore,
+            "datastores": {n: self.datastore_spec(n) for n in self._custom_datastores},
+        }
+        for spec in data["datastores"].values():
+            spec.pop("name", None)
+        if self.api:
+            data["api"] = dict(self.api)
+        if self.reuse.get("datastore") or self.reuse.get("max_age"):
+            data["reuse"] = {k: v for k, v in self.reuse.items() if v is not None}
+        write_json_atomic(target, data)
+        return target
+
+    @property
+    def experiments(self) -> dict[str, Any]:
+        """The experiments with runs on this workspace's Airflow, by name."""
+        from airflow_mlpipe.client.run import Experiment
+
+        return {e.name: e for e in Experiment.list(self)}
+
+    @property
+    def datasets(self) -> dict[str, Any]:
+        """Registered datasets by name: none, as datasets cannot be registered yet (docs/migration.md)."""
+        return {}
+
+    @property
+    def environments(self) -> dict[str, Any]:
+        """Registered environments by name: none, as steps run in the worker's Python (docs/migration.md)."""
+        return {}
+
     def __repr__(self) -> str:
-        return f"Workspace.create(name={self.name!r}, root={str(self.root)!r})"
+        return (
+            f"Workspace.create(name={self.name!r}, subscription_id={self.subscription_id!r}, "
+            f"resource_group={self.resource_group!r})"
+        )
+
+
+def _candidates(folder: Path, file_name: str) -> tuple[Path, Path]:
+    """Where a config file may be in a folder: there, or in its ``.azureml`` subfolder (as v1)."""
+    return folder / file_name, folder / ".azureml" / file_name
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
