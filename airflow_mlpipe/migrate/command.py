@@ -70,7 +70,9 @@ def iter_files(paths: list[str], errors: list[str]) -> Iterator[Path]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder and os.replace it, keeping the file's mode."""
+    """Write through a temporary file in the same folder and os.replace it, keeping the file's mode
+    (a symlink is followed, so the link stays a link)."""
+    path = path.resolve()
     mode = path.stat().st_mode & 0o7777
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".mlpipe-tmp", dir=path.parent)
     try:
@@ -137,7 +139,13 @@ def run(
                 "unchanged: fix the syntax and run mlpipe migrate again"
             )
             continue
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        except UnicodeDecodeError as exc:
+            summary.errors.append(
+                f"{path}: cannot decode it ({exc}); save it as UTF-8 or declare its encoding "
+                "(# -*- coding: latin-1 -*-); it was left unchanged"
+            )
+            continue
+        except (OSError, ValueError) as exc:
             summary.errors.append(f"{path}: cannot migrate this file ({exc}); it was left unchanged")
             continue
         summary.findings += findings

@@ -87,14 +87,11 @@ def migrate_cell(source: str, catalog: Catalog) -> tuple[str, list[Finding]]:
     try:
         outcome = migrate_source(source, catalog)
         masks: dict[str, str] = {}
-    except MigrateParseError as first_error:
+    except MigrateParseError:
         masked, masks = mask_magics(source)
         if not masks:
             raise
-        try:
-            outcome = migrate_source(masked, catalog)
-        except MigrateParseError:
-            raise first_error from None
+        outcome = migrate_source(masked, catalog)  # its error, if any, is the real one (magics aside)
     findings = list(outcome.findings)
     findings += _pip_findings([masks.get(line.strip(), "") for line in str(outcome.code).splitlines()])
     return unmask(str(outcome.code), masks), sorted(findings)

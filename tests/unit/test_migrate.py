@@ -333,3 +333,26 @@ def test_mask_and_unmask_round_trip():
     assert len(masked.splitlines()) == len(MAGIC_CELL.splitlines())
     compile(masked, "cell", "exec")
     assert unmask(masked, masks) == MAGIC_CELL
+
+
+def test_python_cell_magics_are_migrated_below_their_first_line(tmp_path):
+    from airflow_mlpipe.migrate.catalog import Catalog
+    from airflow_mlpipe.migrate.notebooks import migrate_cell
+
+    catalog = Catalog()
+    script = "%%writefile train.py\nfrom azureml.core import Run\nrun = Run.get_context()\n"
+    assert migrate_cell(script, catalog)[0] == script.replace("azureml.core", "airflow_mlpipe.v1.core")
+    text = "%%writefile notes.txt\nfrom azureml.core import Run\n"
+    assert migrate_cell(text, catalog) == (text, [])
+    env = migrate_cell("%%capture\n\nfrom azureml.core import Environment\n", catalog)[1]
+    assert [f.line for f in env] == [3]
+
+
+def test_a_syntax_error_among_magics_is_reported_where_it_is(tmp_path):
+    from airflow_mlpipe.migrate.catalog import Catalog
+    from airflow_mlpipe.migrate.codemod import MigrateParseError
+    from airflow_mlpipe.migrate.notebooks import migrate_cell
+
+    with pytest.raises(MigrateParseError) as caught:
+        migrate_cell("!ls\nimport azureml.core\nx = (\n", Catalog())
+    assert caught.value.line == 3 and "never closed" in caught.value.reason
