@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from airflow_mlpipe.runstatus import run_status, task_status
+from airflow_mlpipe.runstatus import FAIL_FAST_EVENT, STATUS_TASK_ID, run_status, task_status
 
 TERMINAL = frozenset({"Finished", "Failed", "Canceled"})
 INSTALL_NOTE = "Live widget unavailable: pip install airflow-mlpipe[widgets] (showing the text table)"
@@ -77,28 +77,41 @@ def _task_instances(client: Any, dag_id: str, run_id: str) -> list[dict[str, Any
             return out
 
 
-def run_details(run: Any, results: dict[tuple[str, int, int], Any] | None = None) -> RunDetailsData:
+def _fail_fast_stopped(client: Any, dag_id: str, run_id: str) -> set[str]:
+    """Steps Airflow's fail_fast stopped while they ran (Azure ML: Canceled, not Failed)."""
+    params = {"dag_id": dag_id, "run_id": run_id, "event": FAIL_FAST_EVENT, "limit": _PAGE}
+    logs = client.request("GET", "/api/v2/eventLogs", params=params).get("event_logs", [])
+    return {e["task_id"] for e in logs if e.get("task_id")}
+
+
+def run_details(run: Any, results: dict[Any, Any] | None = None) -> RunDetailsData:
     """Fetch a PipelineRun's status and steps: one dagRun and one taskInstances call, plus the XCom
-    result of each step that finished since the last call (``results`` caches them by try)."""
+    result of each step that succeeded since the last call (``results`` caches them by try)."""
     results = {} if results is None else results
-    client = run.client
-    dag_run = client.dag_run(run.dag_id, run.run_id)  # first: if it is terminal, so are its tasks
+    client, dag_id, run_id = run.client, run.dag_id, run.run_id
+    dag_run = client.dag_run(dag_id, run_id)  # first: if it is terminal, so are the tasks read next
+    status = run_status(dag_run["state"], dag_run.get("note"))
+    tis = [t for t in _task_instances(client, dag_id, run_id) if t["task_id"] != STATUS_TASK_ID]
+    stopped: set[str] = set()
+    if status in TERMINAL and any(t["state"] == "failed" for t in tis):
+        if "fail_fast" not in results:  # one event log call, once the run has ended
+            results["fail_fast"] = _fail_fast_stopped(client, dag_id, run_id)
+        stopped = results["fail_fast"]
     rows = []
-    for ti in _task_instances(client, run.dag_id, run.run_id):
-        map_index = ti.get("map_index", -1)
-        name = ti["task_id"] if map_index in (-1, None) else f"{ti['task_id']}[{map_index}]"
-        key = (ti["task_id"], map_index if map_index is not None else -1, ti.get("try_number") or 0)
-        status = task_status(ti["state"])
-        if key not in results and status in TERMINAL:
-            # only a successful step pushed a result; a failed or skipped one never will
-            results[key] = (
-                client.xcom(run.dag_id, run.run_id, ti["task_id"]) if status == "Finished" else None
-            )
-        result = results.get(key) or {}
+    for ti in tis:
+        map_index = ti.get("map_index")
+        mapped = map_index not in (-1, None)
+        key = (ti["task_id"], map_index, ti.get("try_number"))
+        if ti["state"] == "success" and key not in results:
+            results[key] = client.xcom(dag_id, run_id, ti["task_id"]) if not mapped else None
+        result = (results.get(key) if ti["state"] == "success" else None) or {}
+        step_status = task_status(ti["state"])
+        if ti["state"] == "failed" and ti["task_id"] in stopped:
+            step_status = "Canceled"
         rows.append(
             StepRow(
-                name=name,
-                status=status,
+                name=f"{ti['task_id']}[{map_index}]" if mapped else ti["task_id"],
+                status=step_status,
                 start=_when(ti.get("start_date")),
                 end=_when(ti.get("end_date")),
                 reused_from=result.get("reused_from"),
@@ -106,7 +119,7 @@ def run_details(run: Any, results: dict[tuple[str, int, int], Any] | None = None
             )
         )
     rows.sort(key=lambda r: (r.start is None, r.start or datetime.min.replace(tzinfo=timezone.utc), r.name))
-    return RunDetailsData(run.id, run_status(dag_run["state"], dag_run.get("note")), rows)
+    return RunDetailsData(run.id, status, rows)
 
 
 # --- formatting (pure) -----------------------------------------------------------------------
@@ -142,8 +155,8 @@ def format_value(value: Any, width: int = 24) -> str:
 
 
 def format_metrics(metrics: dict[str, Any], width: int | None = None) -> str:
-    """'name=value, ...' cut to ``width`` characters ('-' when there are none)."""
-    text = ", ".join(f"{k}={format_value(v)}" for k, v in metrics.items()) or "-"
+    """'name=value, ...' by name (a reused result's are stored sorted), cut to ``width`` characters."""
+    text = ", ".join(f"{k}={format_value(v)}" for k, v in sorted(metrics.items())) or "-"
     if width is not None and len(text) > width:
         text = text[: max(1, width - 1)] + "…"
     return text
@@ -214,7 +227,7 @@ def format_html(data: RunDetailsData, now: datetime | None = None) -> str:
         color = _COLORS.get(s.status, "inherit")
         started = s.start.strftime("%Y-%m-%d %H:%M:%S") if s.start else "-"
         metrics = "<br>".join(
-            f"{html.escape(k)} = {html.escape(format_value(v, 60))}" for k, v in s.metrics.items()
+            f"{html.escape(k)} = {html.escape(format_value(v, 60))}" for k, v in sorted(s.metrics.items())
         )
         cells = [
             html.escape(s.name),
@@ -292,7 +305,7 @@ class RunDetails:
 
     def __init__(self, run_instance: Any):
         self.run_instance = run_instance
-        self._results: dict[tuple[str, int, int], Any] = {}
+        self._results: dict[Any, Any] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.data: RunDetailsData | None = None
@@ -388,7 +401,7 @@ class RunDetails:
                         drawn = lines
                 elif change_key(data) != last_key:
                     last_key = change_key(data)
-                    out.write("\n".join(format_table(data)) + "\n\n")
+                    out.write("\n".join(format_table(data, width=160)) + "\n\n")
                 out.flush()
                 if data.done:
                     return status
