@@ -30,8 +30,8 @@ _LAZY: dict[str, str] = {
     "Pipeline": "airflow_mlpipe.definitions.pipeline",
     # submitting and following runs
     "Experiment": "airflow_mlpipe.client.run",
-    "PipelineRun": "airflow_mlpipe.client.run",
-    "StepRun": "airflow_mlpipe.client.run",
+    "PipelineRun": "airflow_mlpipe.client.pipeline_run",
+    "StepRun": "airflow_mlpipe.client.step_run",
     "StepRunOutput": "airflow_mlpipe.client.outputs",
     "PortDataReference": "airflow_mlpipe.client.outputs",
     "PublishedPipeline": "airflow_mlpipe.client.published",
@@ -84,8 +84,10 @@ if TYPE_CHECKING:  # pragma: no cover
         ServicePrincipalAuthentication,
     )
     from airflow_mlpipe.client.outputs import PortDataReference, StepRunOutput
+    from airflow_mlpipe.client.pipeline_run import PipelineRun
     from airflow_mlpipe.client.published import PipelineEndpoint, PipelineVersion, PublishedPipeline
-    from airflow_mlpipe.client.run import Experiment, PipelineRun, StepRun
+    from airflow_mlpipe.client.run import Experiment
+    from airflow_mlpipe.client.step_run import StepRun
     from airflow_mlpipe.client.widgets import RunDetails
     from airflow_mlpipe.definitions.compute import AmlCompute, ComputeTarget
     from airflow_mlpipe.definitions.dataset import (

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_mlpipe.client.auth import workspace_client, workspace_registry_root
+from airflow_mlpipe.client.pipeline_run import PipelineRun
 from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
-from airflow_mlpipe.client.run import (
-    PipelineRun,
-    ensure_pools,
-    upload_snapshots,
-    wait_for_dag_version,
-    workspace_client,
-    workspace_registry_root,
-)
+from airflow_mlpipe.client.run import ensure_pools, upload_snapshots, wait_for_dag_version
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.registry.published import PublishedRegistry, endpoint_submit_url, pipeline_submit_url
 
@@ -52,6 +47,7 @@ def _post_run(
     regenerate_outputs: bool,
     force_rerun_steps: list[str] | None,
     params: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> PipelineRun:
     parameter_assignments, data_paths = _assignments(record, pipeline_parameters)
     body = {
@@ -59,6 +55,7 @@ def _post_run(
         "ParameterAssignments": parameter_assignments,
         "DataPathAssignments": data_paths,
         "RunSource": "SDK",
+        "tags": {str(k): str(v) for k, v in (tags or {}).items()},
         "RegenerateOutputs": bool(regenerate_outputs),
         "ForceRerunSteps": list(force_rerun_steps or []),
     }
@@ -68,7 +65,7 @@ def _post_run(
         if exc.status == 400:
             raise UserErrorException(str(exc)) from None
         raise
-    return PipelineRun(workspace, run["DagId"], run["Id"], client)
+    return PipelineRun(workspace, run["DagId"], run["Id"], client)  # type: ignore[arg-type]
 
 
 class _RegistryObject:
@@ -197,6 +194,7 @@ class PublishedPipeline(_RegistryObject):
         continue_on_step_failure: bool | None = None,
         regenerate_outputs: bool = False,
         force_rerun_steps: list[str] | None = None,
+        tags: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> PipelineRun:
         """Start a run through this pipeline's REST endpoint; nothing starts if a check fails."""
@@ -217,6 +215,7 @@ class PublishedPipeline(_RegistryObject):
             pipeline_parameters,
             regenerate_outputs,
             force_rerun_steps,
+            tags=tags,
         )
 
     # --- status -------------------------------------------------------------------------------
@@ -238,9 +237,15 @@ class PublishedPipeline(_RegistryObject):
 class PipelineVersion:
     """One version of a pipeline endpoint (Azure ML's ``PipelineIdVersion``)."""
 
-    def __init__(self, version: str, pipeline_id: str):
+    def __init__(self, version: str, pipeline_id: str, workspace: Any = None):
         self.version = version
         self.pipeline_id = pipeline_id
+        self._workspace = workspace
+
+    @property
+    def pipeline(self) -> PublishedPipeline:
+        """The published pipeline behind this version."""
+        return PublishedPipeline.get(self._workspace, self.pipeline_id)
 
     def __repr__(self) -> str:
         return f"PipelineVersion(version={self.version!r}, pipeline_id={self.pipeline_id!r})"
@@ -303,6 +308,9 @@ class PipelineEndpoint(_RegistryObject):
         published = _as_published(self.workspace, pipeline, self.name, self.description)
         self._update(add_pipeline=published.id, make_default=True)
 
+    def get_default_version(self) -> str:
+        return self.default_version
+
     def set_default_version(self, version: str | int) -> None:
         self._update(default_version=str(version))
 
@@ -320,7 +328,9 @@ class PipelineEndpoint(_RegistryObject):
         return PublishedPipeline(self.workspace, registry.get_pipeline(entry["pipeline_id"]))
 
     def list_versions(self) -> list[PipelineVersion]:
-        return [PipelineVersion(v["version"], v["pipeline_id"]) for v in self._record["versions"]]
+        return [
+            PipelineVersion(v["version"], v["pipeline_id"], self.workspace) for v in self._record["versions"]
+        ]
 
     def list_pipelines(self, active_only: bool = True) -> list[PublishedPipeline]:
         registry = _registry(self.workspace)
@@ -343,6 +353,7 @@ class PipelineEndpoint(_RegistryObject):
         pipeline_version: str | int | None = None,
         regenerate_outputs: bool = False,
         force_rerun_steps: list[str] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> PipelineRun:
         """Run the default version, or ``pipeline_version``, through the endpoint's REST route."""
         version = None if pipeline_version is None else str(pipeline_version)
@@ -357,6 +368,7 @@ class PipelineEndpoint(_RegistryObject):
             regenerate_outputs,
             force_rerun_steps,
             params={"pipelineVersion": version} if version is not None else None,
+            tags=tags,
         )
 
     def enable(self) -> None:

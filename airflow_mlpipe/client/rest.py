@@ -33,9 +33,7 @@ def _jwt_expiry(token: str | None) -> float | None:
 
 
 class AirflowClient:
-    def __init__(
-        self, url: str, username: str, password: str, timeout: float = 30, token: str | None = None
-    ):
+    def __init__(self, url: str, username: str, password: str, timeout: float = 30, token: str | None = None):
         """``token``: a token Airflow already issued, used as it is (no username or password)."""
         self.url = url.rstrip("/")
         self.username = username

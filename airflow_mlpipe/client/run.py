@@ -1,71 +1,107 @@
-"""Submitting pipelines and following their runs, Azure ML v1 style, over Airflow's REST API v2.
+"""Experiments: submitting pipelines, Azure ML v1 style, over Airflow's REST API v2.
 
 ``Experiment(ws, name).submit(pipeline)`` uploads each step's source folder as a content-addressed
 snapshot, writes the pipeline spec to the registry (DAG id ``experiment_<name>``), waits until
 Airflow has serialized that DAG version, and triggers a run with the parameters in its conf.
-
-Status names are Azure ML's (see ``airflow_mlpipe.runstatus``).
+``submit`` also takes a PublishedPipeline or a PipelineEndpoint, as in v1. An experiment's runs
+are the runs of its DAG plus the published pipeline runs submitted under its name.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from airflow_mlpipe.client.auth import workspace_client, workspace_registry_root
+from airflow_mlpipe.client.pipeline_run import PipelineRun, PipelineRunFailed, _matches
 from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
+from airflow_mlpipe.client.step_run import StepRun
 from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.exceptions import MlpipeError, UserErrorException
-from airflow_mlpipe.runstatus import CANCEL_NOTE, RUN_STATUS, TASK_STATUS
+from airflow_mlpipe.registry.submission import SUBMISSION_KEY
 from airflow_mlpipe.storage.base import safe_segment
 
-
-class PipelineRunFailed(MlpipeError):
-    """A pipeline run ended Failed (Azure ML v1 raised ActivityFailedException)."""
-
-
-def workspace_client(ws: Any) -> AirflowClient:
-    """The Airflow deployment of a workspace: its config's 'api' section, MLPIPE_API_* variables,
-    or the embedded deployment (`mlpipe up`)."""
-    api = dict(getattr(ws, "api", {}) or {})
-    url = os.environ.get("MLPIPE_API_URL") or api.get("url")
-    if url:
-        user = os.environ.get("MLPIPE_API_USERNAME") or api.get("username") or "admin"
-        password_env = api.get("password_env", "MLPIPE_API_PASSWORD")
-        password = os.environ.get(password_env)
-        if password is None:
-            raise UserErrorException(f"the Airflow API password is not set: export {password_env}")
-        return AirflowClient(url, user, password)
-    from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment
-
-    dep = LocalDeployment()
-    return AirflowClient(dep.url, USERNAME, dep.password())
-
-
-def experiment_dag_id(name: str) -> str:
-    if not name or safe_segment(name) != name:
-        raise UserErrorException(
-            f"experiment name {name!r} may only contain letters, digits, '.', '_' and '-'"
-        )
-    return f"experiment_{name}"
+__all__ = [
+    "Experiment",
+    "PipelineRun",
+    "PipelineRunFailed",
+    "StepRun",
+    "workspace_client",
+    "workspace_registry_root",
+]
+EXPERIMENT_PREFIX = "experiment_"
+PUBLISHED_PREFIX = "published_"
 
 
 class Experiment:
-    def __init__(self, workspace: Any, name: str):
+    """A named group of pipeline runs (v1's Experiment); its own DAG is ``experiment_<name>``."""
+
+    def __init__(self, workspace: Any, name: str, _skip_name_validation: bool = False, **kwargs: Any):
         self.workspace = workspace
         self.name = name
-        self.dag_id = experiment_dag_id(name)
+        self.dag_id = kwargs.pop("_dag_id", None) or experiment_dag_id(name)
+        unknown = set(kwargs) - {"_id", "_archived_time", "_create_in_cloud", "_experiment_dto"}
+        if unknown:
+            raise UserErrorException(f"Experiment: unsupported arguments {sorted(unknown)}")
 
-    def submit(
+    def __repr__(self) -> str:
+        return f"Experiment(name={self.name!r}, workspace={getattr(self.workspace, 'name', None)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Experiment) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    @property
+    def id(self) -> str:
+        return self.dag_id
+
+    def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> PipelineRun:
+        """Run a Pipeline, a PublishedPipeline or a PipelineEndpoint under this experiment.
+
+        Pipeline: ``pipeline_parameters``, ``regenerate_outputs``, ``continue_on_step_failure``.
+        PublishedPipeline: ``pipeline_parameters``, ``regenerate_outputs``. PipelineEndpoint: also
+        ``pipeline_version``. Any other argument is an error naming it."""
+        from airflow_mlpipe.client.published import PipelineEndpoint, PublishedPipeline
+        from airflow_mlpipe.definitions.pipeline import Pipeline
+
+        allowed = {
+            Pipeline: {
+                "pipeline_parameters",
+                "regenerate_outputs",
+                "continue_on_step_failure",
+                "timeout_seconds",
+            },
+            PublishedPipeline: {"pipeline_parameters", "regenerate_outputs"},
+            PipelineEndpoint: {"pipeline_parameters", "regenerate_outputs", "pipeline_version"},
+        }
+        kind = next((k for k in allowed if isinstance(config, k)), None)
+        if kind is None:
+            raise UserErrorException(
+                f"Experiment.submit: expected a Pipeline, PublishedPipeline or PipelineEndpoint, got {config!r}"
+            )
+        unknown = set(kwargs) - allowed[kind]
+        if unknown:
+            raise UserErrorException(
+                f"Experiment.submit({kind.__name__}): unsupported arguments {sorted(unknown)}; "
+                f"it takes {sorted(allowed[kind])}"
+            )
+        if kind is Pipeline:
+            return self._submit_pipeline(config, tags=tags, **kwargs)
+        if kind is PublishedPipeline:
+            return config.submit(self.workspace, self.name, tags=tags, **kwargs)
+        return config.submit(self.name, tags=tags, **kwargs)
+
+    def _submit_pipeline(
         self,
         pipeline: Any,
         pipeline_parameters: dict[str, Any] | None = None,
         regenerate_outputs: bool = False,
         continue_on_step_failure: bool | None = None,
         timeout_seconds: float = 180,
+        tags: dict[str, str] | None = None,
     ) -> PipelineRun:
         from airflow_mlpipe.registry import Registry
         from airflow_mlpipe.registry.dagfile import spec_tag
@@ -83,14 +119,101 @@ class Experiment:
         wait_for_dag_version(client, self.dag_id, spec_tag(spec), timeout_seconds)
         ensure_pools(client, spec)
         conf["regenerate_outputs"] = bool(regenerate_outputs)
+        conf[SUBMISSION_KEY] = {
+            "experiment_name": self.name,
+            "run_source": "SDK",
+            "tags": {str(k): str(v) for k, v in (tags or {}).items()},
+        }
         run = client.trigger(self.dag_id, conf)
         return PipelineRun(self.workspace, self.dag_id, run["dag_run_id"], client, spec)
 
+    # --- runs and experiments ---------------------------------------------------------------
 
-def workspace_registry_root(ws: Any) -> str | None:
-    """The registry folder of a workspace: its config's 'api.registry', else the embedded one."""
-    api = getattr(ws, "api", None) or {}
-    return api.get("registry")
+    def get_runs(
+        self,
+        type: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        include_children: bool = False,
+    ) -> list[Any]:
+        """This experiment's runs, newest first: its DAG's runs and the published pipeline runs
+        submitted under its name (with ``include_children``, each followed by its step runs)."""
+        client = workspace_client(self.workspace)
+        found = _dag_runs(client, self.dag_id)
+        found += [r for r in _dag_runs(client, PUBLISHED_PREFIX) if _experiment_of(r) == self.name]
+        found.sort(key=lambda r: r.get("run_after") or r.get("queued_at") or "", reverse=True)
+        runs = []
+        for raw in found:
+            run = PipelineRun(self.workspace, raw["dag_id"], raw["dag_run_id"], client)
+            run._run_cache = raw
+            runs.append(run)
+        if tags is not None:
+            runs = [r for r in runs if _matches(r.get_tags(), tags)]
+        if properties is not None:
+            runs = [r for r in runs if _matches(r.get_properties(), properties)]
+        if include_children:
+            return [c for r in runs for c in (r, *r.get_children())]
+        return runs
+
+    @staticmethod
+    def list(
+        workspace: Any, experiment_name: str | None = None, view_type: str = "ActiveOnly", tags: Any = None
+    ) -> list[Experiment]:
+        """The experiments on a workspace's Airflow: each ``experiment_<name>`` DAG, and each name
+        published pipeline runs were submitted under."""
+        client = workspace_client(workspace)
+        names: set[str] = set()
+        offset = 0
+        while True:
+            page = client.request(
+                "GET",
+                "/api/v2/dags",
+                params={"dag_id_pattern": EXPERIMENT_PREFIX, "limit": 100, "offset": offset},
+            )
+            names |= {
+                d["dag_id"][len(EXPERIMENT_PREFIX) :]
+                for d in page["dags"]
+                if d["dag_id"].startswith(EXPERIMENT_PREFIX)
+            }
+            offset += len(page["dags"])
+            if not page["dags"] or offset >= page["total_entries"]:
+                break
+        names |= {n for n in (_experiment_of(r) for r in _dag_runs(client, PUBLISHED_PREFIX)) if n}
+        if experiment_name is not None:
+            names &= {experiment_name}
+        return [Experiment(workspace, n, _skip_name_validation=True) for n in sorted(names)]
+
+
+def _dag_runs(client: AirflowClient, dag_id_or_prefix: str) -> list[dict[str, Any]]:
+    """Every run of one DAG, or (a prefix ending in '_') of the DAGs whose ids start with it."""
+    prefix = dag_id_or_prefix.endswith("_")
+    path = "/api/v2/dags/~/dagRuns" if prefix else f"/api/v2/dags/{quote(dag_id_or_prefix)}/dagRuns"
+    params: dict[str, Any] = {"limit": 100}
+    if prefix:
+        params["dag_id_prefix_pattern"] = dag_id_or_prefix
+    runs: list[dict[str, Any]] = []
+    while True:
+        try:
+            page = client.request("GET", path, params={**params, "offset": len(runs)})
+        except AirflowApiError as exc:
+            if exc.status == 404:  # the experiment's DAG does not exist (yet)
+                return runs
+            raise
+        runs += page["dag_runs"]
+        if not page["dag_runs"] or len(runs) >= page["total_entries"]:
+            return runs
+
+
+def _experiment_of(run: dict[str, Any]) -> str | None:
+    return ((run.get("conf") or {}).get(SUBMISSION_KEY) or {}).get("experiment_name")
+
+
+def experiment_dag_id(name: str) -> str:
+    if not name or safe_segment(name) != name:
+        raise UserErrorException(
+            f"experiment name {name!r} may only contain letters, digits, '.', '_' and '-'"
+        )
+    return f"experiment_{name}"
 
 
 def upload_snapshots(spec: dict[str, Any]) -> None:
@@ -162,207 +285,3 @@ def _reparse_file_of(client: AirflowClient, dag_id: str) -> bool:
     details = client.request("GET", f"/api/v2/dags/{quote(dag_id)}/details")
     client.request("PUT", f"/api/v2/parseDagFile/{details['file_token']}")
     return True
-
-
-class PipelineRun:
-    """One DAG run of a submitted (or any translated) pipeline."""
-
-    def __init__(
-        self, workspace: Any, dag_id: str, run_id: str, client: AirflowClient | None = None, spec: Any = None
-    ):
-        self.workspace = workspace
-        self.dag_id = dag_id
-        self.run_id = run_id
-        self.client = client or workspace_client(workspace)
-        self._spec = spec
-
-    @property
-    def id(self) -> str:
-        return f"{self.dag_id}/{self.run_id}"
-
-    @classmethod
-    def get(cls, workspace: Any, run_id: str) -> PipelineRun:
-        dag_id, sep, rid = run_id.partition("/")
-        if not sep or not rid:
-            raise UserErrorException(
-                f"run id {run_id!r}: expected '<dag_id>/<dag_run_id>' as PipelineRun.id gives"
-            )
-        run = cls(workspace, dag_id, rid)
-        try:
-            run._run()
-        except AirflowApiError as exc:
-            if exc.status == 404:
-                raise UserErrorException(f"no run {rid!r} of pipeline DAG {dag_id!r}") from None
-            raise
-        return run
-
-    def _path(self) -> str:
-        return f"/api/v2/dags/{quote(self.dag_id)}/dagRuns/{quote(self.run_id, safe='')}"
-
-    def _run(self) -> dict[str, Any]:
-        return self.client.request("GET", self._path())
-
-    def get_status(self) -> str:
-        run = self._run()
-        if run.get("note") == CANCEL_NOTE:
-            return "Canceled"
-        return RUN_STATUS.get(run["state"], run["state"])
-
-    def get_steps(self) -> list[StepRun]:
-        tis = self.client.task_instances(self.dag_id, self.run_id)
-        return [
-            StepRun(self, ti["task_id"])
-            for ti in sorted(tis, key=lambda t: (t["start_date"] or "~", t["task_id"]))
-        ]
-
-    def find_step_run(self, name: str) -> list[StepRun]:
-        return [s for s in self.get_steps() if s.name == name]
-
-    def cancel(self) -> None:
-        self.client.request("PATCH", self._path(), json={"state": "failed"}, params={"update_mask": "state"})
-        self.client.request("PATCH", self._path(), json={"note": CANCEL_NOTE}, params={"update_mask": "note"})
-
-    def wait_for_completion(
-        self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
-    ) -> str:
-        deadline = time.monotonic() + timeout_seconds
-        seen: dict[str, str] = {}
-        shown: set[str] = set()
-        if show_output:
-            print(f"PipelineRunId: {self.id}")
-        while True:
-            status = self.get_status()
-            if show_output:
-                for step in self.get_steps():
-                    st = step.get_status()
-                    if seen.get(step.name) != st:
-                        seen[step.name] = st
-                        print(f"StepRun({step.name}) Status: {st}")
-                    if st in ("Finished", "Failed") and step.name not in shown:
-                        shown.add(step.name)
-                        for line in step.get_log_lines():
-                            print(f"  [{step.name}] {line}")
-            if status in ("Finished", "Failed", "Canceled"):
-                break
-            if time.monotonic() > deadline:
-                raise MlpipeError(
-                    f"run {self.id} did not finish within {timeout_seconds:.0f}s (status {status})"
-                )
-            time.sleep(1)
-        if show_output:
-            print(f"PipelineRun Execution Summary\n  PipelineRun Status: {status}")
-        if status == "Failed" and raise_on_error:
-            failed = [s.name for s in self.get_steps() if s.get_status() == "Failed"]
-            raise PipelineRunFailed(f"pipeline run {self.id} failed; failed steps: {failed}")
-        return status
-
-    def publish_pipeline(
-        self,
-        name: str,
-        description: str | None = None,
-        version: str | None = None,
-        continue_on_step_failure: bool | None = None,
-    ) -> Any:
-        """Publish the pipeline this run ran, with the snapshots it ran (Azure ML v1's name)."""
-        from airflow_mlpipe.client.published import PublishedPipeline
-        from airflow_mlpipe.registry import Registry
-
-        entry = Registry(workspace_registry_root(self.workspace)).get(self.dag_id)
-        if entry is None:
-            raise UserErrorException(
-                f"run {self.id}: DAG {self.dag_id!r} is not a registered pipeline (submitted with "
-                "Experiment.submit or published); publish its Pipeline object instead"
-            )
-        if continue_on_step_failure is None:
-            continue_on_step_failure = entry["meta"].get("continue_on_step_failure", False)
-        return PublishedPipeline.publish_spec(
-            self.workspace,
-            entry["spec"],
-            name,
-            description or entry["spec"].get("description"),
-            version,
-            continue_on_step_failure,
-            published_from=self.id,
-        )
-
-    def get_metrics(self) -> dict[str, Any]:
-        """Pipeline-level metrics (``run.parent.log`` in the steps)."""
-        out: dict[str, Any] = {}
-        for step in self.get_steps():
-            out.update((step._result() or {}).get("parent_metrics") or {})
-        return out
-
-
-class StepRun:
-    def __init__(self, pipeline_run: PipelineRun, name: str):
-        self.pipeline_run = pipeline_run
-        self.name = name
-
-    def _ti(self) -> dict[str, Any]:
-        pr = self.pipeline_run
-        return pr.client.request("GET", f"{pr._path()}/taskInstances/{quote(self.name, safe='')}")
-
-    def _result(self) -> dict[str, Any] | None:
-        pr = self.pipeline_run
-        return pr.client.xcom(pr.dag_id, pr.run_id, self.name)
-
-    def get_status(self) -> str:
-        return TASK_STATUS.get(self._ti()["state"], "NotStarted")
-
-    def get_metrics(self) -> dict[str, Any]:
-        return dict((self._result() or {}).get("metrics") or {})
-
-    def get_details(self) -> dict[str, Any]:
-        ti, result = self._ti(), self._result() or {}
-        return {
-            "runId": f"{self.pipeline_run.id}/{self.name}",
-            "status": TASK_STATUS.get(ti["state"], "NotStarted"),
-            "startTimeUtc": ti.get("start_date"),
-            "endTimeUtc": ti.get("end_date"),
-            "tryNumber": ti.get("try_number"),
-            "reused_from": result.get("reused_from"),
-            "outputs": result.get("outputs", {}),
-        }
-
-    def get_log_lines(self) -> list[str]:
-        pr, ti = self.pipeline_run, self._ti()
-        if not ti.get("try_number"):
-            return []
-        return pr.client.task_log(pr.dag_id, pr.run_id, self.name, ti["try_number"])
-
-    def get_log(self) -> str:
-        """The step's task log: its stdout, and stderr lines marked [stderr]."""
-        return "\n".join(self.get_log_lines())
-
-    def get_output_data(self, name: str) -> OutputData:
-        outputs = (self._result() or {}).get("outputs") or {}
-        if name not in outputs:
-            raise UserErrorException(
-                f"step {self.name!r} has no stored output {name!r}; it has {sorted(outputs)}"
-            )
-        return OutputData(self.pipeline_run.workspace, name, outputs[name])
-
-
-class OutputData:
-    """A step output stored on a datastore (Azure ML v1's PortDataReference)."""
-
-    def __init__(self, workspace: Any, name: str, location: dict[str, Any]):
-        self.workspace = workspace
-        self.name = name
-        self.location = location
-        self.path_on_datastore = location["path"]
-        self.datastore_name = location["datastore"]
-
-    def download(
-        self, local_path: str | os.PathLike[str], overwrite: bool = False, show_progress: bool = True
-    ) -> str:
-        from airflow_mlpipe.definitions.datastore import Datastore
-
-        target = Path(local_path) / self.name
-        if target.exists() and any(target.iterdir()) and not overwrite:
-            raise UserErrorException(f"{target} is not empty; pass overwrite=True")
-        store = Datastore.get(self.workspace, self.datastore_name).store
-        files = store.download(self.path_on_datastore, target) if self.location.get("files") else []
-        if show_progress:
-            print(f"Downloaded {len(files)} file(s) of output {self.name} to {target}")
-        return str(target)

@@ -1,0 +1,305 @@
+"""PipelineRun: one DAG run of a pipeline, followed over Airflow's REST API v2, Azure ML v1 style.
+
+Status names are Azure ML's (see ``airflow_mlpipe.runstatus``). The run's status task (it fails
+the DAG run when a step failed) is no step, so it is left out of the steps listed here.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+from urllib.parse import quote
+
+from airflow_mlpipe.client.auth import workspace_client, workspace_registry_root
+from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
+from airflow_mlpipe.client.run_base import RunBase, stored_files
+from airflow_mlpipe.client.step_run import TERMINAL_STEP, StepRun
+from airflow_mlpipe.exceptions import ActivityFailedException, MlpipeError, UserErrorException
+from airflow_mlpipe.registry.submission import SUBMISSION_KEY
+from airflow_mlpipe.runstatus import FAIL_FAST_EVENT, STATUS_TASK_ID, run_status, task_status
+
+EXECUTION_LOG = "logs/azureml/executionlogs.txt"
+TERMINAL_RUN = ("Finished", "Failed", "Canceled")
+
+
+class PipelineRunFailed(ActivityFailedException):
+    """A pipeline run ended Failed (Azure ML v1 raised ActivityFailedException)."""
+
+
+class PipelineRun(RunBase):
+    """One DAG run. v1's form is ``PipelineRun(experiment, run_id)``; the Airflow form is
+    ``PipelineRun(workspace, dag_id, dag_run_id[, client])``. ``id`` is ``<dag_id>/<dag_run_id>``."""
+
+    def __init__(self, experiment: Any, run_id: str, *args: Any, **kwargs: Any):
+        from airflow_mlpipe.client.run import Experiment
+
+        client: AirflowClient | None = kwargs.pop("client", None)
+        self._spec = kwargs.pop("spec", None)
+        if isinstance(experiment, Experiment):
+            self.workspace = experiment.workspace
+            dag_id, sep, rid = run_id.partition("/")
+            self.dag_id, self.run_id = (dag_id, rid) if sep else (experiment.dag_id, run_id)
+            self._experiment = experiment
+        else:  # the Airflow form: (workspace, dag_id, dag_run_id, client=None, spec=None)
+            if not args:
+                raise UserErrorException(
+                    "PipelineRun(experiment, run_id) takes an Experiment, or use "
+                    "PipelineRun(workspace, dag_id, dag_run_id)"
+                )
+            self.workspace, self.dag_id, self.run_id = experiment, run_id, args[0]
+            client = args[1] if len(args) > 1 else client
+            self._spec = args[2] if len(args) > 2 else self._spec
+            self._experiment = None
+        self.client = client or workspace_client(self.workspace)
+        self._canceled_steps: set[str] | None = None
+        self._run_cache: dict[str, Any] | None = None
+
+    @property
+    def id(self) -> str:  # type: ignore[override]
+        return f"{self.dag_id}/{self.run_id}"
+
+    @property
+    def experiment(self) -> Any:
+        from airflow_mlpipe.client.run import Experiment
+
+        if self._experiment is None:
+            name = self._submission().get("experiment_name")
+            if not name:
+                name = (
+                    self.dag_id[len("experiment_") :]
+                    if self.dag_id.startswith("experiment_")
+                    else self.dag_id
+                )
+            self._experiment = Experiment(self.workspace, name, _dag_id=self.dag_id)
+        return self._experiment
+
+    def __repr__(self) -> str:
+        return f"PipelineRun(id={self.id!r})"
+
+    @classmethod
+    def get(cls, workspace: Any, run_id: str) -> PipelineRun:
+        dag_id, sep, rid = run_id.partition("/")
+        if not sep or not rid:
+            raise UserErrorException(
+                f"run id {run_id!r}: expected '<dag_id>/<dag_run_id>' as PipelineRun.id gives"
+            )
+        run = cls(workspace, dag_id, rid)
+        try:
+            run._run()
+        except AirflowApiError as exc:
+            if exc.status == 404:
+                raise UserErrorException(f"no run {rid!r} of pipeline DAG {dag_id!r}") from None
+            raise
+        return run
+
+    # --- Airflow's view ---------------------------------------------------------------------
+
+    def _path(self) -> str:
+        return f"/api/v2/dags/{quote(self.dag_id)}/dagRuns/{quote(self.run_id, safe='')}"
+
+    def _run(self) -> dict[str, Any]:
+        self._run_cache = self.client.request("GET", self._path())
+        return self._run_cache
+
+    def _submission(self) -> dict[str, Any]:
+        run = self._run_cache or self._run()
+        return dict((run.get("conf") or {}).get(SUBMISSION_KEY) or {})
+
+    def get_status(self) -> str:
+        run = self._run()
+        return run_status(run["state"], run.get("note"))
+
+    def _step_status(self, name: str, state: str | None) -> str:
+        """Azure ML's name for a step's state; a step fail_fast stopped is Canceled, not Failed."""
+        if state == "failed" and name in self._fail_fast_stopped():
+            return "Canceled"
+        return task_status(state)
+
+    def _fail_fast_stopped(self) -> set[str]:
+        if self._canceled_steps is not None:
+            return self._canceled_steps
+        found = self.client.request(
+            "GET",
+            "/api/v2/eventLogs",
+            params={"dag_id": self.dag_id, "run_id": self.run_id, "event": FAIL_FAST_EVENT, "limit": 1000},
+        )
+        stopped = {e["task_id"] for e in found.get("event_logs", []) if e.get("task_id")}
+        if self.get_status() in TERMINAL_RUN:
+            self._canceled_steps = stopped  # nothing changes any more
+        return stopped
+
+    def get_steps(self) -> list[StepRun]:
+        tis = [
+            t for t in self.client.task_instances(self.dag_id, self.run_id) if t["task_id"] != STATUS_TASK_ID
+        ]
+        return [
+            StepRun(self, ti["task_id"], ti)
+            for ti in sorted(tis, key=lambda t: (t["start_date"] or "~", t["task_id"]))
+        ]
+
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: Any = None,
+        properties: Any = None,
+        type: str | None = None,
+        status: str | None = None,
+        _rehydrate_runs: bool = True,
+    ) -> list[StepRun]:
+        """The step runs (v1: a pipeline run's children), filtered by status, tags or properties."""
+        steps = self.get_steps()
+        if status is not None:
+            steps = [s for s in steps if s.get_status() == status]
+        for wanted, getter in ((tags, StepRun.get_tags), (properties, StepRun.get_properties)):
+            if wanted is not None:
+                steps = [s for s in steps if _matches(getter(s), wanted)]
+        return steps
+
+    def find_step_run(self, name: str) -> list[StepRun]:
+        return [s for s in self.get_steps() if s.name == name]
+
+    def get_details(self) -> dict[str, Any]:
+        run = self._run()
+        sub = self._submission()
+        return {
+            "runId": self.id,
+            "status": run_status(run["state"], run.get("note")),
+            "startTimeUtc": run.get("start_date"),
+            "endTimeUtc": run.get("end_date"),
+            "properties": self.get_properties(),
+            "tags": self.get_tags(),
+            "submittedBy": run.get("triggering_user_name"),
+            "experimentName": self.experiment.name,
+            "runSource": sub.get("run_source"),
+            "description": sub.get("description"),
+            "inputDatasets": [],
+            "outputDatasets": [],
+            "logFiles": {EXECUTION_LOG: EXECUTION_LOG},
+        }
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        details = self.get_details()
+        details["logFiles"] = {EXECUTION_LOG: self._execution_log()}
+        return details
+
+    def get_portal_url(self) -> str:
+        """The run's page in Airflow's UI."""
+        return f"{self.client.url}/dags/{quote(self.dag_id)}/runs/{quote(self.run_id, safe='')}"
+
+    def cancel(self) -> None:
+        self.client.request("PATCH", self._path(), json={"state": "failed"}, params={"update_mask": "state"})
+        from airflow_mlpipe.runstatus import CANCEL_NOTE
+
+        self.client.request("PATCH", self._path(), json={"note": CANCEL_NOTE}, params={"update_mask": "note"})
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Pipeline-level metrics (``run.parent.log`` in the steps)."""
+        out: dict[str, Any] = {}
+        for step in self.get_steps():
+            out.update((step._result() or {}).get("parent_metrics") or {})
+        return out
+
+    # --- waiting ----------------------------------------------------------------------------
+
+    def wait_for_completion(
+        self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
+    ) -> str:
+        """Wait until the run ends; with ``show_output`` stream each step's status and log as v1 did."""
+        from airflow_mlpipe.client.streaming import RunStreamer
+
+        deadline = time.monotonic() + timeout_seconds
+        streamer = RunStreamer(self) if show_output else None
+        while True:
+            status = self.get_status()
+            if streamer is not None:
+                streamer.poll(final=status in TERMINAL_RUN)
+            if status in TERMINAL_RUN:
+                break
+            if time.monotonic() > deadline:
+                raise MlpipeError(
+                    f"run {self.id} did not finish within {timeout_seconds:.0f}s (status {status})"
+                )
+            time.sleep(1)
+        if streamer is not None:
+            streamer.summary(status)
+        if status == "Failed" and raise_on_error:
+            failed = [s.name for s in self.get_steps() if s.get_status() == "Failed"]
+            raise PipelineRunFailed(f"Activity Failed: pipeline run {self.id} failed; failed steps: {failed}")
+        return status
+
+    # --- publishing ---------------------------------------------------------------------------
+
+    def publish_pipeline(
+        self,
+        name: str,
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool | None = None,
+    ) -> Any:
+        """Publish the pipeline this run ran, with the snapshots it ran (Azure ML v1's name)."""
+        from airflow_mlpipe.client.published import PublishedPipeline
+        from airflow_mlpipe.registry import Registry
+
+        entry = Registry(workspace_registry_root(self.workspace)).get(self.dag_id)
+        if entry is None:
+            raise UserErrorException(
+                f"run {self.id}: DAG {self.dag_id!r} is not a registered pipeline (submitted with "
+                "Experiment.submit or published); publish its Pipeline object instead"
+            )
+        if continue_on_step_failure is None:
+            continue_on_step_failure = entry["meta"].get("continue_on_step_failure", False)
+        return PublishedPipeline.publish_spec(
+            self.workspace,
+            entry["spec"],
+            name,
+            description or entry["spec"].get("description"),
+            version,
+            continue_on_step_failure,
+            published_from=self.id,
+        )
+
+    # --- RunBase hooks ----------------------------------------------------------------------
+
+    def _meta_key(self) -> tuple[str, str, str | None]:
+        return self.dag_id, self.run_id, None
+
+    def _initial_tags(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self._submission().get("tags") or {}).items()}
+
+    def _initial_properties(self) -> dict[str, str]:
+        sub = self._submission()
+        props = {"azureml.runsource": "azureml.PipelineRun", "mlpipe.dag_id": self.dag_id}
+        for key, field in (
+            ("azureml.pipelineid", "pipeline_id"),
+            ("azureml.pipelineEndpointId", "endpoint_id"),
+        ):
+            if sub.get(field):
+                props[key] = str(sub[field])
+        return props
+
+    def _execution_log(self) -> str:
+        lines = [f"{s.name}: {s.get_status()}" for s in self.get_steps()]
+        try:
+            lines += self.client.task_log(self.dag_id, self.run_id, STATUS_TASK_ID, 1)
+        except AirflowApiError:
+            pass  # the status task has not run yet
+        return "\n".join(lines)
+
+    def _files(self) -> dict[str, Any]:
+        files: dict[str, Any] = {EXECUTION_LOG: self._execution_log}
+        for step in self.get_steps():
+            files.update(stored_files(step._result(), "parent_files"))
+        return files
+
+
+def _matches(have: dict[str, str], wanted: Any) -> bool:
+    """v1's tag/property filter: a key (present), a list of keys, or a dict of key -> value."""
+    if isinstance(wanted, str):
+        return wanted in have
+    if isinstance(wanted, dict):
+        return all(have.get(k) == str(v) for k, v in wanted.items())
+    return all(k in have for k in wanted)
+
+
+__all__ = ["TERMINAL_STEP", "PipelineRun", "PipelineRunFailed", "StepRun"]
