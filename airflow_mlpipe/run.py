@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -69,15 +70,49 @@ class TabularInput:
 
 
 class _Experiment:
-    def __init__(self, name: str):
+    def __init__(self, name: str, workspace_info: dict[str, Any] | None = None):
         self.name = name
+        self._workspace_info = workspace_info
+        self._workspace: Any = None
+
+    @property
+    def workspace(self) -> Any:
+        """The pipeline's workspace: the worker's, with the datastores the pipeline was built with."""
+        if self._workspace is None:
+            from airflow_mlpipe.definitions.workspace import Workspace
+
+            ws = Workspace.from_config()
+            info = self._workspace_info
+            if info:  # inside a step: the datastores of the pipeline's spec, as the operator sees them
+                ws._datastore_specs = {n: dict(d) for n, d in info["datastores"].items()}
+                ws._default_datastore = info["default_datastore"] or ws._default_datastore
+            self._workspace = ws
+        return self._workspace
+
+
+def _copy_into(folder: str | None, name: str, source: Any) -> str | None:
+    """Copy a file (a path or a binary stream) to ``folder/name``; None for an offline run."""
+    rel = Path(name)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise ValueError(f"run file name {name!r} must be a relative path without '..'")
+    if folder is None:
+        return None
+    target = Path(folder) / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if hasattr(source, "read"):
+        with open(target, "wb") as fh:
+            shutil.copyfileobj(source, fh)
+    else:
+        shutil.copyfile(os.fspath(source), target)
+    return rel.as_posix()
 
 
 class _MetricSink:
     scope = "step"
 
-    def __init__(self, metrics_file: str | None):
+    def __init__(self, metrics_file: str | None, files_dir: str | None = None):
         self._file = metrics_file
+        self._files_dir = files_dir
         self._local: dict[str, list[Any]] = {}
 
     def _record(self, kind: str, name: str, value: Any) -> None:
@@ -105,7 +140,39 @@ class _MetricSink:
         self._record("table", name, value)
 
     def tag(self, key: str, value: str | None = None) -> None:
-        self._record("tag", f"tag:{key}", "" if value is None else str(value))
+        self._record("tag", key, "" if value is None else str(value))
+
+    def upload_file(self, name: str, path_or_stream: Any) -> None:
+        """Store a file with the run (v1: ``run.upload_file``); it is listed by ``get_file_names()``."""
+        if _copy_into(self._files_dir, name, path_or_stream) is None:
+            print(f"Attempted to upload file {name} from {path_or_stream}")
+
+    def upload_files(self, names: list[str], paths: list[str], **kwargs: Any) -> None:
+        for name, path in zip(names, paths, strict=True):
+            self.upload_file(name, path)
+
+    def upload_folder(self, name: str, path: str, **kwargs: Any) -> None:
+        for file in sorted(Path(path).rglob("*")):
+            if file.is_file():
+                self.upload_file(f"{name.rstrip('/')}/{file.relative_to(path).as_posix()}", file)
+
+    def log_image(self, name: str, path: Any = None, plot: Any = None, description: str = "") -> None:
+        """Store an image with the run (a file, or a matplotlib figure/pyplot) under ``images/`` and
+        log it as a metric naming that run file."""
+        if (path is None) == (plot is None):
+            raise ValueError(f"log_image({name!r}): give exactly one of path and plot")
+        suffix = Path(os.fspath(path)).suffix if path is not None else ".png"
+        file_name = f"images/{name}{suffix}"
+        if plot is not None:
+            import io
+
+            buffer = io.BytesIO()
+            plot.savefig(buffer, format="png")
+            buffer.seek(0)
+            stored = _copy_into(self._files_dir, file_name, buffer)
+        else:
+            stored = _copy_into(self._files_dir, file_name, path)
+        self._record("image", name, {"image": stored or file_name, "description": description})
 
     def set_tags(self, tags: dict[str, str]) -> None:
         for k, v in tags.items():
@@ -125,8 +192,8 @@ class _MetricSink:
 class _ParentRun(_MetricSink):
     scope = "parent"
 
-    def __init__(self, metrics_file: str | None, run_id: str):
-        super().__init__(metrics_file)
+    def __init__(self, metrics_file: str | None, run_id: str, files_dir: str | None = None):
+        super().__init__(metrics_file, files_dir)
         self.id = run_id
 
 
@@ -137,10 +204,10 @@ class Run(_MetricSink):
         ctx = context or {}
         offline = context is None
         metrics_file = None if offline else ctx["metrics_file"]
-        super().__init__(metrics_file)
+        super().__init__(metrics_file, ctx.get("files_dir"))
         self.id = ctx.get("run_id") or f"OfflineRun_{uuid.uuid4()}"
-        self.experiment = _Experiment(ctx.get("experiment", "offline"))
-        self.parent = _ParentRun(metrics_file, ctx.get("parent_run_id", self.id))
+        self.experiment = _Experiment(ctx.get("experiment", "offline"), ctx.get("workspace"))
+        self.parent = _ParentRun(metrics_file, ctx.get("parent_run_id", self.id), ctx.get("parent_files_dir"))
         self.parameters: dict[str, Any] = dict(ctx.get("parameters", {}))
         self.output_datasets: dict[str, str] = dict(ctx.get("output_datasets", {}))
         self.input_datasets: dict[str, Any] = {}
@@ -161,6 +228,27 @@ class Run(_MetricSink):
         if not allow_offline:
             raise RuntimeError("Run.get_context(allow_offline=False): not running inside a pipeline step")
         return cls(None)
+
+    @staticmethod
+    def get(workspace: Any, run_id: str) -> Any:
+        """A run by id (v1's ``Run.get``): ``<dag_id>/<dag_run_id>`` is a PipelineRun,
+        ``<dag_id>/<dag_run_id>/<step>`` one of its StepRuns."""
+        from airflow_mlpipe.client.pipeline_run import PipelineRun
+
+        dag_id, _, rest = run_id.partition("/")
+        dag_run_id, sep, step = rest.partition("/")
+        step = step.split("/")[0]  # a step's own id inside a script may carry its try number
+        run = PipelineRun.get(workspace, f"{dag_id}/{dag_run_id}")
+        if not sep:
+            return run
+        found = run.find_step_run(step)
+        if not found:
+            from airflow_mlpipe.exceptions import UserErrorException
+
+            raise UserErrorException(
+                f"run {run.id} has no step {step!r}; its steps: {[s.name for s in run.get_steps()]}"
+            )
+        return found[0]
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, experiment={self.experiment.name!r})"

@@ -265,7 +265,11 @@ class PipelineRun(RunBase):
         return self.dag_id, self.run_id, None
 
     def _initial_tags(self) -> dict[str, str]:
-        return {str(k): str(v) for k, v in (self._submission().get("tags") or {}).items()}
+        """Tags given at submission, then those the steps set with ``run.parent.tag``."""
+        tags = {str(k): str(v) for k, v in (self._submission().get("tags") or {}).items()}
+        for step in self.get_steps():
+            tags.update((step._result() or {}).get("parent_tags") or {})
+        return tags
 
     def _initial_properties(self) -> dict[str, str]:
         sub = self._submission()

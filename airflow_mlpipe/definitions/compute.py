@@ -19,6 +19,48 @@ class AmlComputeProvisioningConfiguration:
         self.settings = settings
 
 
+class ComputeStatus:
+    """A compute target's status; ``serialize()`` gives v1's dict, ``str()`` its provisioning state."""
+
+    def __init__(self, target: ComputeTarget, pool: dict[str, Any] | None):
+        self.provisioning_state = target.provisioning_state
+        self._target = target
+        self._pool = pool
+
+    def serialize(self) -> dict[str, Any]:
+        spec, pool = self._target.spec, self._pool or {}
+        slots = int(spec.get("max_nodes", 1))
+        running, queued = pool.get("running_slots", 0), pool.get("queued_slots", 0)
+        return {
+            "provisioningState": self.provisioning_state,
+            "allocationState": "Resizing" if queued else "Steady",
+            "currentNodeCount": pool.get("occupied_slots", 0),
+            "targetNodeCount": slots,
+            "nodeStateCounts": {
+                "runningNodeCount": running,
+                "preparingNodeCount": queued,
+                "idleNodeCount": max(slots - running - queued, 0),
+                "unusableNodeCount": 0,
+                "leavingNodeCount": 0,
+                "preemptedNodeCount": 0,
+            },
+            "scaleSettings": {"minNodeCount": spec.get("min_nodes", 0), "maxNodeCount": slots},
+            "vmSize": spec.get("vm_size", ""),
+            "vmPriority": spec.get("vm_priority", "dedicated"),
+            "airflowPool": self._target.name if self._pool is not None else None,
+            "errors": None,
+        }
+
+    def __str__(self) -> str:
+        return self.provisioning_state
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == other if isinstance(other, str) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.provisioning_state)
+
+
 class ComputeTarget:
     """A named compute target of a workspace (Azure ML v1: ``ComputeTarget(workspace, name)``)."""
 
@@ -80,8 +122,19 @@ class ComputeTarget:
 
         write_json_atomic(self.workspace._compute_file, current)
 
-    def get_status(self) -> str:
-        return self.provisioning_state
+    def get_status(self) -> ComputeStatus:
+        """The target's state; for a cluster, its Airflow pool's slots in use (v1's AmlComputeStatus)."""
+        pool = None
+        if self.spec.get("type") == "AmlCompute":
+            from airflow_mlpipe.client.auth import workspace_client
+            from airflow_mlpipe.client.rest import AirflowApiError
+
+            try:
+                pool = workspace_client(self.workspace).request("GET", f"/api/v2/pools/{self.name}")
+            except AirflowApiError as exc:
+                if exc.status not in (None, 404):  # 404: no run has used the cluster yet
+                    raise
+        return ComputeStatus(self, pool)
 
     @property
     def pool_slots(self) -> int:

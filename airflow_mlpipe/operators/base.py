@@ -25,6 +25,7 @@ from airflow_mlpipe.storage import open_store
 from airflow_mlpipe.storage.base import safe_segment
 
 RESULT_FORMAT = "mlpipe.step-result/1"
+RUN_FILE_KINDS = ("files", "parent_files")
 
 
 def compute_path(base: Path, path_on_compute: str | None, step: str) -> Path:
@@ -47,6 +48,10 @@ class StepRun:
     outputs: dict[str, Path] = field(default_factory=dict)  # output name -> local folder
     metrics: dict[str, Any] = field(default_factory=dict)
     parent_metrics: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    parent_tags: dict[str, str] = field(default_factory=dict)
+    # run files the script stores (upload_file, log_image, ./outputs): the step's and its pipeline run's
+    files_dirs: dict[str, Path] = field(default_factory=dict)
 
 
 class StepOperator(BaseOperator):
@@ -91,11 +96,13 @@ class StepOperator(BaseOperator):
         workdir = Path(tempfile.mkdtemp(prefix=f"mlpipe-{safe_segment(self.task_id)}-"))
         try:
             run = StepRun(workdir=workdir, parameters=parameters)
+            run.files_dirs = {k: workdir / "run_files" / k for k in RUN_FILE_KINDS}
             self.materialize_inputs(context, run)
             self.prepare_outputs(run)
             self.run_step(context, run)
             stored = self.store_outputs(context, run)
             result = self.step_result(context, run, stored)
+            result.update(self.store_run_files(context, run))
             if decision is not None:
                 self.commit(context, decision, result, lease)
             return result
@@ -200,6 +207,7 @@ class StepOperator(BaseOperator):
             "parameters": parameters,
             "metrics": entry["metrics"],
             "parent_metrics": entry.get("parent_metrics", {}),
+            **{k: entry.get(k, {}) for k in (*RUN_FILE_KINDS, "tags", "parent_tags")},
             "reused_from": {
                 **origin,
                 "committed_at": entry["committed_at"],
@@ -230,6 +238,7 @@ class StepOperator(BaseOperator):
             "outputs": result["outputs"],
             "metrics": result["metrics"],
             "parent_metrics": result["parent_metrics"],
+            **{k: result.get(k, {}) for k in (*RUN_FILE_KINDS, "tags", "parent_tags")},
             "committed_at": time.time(),
             "origin": {
                 "dag_id": self.dag_id_for_cache(context),
@@ -402,6 +411,23 @@ class StepOperator(BaseOperator):
             }
         return stored
 
+    def store_run_files(self, context: Any, run: StepRun) -> dict[str, Any]:
+        """Store the run files the script left (see client/run_base.py) on the pipeline's default
+        datastore, under a path no other run, task or try writes; list them for the result."""
+        from airflow_mlpipe.operators.run_files import upload_run_files
+
+        ds_name = (self.pipeline.get("reuse") or {}).get("datastore")
+        if ds_name is None:
+            return {}
+        store = self.datastore_store(ds_name, "the run files")
+        found = {}
+        for kind, folder in run.files_dirs.items():
+            listed = upload_run_files(store, folder, self.output_prefix(context, f"_{kind}"))
+            if listed is not None:
+                found[kind] = {"datastore": ds_name, **listed}
+                self.log.info("run files: stored %s", ", ".join(sorted(listed["names"])))
+        return found
+
     # --- result ----------------------------------------------------------------------------
 
     def step_result(self, context: Any, run: StepRun, stored: dict[str, Any]) -> dict[str, Any]:
@@ -413,6 +439,8 @@ class StepOperator(BaseOperator):
             "parameters": run.parameters,
             "metrics": run.metrics,
             "parent_metrics": run.parent_metrics,
+            "tags": run.tags,
+            "parent_tags": run.parent_tags,
             "reused_from": None,
         }
         json.dumps(result)

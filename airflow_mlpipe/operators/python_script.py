@@ -107,14 +107,20 @@ class PythonScriptStepOperator(StepOperator):
         metrics_file = run.workdir / "metrics.jsonl"
         ti = context["ti"]
         run_context = {
-            "run_id": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.try_number}",
+            "run_id": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
             "step": self.task_id,
-            "experiment": ti.dag_id,
+            "experiment": experiment_name(context),
             "parent_run_id": f"{ti.dag_id}/{ti.run_id}",
             "input_datasets": run.inputs,
             "output_datasets": {name: str(path) for name, path in run.outputs.items()},
             "parameters": run.parameters,
             "metrics_file": str(metrics_file),
+            "files_dir": str(run.files_dirs["files"]),
+            "parent_files_dir": str(run.files_dirs["parent_files"]),
+            "workspace": {
+                "datastores": self.pipeline["datastores"],
+                "default_datastore": (self.pipeline.get("reuse") or {}).get("datastore"),
+            },
         }
         (run.workdir / "run_context.json").write_text(json.dumps(run_context))
         env = script_environment(dict(os.environ))
@@ -126,7 +132,12 @@ class PythonScriptStepOperator(StepOperator):
         cmd = [sys.executable, "-m", "airflow_mlpipe._launch", "-u", settings["script_name"], *args]
         self.log.info("running %s in a copy of %s", " ".join(cmd[4:]), source)
         rc, tail = self._run(cmd, snapshot, env)
-        run.metrics, run.parent_metrics = read_metrics(metrics_file)
+        for folder in ("outputs", "logs"):  # v1 kept what a script wrote to ./outputs and ./logs
+            if (snapshot / folder).is_dir():
+                shutil.copytree(snapshot / folder, run.files_dirs["files"] / folder, dirs_exist_ok=True)
+        run.metrics, run.parent_metrics, run.tags, run.parent_tags = read_metrics(metrics_file)
+        for name, value in run.tags.items():
+            self.log.info("tag %s = %s", name, value)
         for name, value in run.metrics.items():
             self.log.info("metric %s = %s", name, value)
         for name, value in run.parent_metrics.items():
@@ -201,23 +212,35 @@ class PythonScriptStepOperator(StepOperator):
             self._kill(self._proc)
 
 
-def read_metrics(path: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Fold the script's metric records: a name logged once is a value, more often a list."""
+def experiment_name(context: Any) -> str:
+    """The experiment a run was submitted under (its conf), else the DAG id."""
+    from airflow_mlpipe.registry.submission import SUBMISSION_KEY
+
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    return (conf.get(SUBMISSION_KEY) or {}).get("experiment_name") or context["ti"].dag_id
+
+
+def read_metrics(path: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, str], dict[str, str]]:
+    """Fold the script's records into metrics (a name logged once is a value, more often a list)
+    and tags (the last value of each), for the step and for its pipeline run."""
     scopes: dict[str, dict[str, list[Any]]] = {"step": {}, "parent": {}}
+    tags: dict[str, dict[str, str]] = {"step": {}, "parent": {}}
     try:
         with open(path) as fh:
             records = [json.loads(line) for line in fh if line.strip()]
     except FileNotFoundError:
         records = []
     for rec in records:
+        if rec["kind"] == "tag":
+            tags[rec["scope"]][rec["name"]] = rec["value"]
+            continue
         values = scopes[rec["scope"]].setdefault(rec["name"], [])
         if rec["kind"] == "list":
             values.extend(rec["value"])
         else:
             values.append(rec["value"])
-    return tuple(  # type: ignore[return-value]
-        {k: v[0] if len(v) == 1 else v for k, v in scopes[s].items()} for s in ("step", "parent")
-    )
+    step, parent = ({k: v[0] if len(v) == 1 else v for k, v in scopes[s].items()} for s in ("step", "parent"))
+    return step, parent, tags["step"], tags["parent"]
 
 
 def _spec_from_definitions(task_id: str, **step_kwargs: Any) -> tuple[dict, dict, dict]:

@@ -2,7 +2,7 @@
 
 It mounts the published pipeline routes (``airflow_mlpipe.plugin.app``) at ``/mlpipe`` in
 Airflow's API server, and installs the middleware that refuses triggers of disabled published
-pipelines (``airflow_mlpipe.plugin.middleware``).
+pipelines and the one that accepts Azure ML v1's full endpoint URLs (``airflow_mlpipe.plugin.middleware``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_mlpipe.plugin.app import app
-from airflow_mlpipe.plugin.middleware import RefuseDisabledTriggers
+from airflow_mlpipe.plugin.middleware import AzureWorkspacePaths, RefuseDisabledTriggers
 from airflow_mlpipe.registry.published import ROUTES_MOUNT
 
 
@@ -18,5 +18,6 @@ class MlpipePlugin(AirflowPlugin):
     name = "airflow_mlpipe"
     fastapi_apps = [{"app": app, "url_prefix": ROUTES_MOUNT, "name": "airflow-mlpipe published pipelines"}]
     fastapi_root_middlewares = [
-        {"middleware": RefuseDisabledTriggers, "args": [], "kwargs": {}, "name": "mlpipe-refuse-disabled"}
+        {"middleware": RefuseDisabledTriggers, "args": [], "kwargs": {}, "name": "mlpipe-refuse-disabled"},
+        {"middleware": AzureWorkspacePaths, "args": [], "kwargs": {}, "name": "mlpipe-azure-workspace-paths"},
     ]

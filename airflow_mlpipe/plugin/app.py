@@ -31,7 +31,7 @@ from airflow_mlpipe.registry.published import (
     pipeline_submit_url,
 )
 from airflow_mlpipe.registry.submission import SUBMISSION_KEY, build_conf
-from airflow_mlpipe.runstatus import run_status, task_status
+from airflow_mlpipe.runstatus import STATUS_TASK_ID, run_status, task_status
 
 app = FastAPI(
     title="airflow-mlpipe published pipelines",
@@ -368,6 +368,18 @@ def submit_endpoint_by_name(
     return _endpoint_submit(request, user, registry().get_endpoint(name=name), body, pipeline_version)
 
 
+@app.post(f"{API_PREFIX}/PipelineRuns/PipelineEndpointSubmit/Name", responses=ERRORS)
+def submit_endpoint_by_name_query(
+    request: Request,
+    user: UserDep,
+    body: SubmitBody,
+    name: Annotated[str, Query(min_length=1, description="the endpoint's name")],
+    pipeline_version: VersionQuery = None,
+) -> RunResponse:
+    """Run a pipeline endpoint found by name, in v1's URL shape ``.../Name?name=...``."""
+    return _endpoint_submit(request, user, registry().get_endpoint(name=name), body, pipeline_version)
+
+
 @app.get(f"{API_PREFIX}/PipelineRuns/{{run_id}}", responses=ERRORS)
 def get_run(user: UserDep, run_id: Annotated[str, Path()]) -> RunResponse:
     """A run of a published pipeline: its status and its steps' statuses."""
@@ -399,6 +411,7 @@ def get_run(user: UserDep, run_id: Annotated[str, Path()]) -> RunResponse:
                 TryNumber=ti.try_number,
             )
             for ti in sorted(tis, key=lambda t: (t.start_date is None, t.start_date or 0, t.task_id))
+            if ti.task_id != STATUS_TASK_ID  # the run's status task is no step
         ]
         return RunResponse(
             Id=dag_run.run_id,

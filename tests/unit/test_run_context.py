@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from airflow_mlpipe import Run
 from airflow_mlpipe.operators.python_script import read_metrics, script_environment
 
@@ -33,6 +35,8 @@ def test_online_run_reads_inputs_and_writes_metrics(tmp_path, monkeypatch):
         },
         "parameters": {"n": 3},
         "metrics_file": str(metrics),
+        "files_dir": str(tmp_path / "files"),
+        "parent_files_dir": str(tmp_path / "parent_files"),
     }
     (tmp_path / "ctx.json").write_text(json.dumps(ctx))
     monkeypatch.setenv("MLPIPE_RUN_CONTEXT", str(tmp_path / "ctx.json"))
@@ -46,9 +50,33 @@ def test_online_run_reads_inputs_and_writes_metrics(tmp_path, monkeypatch):
     run.log("acc", 0.75)
     run.log_row("row", x=1, y=2)
     run.parent.log("best", "model-a")
-    step, parent = read_metrics(metrics)
-    assert step == {"acc": [0.5, 0.75], "row": {"x": 1, "y": 2}}
+    run.tag("stage", "dev")
+    run.tag("stage", "prod")
+    run.parent.tag("owner")
+    (tmp_path / "note.txt").write_text("hello")
+    run.upload_file("notes/note.txt", str(tmp_path / "note.txt"))
+    run.parent.upload_file("summary.txt", str(tmp_path / "note.txt"))
+    with pytest.raises(ValueError, match="without '..'"):
+        run.upload_file("../escape.txt", str(tmp_path / "note.txt"))
+
+    class Figure:  # what log_image needs of a matplotlib figure: savefig into a stream
+        def savefig(self, stream, format):
+            stream.write(b"\x89PNG fake")
+
+    run.log_image("curve", plot=Figure(), description="loss")
+    with pytest.raises(ValueError, match="exactly one of path and plot"):
+        run.log_image("none")
+    step, parent, tags, parent_tags = read_metrics(metrics)
+    assert step == {
+        "acc": [0.5, 0.75],
+        "row": {"x": 1, "y": 2},
+        "curve": {"image": "images/curve.png", "description": "loss"},
+    }
     assert parent == {"best": "model-a"}
+    assert tags == {"stage": "prod"} and parent_tags == {"owner": ""}
+    assert (tmp_path / "files" / "notes" / "note.txt").read_text() == "hello"
+    assert (tmp_path / "files" / "images" / "curve.png").read_bytes() == b"\x89PNG fake"
+    assert (tmp_path / "parent_files" / "summary.txt").exists()
 
 
 def test_step_scripts_never_see_airflow_secrets():
