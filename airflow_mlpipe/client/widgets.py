@@ -99,18 +99,16 @@ def run_details(run: Any, results: dict[Any, Any] | None = None) -> RunDetailsDa
         stopped = results["fail_fast"]
     rows = []
     for ti in tis:
-        map_index = ti.get("map_index")
-        mapped = map_index not in (-1, None)
-        key = (ti["task_id"], map_index, ti.get("try_number"))
+        key = (ti["task_id"], ti.get("try_number"))  # a cleared and rerun step gets a new try
         if ti["state"] == "success" and key not in results:
-            results[key] = client.xcom(dag_id, run_id, ti["task_id"]) if not mapped else None
+            results[key] = client.xcom(dag_id, run_id, ti["task_id"])
         result = (results.get(key) if ti["state"] == "success" else None) or {}
         step_status = task_status(ti["state"])
         if ti["state"] == "failed" and ti["task_id"] in stopped:
             step_status = "Canceled"
         rows.append(
             StepRow(
-                name=f"{ti['task_id']}[{map_index}]" if mapped else ti["task_id"],
+                name=ti["task_id"],
                 status=step_status,
                 start=_when(ti.get("start_date")),
                 end=_when(ti.get("end_date")),
@@ -247,9 +245,7 @@ def format_html(data: RunDetailsData, now: datetime | None = None) -> str:
 def in_notebook() -> bool:
     """True in a Jupyter (IPython kernel) session; False in a terminal, terminal IPython or a script."""
     ipython = sys.modules.get("IPython")  # not imported means not in IPython: keep this check light
-    if ipython is None:
-        return False
-    shell = ipython.get_ipython()
+    shell = ipython.get_ipython() if ipython is not None else None
     if shell is None:
         return False
     return getattr(shell, "kernel", None) is not None or "IPKernelApp" in getattr(shell, "config", {})
@@ -270,15 +266,12 @@ class _WidgetView:
         display(self.box)
 
     def update(self, data: RunDetailsData) -> None:
-        status = f"<b>{html.escape(status_line(data))}</b>"
-        table = format_html(data)
-        if self.status.value != status:
-            self.status.value = status
+        # a trait set to the value it has sends nothing to the frontend
+        self.status.value = f"<b>{html.escape(status_line(data))}</b>"
         self.progress.max = max(1, len(data.steps))
         self.progress.value = data.finished_steps
         self.progress.bar_style = {"Finished": "success", "Failed": "danger"}.get(data.status, "")
-        if self.table.value != table:
-            self.table.value = table
+        self.table.value = format_html(data)
 
     def error(self, message: str) -> None:
         self.status.value = f"<b>{html.escape(message)}</b>"
@@ -313,14 +306,8 @@ class RunDetails:
     def get_widget_data(self) -> dict[str, Any]:
         """The run's status and steps as plain data (one refresh)."""
         data = self._refresh()
-        return {
-            "run_id": data.run_id,
-            "status": data.status,
-            "steps": [
-                {**s.__dict__, "duration": s.duration(), "reused": s.reused_from is not None}
-                for s in data.steps
-            ],
-        }
+        steps = [{**s.__dict__, "duration": s.duration()} for s in data.steps]
+        return {"run_id": data.run_id, "status": data.status, "steps": steps}
 
     def _refresh(self) -> RunDetailsData:
         self.data = run_details(self.run_instance, self._results)
