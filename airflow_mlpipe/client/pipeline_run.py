@@ -38,9 +38,12 @@ class PipelineRun(RunBase):
         self._spec = kwargs.pop("spec", None)
         if isinstance(experiment, Experiment):
             self.workspace = experiment.workspace
-            dag_id, sep, rid = run_id.partition("/")
-            self.dag_id, self.run_id = (dag_id, rid) if sep else (experiment.dag_id, run_id)
             self._experiment = experiment
+            client = client or workspace_client(self.workspace)
+            dag_id, sep, rid = run_id.partition("/")
+            self.dag_id, self.run_id = (
+                (dag_id, rid) if sep else (_dag_of_run(client, experiment, run_id), run_id)
+            )
         else:  # the Airflow form: (workspace, dag_id, dag_run_id, client=None, spec=None)
             if not args:
                 raise UserErrorException(
@@ -295,6 +298,29 @@ class PipelineRun(RunBase):
         for step in self.get_steps():
             files.update(stored_files(step._result(), "parent_files"))
         return files
+
+
+def _dag_of_run(client: AirflowClient, experiment: Any, run_id: str) -> str:
+    """The DAG of a bare run id: the experiment's own, or the published pipeline's it was
+    submitted to under the experiment's name (a REST submission answers with the bare id)."""
+    try:
+        client.request("GET", f"/api/v2/dags/{quote(experiment.dag_id)}/dagRuns/{quote(run_id, safe='')}")
+        return experiment.dag_id
+    except AirflowApiError as exc:
+        if exc.status != 404:
+            raise
+    found = client.request(
+        "GET",
+        "/api/v2/dags/~/dagRuns",
+        params={"run_id_pattern": run_id, "dag_id_prefix_pattern": "published_"},
+    )["dag_runs"]
+    exact = [r["dag_id"] for r in found if r["dag_run_id"] == run_id]
+    if not exact:
+        raise UserErrorException(
+            f"experiment {experiment.name!r} has no run {run_id!r} (not in DAG {experiment.dag_id!r} "
+            "nor in a published pipeline)"
+        )
+    return exact[0]
 
 
 def _matches(have: dict[str, str], wanted: Any) -> bool:

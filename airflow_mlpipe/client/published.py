@@ -179,7 +179,9 @@ class PublishedPipeline(_RegistryObject):
         record = _registry(workspace).publish(
             spec, name, description, version, bool(continue_on_step_failure), published_from
         )
-        wait_for_dag_version(client, record["dag_id"], spec_tag(spec), timeout_seconds)
+        wait_for_dag_version(
+            client, record["dag_id"], spec_tag(spec, bool(continue_on_step_failure)), timeout_seconds
+        )
         client.set_paused(record["dag_id"], False)  # deployments that pause new DAGs
         ensure_pools(client, spec)
         return PublishedPipeline(workspace, record, client)

@@ -11,6 +11,15 @@ import requests
 from airflow_mlpipe.exceptions import MlpipeError
 
 TERMINAL_RUN_STATES = {"success", "failed"}
+RETRY_STATUS = {429, 500, 502, 503, 504}  # a busy or restarting API server (e.g. SQLite locked)
+RETRY_ATTEMPTS = 5
+PAGE = 100  # Airflow's default maximum_page_limit
+
+
+class _Transient(Exception):
+    def __init__(self, response: requests.Response):
+        super().__init__(response.status_code)
+        self.response = response
 
 
 class AirflowApiError(MlpipeError):
@@ -85,10 +94,10 @@ class AirflowClient:
                 method, f"{self.url}{path}", headers=merged, timeout=self.timeout, **kwargs
             )
 
-        r = send()
+        r = self._with_retries(method, send)
         if r.status_code == 401 and self._token is not None and self._fixed_token is None:
             self._token = None  # expired: one fresh token, then give up
-            r = send()
+            r = self._with_retries(method, send)
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail", r.text)
@@ -98,6 +107,43 @@ class AirflowClient:
                 f"{method} {path}: HTTP {r.status_code}: {str(detail)[:1000]}", r.status_code
             )
         return r.json() if r.content else None
+
+    def _with_retries(self, method: str, send: Any) -> requests.Response:
+        """Send, retrying with exponential backoff what a busy server may answer (5xx, 429) and
+        lost connections. A POST is retried only when the server says it did not act (429, 503)."""
+        import tenacity
+
+        transient = RETRY_STATUS if method.upper() != "POST" else {429, 503}
+
+        def answer() -> requests.Response:
+            try:
+                r = send()
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if method.upper() == "POST":
+                    raise AirflowApiError(f"cannot reach Airflow at {self.url}: {exc}") from exc
+                raise
+            if r.status_code in transient:
+                raise _Transient(r)
+            return r
+
+        try:
+            for attempt in tenacity.Retrying(
+                retry=tenacity.retry_if_exception_type(
+                    (_Transient, requests.ConnectionError, requests.Timeout)
+                ),
+                wait=tenacity.wait_exponential(multiplier=0.5, max=8),
+                stop=tenacity.stop_after_attempt(RETRY_ATTEMPTS),
+                reraise=True,
+            ):
+                with attempt:
+                    return answer()
+        except _Transient as exc:
+            return exc.response  # still failing: the caller reports it
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise AirflowApiError(
+                f"cannot reach Airflow at {self.url}: is it running? (`mlpipe up` starts the embedded one)"
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- dags and runs ---------------------------------------------------------------------
 
@@ -137,8 +183,14 @@ class AirflowClient:
         return self.request("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of a run, page by page (Airflow returns 50 by default)."""
         path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances"
-        return self.request("GET", path)["task_instances"]
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.request("GET", path, params={"limit": PAGE, "offset": len(found)})
+            found += page["task_instances"]
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
+                return found
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = (

@@ -116,7 +116,9 @@ class Experiment:
         current = registry.get(self.dag_id)
         if current is None or current["spec"] != spec or current["meta"] != meta:
             registry.put(self.dag_id, spec, "experiment", meta)
-        wait_for_dag_version(client, self.dag_id, spec_tag(spec), timeout_seconds)
+        wait_for_dag_version(
+            client, self.dag_id, spec_tag(spec, bool(continue_on_step_failure)), timeout_seconds
+        )
         ensure_pools(client, spec)
         conf["regenerate_outputs"] = bool(regenerate_outputs)
         conf[SUBMISSION_KEY] = {
@@ -283,5 +285,9 @@ def wait_for_dag_version(client: AirflowClient, dag_id: str, tag: str, timeout: 
 def _reparse_file_of(client: AirflowClient, dag_id: str) -> bool:
     """Ask Airflow to parse the file DAG ``dag_id`` comes from now, not at its next scan."""
     details = client.request("GET", f"/api/v2/dags/{quote(dag_id)}/details")
-    client.request("PUT", f"/api/v2/parseDagFile/{details['file_token']}")
+    try:
+        client.request("PUT", f"/api/v2/parseDagFile/{details['file_token']}")
+    except AirflowApiError as exc:
+        if exc.status != 409:  # 409: another client asked for the same parse at the same moment
+            raise
     return True

@@ -39,8 +39,13 @@ def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
             entry = json.loads(path.read_text())
             if entry.get("format") != ENTRY_FORMAT or entry.get("dag_id") != dag_id:
                 raise ValueError(f"not a registry entry of format {ENTRY_FORMAT!r} for DAG {dag_id!r}")
-            tags = ["mlpipe-registry", f"mlpipe-{entry['kind']}", spec_tag(entry["spec"])]
             meta = entry.get("meta", {})
+            continue_on_failure = bool(meta.get("continue_on_step_failure", False))
+            tags = [
+                "mlpipe-registry",
+                f"mlpipe-{entry['kind']}",
+                spec_tag(entry["spec"], continue_on_failure),
+            ]
             extra: dict[str, Any] = {}
             if entry["kind"] == "published":
                 version = f" v{meta['version']}" if meta.get("version") else ""
@@ -52,7 +57,7 @@ def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
                 tags=tags,
                 **extra,
                 auto_register=False,
-                continue_on_step_failure=bool(meta.get("continue_on_step_failure", False)),
+                continue_on_step_failure=continue_on_failure,
             )
         except Exception as exc:  # one broken entry must not hide the other pipelines
             message = f"{type(exc).__name__}: {exc}"
@@ -63,11 +68,13 @@ def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
     return dags
 
 
-def spec_tag(spec: dict[str, Any]) -> str:
-    """A DAG tag naming the spec version, so a client can wait until Airflow serialized it."""
+def spec_tag(spec: dict[str, Any], continue_on_step_failure: bool = False) -> str:
+    """A DAG tag naming the spec version and the failure setting it was built with, so a client
+    can wait until Airflow serialized exactly that DAG."""
     from airflow_mlpipe.reuse.fingerprint import digest
 
-    return f"mlpipe-spec-{digest(spec)[:16]}"
+    built = {"spec": spec, "continue_on_step_failure": True} if continue_on_step_failure else spec
+    return f"mlpipe-spec-{digest(built)[:16]}"
 
 
 def write_dag_file(folder: str | Path) -> Path:

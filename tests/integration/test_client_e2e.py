@@ -49,7 +49,9 @@ def test_submit_wait_read_statuses_metrics_and_outputs_then_resubmit_and_reuse(w
     assert {s.get_status() for s in steps.values()} == {"Finished"}
     assert steps["compare.py"].get_metrics()["evaluation_rows"] == 60
     assert run.get_metrics()["best_model"] in ("decision_tree", "logistic_regression")
-    folder = steps["train.py"].get_output_data("output_data1").download(tmp_path)
+    ref = steps["train.py"].get_output_data("output_data1")
+    assert ref.download(tmp_path, show_progress=False) == 3  # v1: the number of files
+    folder = tmp_path / ref.path_on_datastore  # v1: under local_path, at the path on the datastore
     assert sorted(p.name for p in Path(folder).iterdir()) == [
         "decision_tree.pkl",
         "logistic_regression.pkl",

@@ -1,0 +1,187 @@
+"""Azure ML SDK v1 programs run unchanged but for their imports.
+
+Each program under tests/v1_samples/ is v1 code (it imports ``azureml.*``), written in the style
+of Azure ML's public pipeline samples. The test copies it, runs ``mlpipe migrate`` on the copy
+(the only change), and runs it against the live embedded deployment to its end. The six programs
+run at once, as six users would, and each test reads its program's output.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = Path(__file__).resolve().parents[1] / "v1_samples"
+NAMES = sorted(p.name for p in SAMPLES.iterdir() if (p / "pipeline.py").is_file())
+MLPIPE = str(Path(sys.executable).parent / "mlpipe")
+
+
+# Programs running at once: the embedded deployment's SQLite takes one writer at a time, so more
+# users than this mostly wait on its lock (the client retries what a locked database answers).
+AT_ONCE = 3
+
+
+class SampleRun:
+    """One migrated program, started when a place among AT_ONCE frees up."""
+
+    def __init__(self, copy: Path, report: str, env: dict[str, str]):
+        self.copy, self.report, self.env = copy, report, env
+        self.out = copy / "output.txt"
+        self.proc: subprocess.Popen | None = None
+        self.started = threading.Event()
+
+    def start(self) -> None:
+        with open(self.out, "w") as fh:
+            self.proc = subprocess.Popen(
+                [sys.executable, "pipeline.py"],
+                cwd=self.copy,
+                env=self.env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
+        self.started.set()
+
+
+def _run_all(runs: list[SampleRun], stop: threading.Event) -> None:
+    for run in runs:
+        while (
+            not stop.is_set() and sum(r.proc is not None and r.proc.poll() is None for r in runs) >= AT_ONCE
+        ):
+            time.sleep(0.5)
+        if stop.is_set():
+            return
+        run.start()
+
+
+@pytest.fixture(scope="module")
+def sample_runs(deployment, client, tmp_path_factory):
+    """Migrate each sample's copy, then run them, AT_ONCE at a time; yields name -> SampleRun."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLPIPE_", "AIRFLOW_"))}
+    env["MLPIPE_HOME"] = str(deployment.home)  # the embedded deployment's workspace and credentials
+    runs = {}
+    for name in NAMES:
+        copy = tmp_path_factory.mktemp("v1") / name
+        shutil.copytree(SAMPLES / name, copy)
+        migrated = subprocess.run([MLPIPE, "migrate", str(copy)], capture_output=True, text=True, env=env)
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        runs[name] = SampleRun(copy, migrated.stdout, env)
+    stop = threading.Event()
+    launcher = threading.Thread(target=_run_all, args=(list(runs.values()), stop), daemon=True)
+    launcher.start()
+    yield runs
+    stop.set()
+    launcher.join(timeout=5)
+    for run in runs.values():
+        if run.proc is not None and run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait()
+
+
+def finished(sample_runs, name: str) -> str:
+    run = sample_runs[name]
+    deadline = time.monotonic() + 900
+    run.started.wait(timeout=900)
+    try:
+        run.proc.wait(timeout=max(1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        run.proc.kill()
+        pytest.fail(f"{name} did not finish:\n{run.out.read_text()[-3000:]}")
+    proc, text = run.proc, run.out.read_text()
+    assert proc.returncode == 0, f"{name} exited {proc.returncode}:\n{text[-4000:]}"
+    assert "DONE" in text
+    return text
+
+
+def test_migrate_changed_only_imports_and_is_idempotent(sample_runs):
+    for name, run in sample_runs.items():
+        copy, report = run.copy, run.report
+        assert "finding" in report, report  # the summary line
+        for original in (SAMPLES / name).rglob("*.py"):
+            migrated = (copy / original.relative_to(SAMPLES / name)).read_text()
+            before = original.read_text()
+            assert "azureml." not in migrated.replace("airflow_mlpipe.v1.", "")
+            assert migrated.replace("airflow_mlpipe.v1", "azureml") == before, original
+        check = subprocess.run([MLPIPE, "migrate", "--check", str(copy / "pipeline.py")], capture_output=True)
+        assert check.returncode == 0, check.stdout
+
+
+def test_getting_started(sample_runs):
+    text = finished(sample_runs, "getting_started")
+    assert "SDK version:" in text and "mlpipe-local" in text  # the embedded workspace's identity
+    assert "compute status: Succeeded" in text
+    for step in ("train_step", "compare_step", "extract_step"):
+        assert f"Script: {step} status: Finished" in text
+    # run_after orders the steps though no data flows between them
+    assert "order: ['train_step', 'compare_step', 'extract_step']" in text
+    # v1-style streaming of wait_for_completion(show_output=True), and the RunDetails text table
+    assert (
+        "Streaming train_step azureml-logs/70_driver_log.txt" in text and "training in Hello_World1" in text
+    )
+    assert "StepRun(train_step) Execution Summary" in text and "PipelineRun Execution Summary" in text
+    assert "'accuracy': 0.91" in text and "'datastore': 'workspaceblobstore'" in text
+    assert "'outputs/model.txt'" in text and "downloaded model: weights=42" in text
+    assert "train tags: {'framework': 'none'}" in text
+    assert "('reviewed', 'yes')" in text and "('sample', 'hello')" in text
+    assert "run properties owner: data-team" in text
+    assert "/dags/experiment_Hello_World1/runs/" in text
+    assert "Run.get status: Finished" in text and "experiment has the run: True" in text
+    assert "experiments: True" in text and "DONE Finished" in text
+
+
+def test_data_dependencies(sample_runs):
+    text = finished(sample_runs, "data_dependencies")
+    assert "default outputs: ['totals']" in text
+    assert "default datastore: workspaceblobstore name: totals" in text
+    assert "default files: 1 total: 72" in text  # raw data (36) twice: the DataPath default
+    assert "alt files: 1 total: 136" in text  # the DataPath parameter swapped for this run
+
+
+def test_failing_step_under_both_settings(sample_runs):
+    text = finished(sample_runs, "failing_step")
+    assert "stop: raised PipelineRunFailed" in text and "stop: status Failed" in text
+    assert (
+        "stop: steps [('after_broken', 'Canceled'), ('broken', 'Failed'), ('independent', 'Canceled')]"
+        in text
+    )
+    assert "stop: broken log has the error: True" in text
+    assert "continue: status Failed" in text
+    assert (
+        "continue: steps [('after_broken', 'NotStarted'), ('broken', 'Failed'), ('independent', 'Finished')]"
+        in text
+    )
+
+
+def test_publish_and_call_the_rest_endpoint(sample_runs):
+    text = finished(sample_runs, "publish_rest")
+    assert "published: My_New_Pipeline 1.0 Active" in text
+    assert "header: ['Authorization']" in text
+    assert "submitted over REST, status code 200" in text
+    assert "rest run: Finished 100" in text  # pipeline_arg 20 from ParameterAssignments
+    assert "without a token: 401" in text
+    assert "python run: Finished 15" in text and "experiment runs: True" in text
+
+
+def test_versioned_endpoints(sample_runs):
+    text = finished(sample_runs, "endpoint_versions")
+    assert "default version: 1" in text
+    assert "versions: [('0', 'versioned_v1'), ('1', 'versioned_v2')]" in text
+    assert "default run: v-two" in text and "pinned run: v-one" in text
+    assert "rest by name: 200 0" in text
+    assert "default now: 0" in text
+
+
+def test_submit_an_endpoint_through_experiment_submit(sample_runs):
+    text = finished(sample_runs, "endpoint_submit")
+    assert "status: Finished" in text and "tags: {'team': 'ml'}" in text and "said: bonjour" in text
+    assert "bonjour world" in text  # the step's log, streamed by wait_for_completion(show_output=True)
+    assert "found again: True Finished" in text and "experiment lists it: True" in text
+    assert "unknown version: NotFoundError True" in text
