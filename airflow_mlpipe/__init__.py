@@ -35,8 +35,8 @@ _LAZY: dict[str, str] = {
     "StepRunOutput": "airflow_mlpipe.client.outputs",
     "PortDataReference": "airflow_mlpipe.client.outputs",
     "PublishedPipeline": "airflow_mlpipe.client.published",
-    "PipelineEndpoint": "airflow_mlpipe.client.published",
-    "PipelineVersion": "airflow_mlpipe.client.published",
+    "PipelineEndpoint": "airflow_mlpipe.client.endpoints",
+    "PipelineVersion": "airflow_mlpipe.client.endpoints",
     "RunDetails": "airflow_mlpipe.client.widgets",
     # credentials of the workspace's Airflow deployment
     "AbstractAuthentication": "airflow_mlpipe.client.auth",
@@ -83,9 +83,10 @@ if TYPE_CHECKING:  # pragma: no cover
         MsiAuthentication,
         ServicePrincipalAuthentication,
     )
+    from airflow_mlpipe.client.endpoints import PipelineEndpoint, PipelineVersion
     from airflow_mlpipe.client.outputs import PortDataReference, StepRunOutput
     from airflow_mlpipe.client.pipeline_run import PipelineRun
-    from airflow_mlpipe.client.published import PipelineEndpoint, PipelineVersion, PublishedPipeline
+    from airflow_mlpipe.client.published import PublishedPipeline
     from airflow_mlpipe.client.run import Experiment
     from airflow_mlpipe.client.step_run import StepRun
     from airflow_mlpipe.client.widgets import RunDetails

@@ -64,7 +64,8 @@ class Experiment:
         Pipeline: ``pipeline_parameters``, ``regenerate_outputs``, ``continue_on_step_failure``.
         PublishedPipeline: ``pipeline_parameters``, ``regenerate_outputs``. PipelineEndpoint: also
         ``pipeline_version``. Any other argument is an error naming it."""
-        from airflow_mlpipe.client.published import PipelineEndpoint, PublishedPipeline
+        from airflow_mlpipe.client.endpoints import PipelineEndpoint
+        from airflow_mlpipe.client.published import PublishedPipeline
         from airflow_mlpipe.definitions.pipeline import Pipeline
 
         allowed = {

@@ -14,7 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlpipe.definitions.durations import parse_duration
 from airflow_mlpipe.exceptions import DatastoreError, WorkspaceConfigError
+
+__all__ = ["Workspace", "mlpipe_home", "parse_duration", "write_json_atomic"]
 
 if TYPE_CHECKING:
     from airflow_mlpipe.definitions.compute import ComputeTarget
@@ -381,29 +384,3 @@ class Workspace:
 def _candidates(folder: Path, file_name: str) -> tuple[Path, Path]:
     """Where a config file may be in a folder: there, or in its ``.azureml`` subfolder (as v1)."""
     return folder / file_name, folder / ".azureml" / file_name
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: Any, where: str = "duration") -> float:
-    """Seconds from a number, a timedelta, or text such as '90m', '12h', '30d'."""
-    from datetime import timedelta
-
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif (
-        isinstance(value, str)
-        and value.strip()[:-1].replace(".", "", 1).isdigit()
-        and value.strip()[-1] in _UNITS
-    ):
-        seconds = float(value.strip()[:-1]) * _UNITS[value.strip()[-1]]
-    else:
-        raise WorkspaceConfigError(
-            f"{where}: {value!r} is not a duration; use seconds, a timedelta, or text like '90m', '12h', '30d'"
-        )
-    if seconds <= 0:
-        raise WorkspaceConfigError(f"{where}: a duration must be positive, got {value!r}")
-    return seconds

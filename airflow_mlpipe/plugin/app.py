@@ -17,9 +17,17 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 
 from airflow_mlpipe.exceptions import UserErrorException
+from airflow_mlpipe.plugin.models import (
+    ERRORS,
+    EndpointVersion,
+    PipelineEndpointResponse,
+    PublishedPipelineResponse,
+    RunResponse,
+    StepStatus,
+    SubmitBody,
+)
 from airflow_mlpipe.registry.published import (
     API_PREFIX,
     ENDPOINT_SUBMIT_ROUTE,
@@ -40,97 +48,6 @@ app = FastAPI(
     version="1",
 )
 bearer = HTTPBearer(auto_error=False, description="a JWT from Airflow's POST /auth/token")
-
-
-# --- request and response bodies --------------------------------------------------------------
-
-
-class DataPathAssignment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    DataStoreName: str = Field(min_length=1)
-    RelativePath: str
-
-
-class SubmitBody(BaseModel):
-    """Azure ML's published pipeline submission body, plus reuse control."""
-
-    model_config = ConfigDict(extra="forbid")
-    ExperimentName: str = Field(min_length=1, max_length=256)
-    ParameterAssignments: dict[str, str | int | float | bool] | None = None
-    DataPathAssignments: dict[str, DataPathAssignment] | None = None
-    RunSource: str | None = Field(default=None, max_length=256)
-    Description: str | None = Field(default=None, max_length=4096)
-    tags: dict[str, str] | None = None
-    RegenerateOutputs: bool = False
-    ForceRerunSteps: list[str] | None = None
-
-
-class StepStatus(BaseModel):
-    Name: str
-    Status: str
-    StartTimeUtc: str | None = None
-    EndTimeUtc: str | None = None
-    TryNumber: int | None = None
-
-
-class RunResponse(BaseModel):
-    Id: str
-    Status: str
-    DagId: str
-    DagRunId: str
-    PipelineId: str | None = None
-    PipelineEndpointId: str | None = None
-    PipelineVersion: str | None = None
-    ExperimentName: str | None = None
-    Description: str | None = None
-    RunSource: str | None = None
-    Tags: dict[str, str] | None = None
-    CreatedTimeUtc: str | None = None
-    StartTimeUtc: str | None = None
-    EndTimeUtc: str | None = None
-    Steps: list[StepStatus] | None = None
-
-
-class PublishedPipelineResponse(BaseModel):
-    Id: str
-    Name: str
-    Description: str | None = None
-    Version: str | None = None
-    Status: str
-    DagId: str
-    Parameters: dict[str, Any]
-    Endpoint: str
-
-
-class EndpointVersion(BaseModel):
-    Version: str
-    PipelineId: str
-
-
-class PipelineEndpointResponse(BaseModel):
-    Id: str
-    Name: str
-    Description: str | None = None
-    Status: str
-    DefaultVersion: str
-    Versions: list[EndpointVersion]
-    Endpoint: str
-
-
-class ErrorResponse(BaseModel):
-    detail: str
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": text}
-    for code, text in (
-        (400, "a parameter, data path or field is unknown or has a wrong value"),
-        (401, "no token, or an invalid or expired one"),
-        (403, "the user may not run (or read) this pipeline's DAG"),
-        (404, "no published pipeline, endpoint, version or run of that id or name"),
-        (409, "the published pipeline or endpoint is disabled or archived"),
-    )
-}
 
 
 @app.exception_handler(RequestValidationError)
