@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "Experiment": "airflow_mlpipe.client.run",
     "PipelineRun": "airflow_mlpipe.client.pipeline_run",
     "StepRun": "airflow_mlpipe.client.step_run",
+    "get_run": "airflow_mlpipe.client.pipeline_run",
     "StepRunOutput": "airflow_mlpipe.client.outputs",
     "PortDataReference": "airflow_mlpipe.client.outputs",
     "PublishedPipeline": "airflow_mlpipe.client.published",
@@ -85,7 +86,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from airflow_mlpipe.client.endpoints import PipelineEndpoint, PipelineVersion
     from airflow_mlpipe.client.outputs import PortDataReference, StepRunOutput
-    from airflow_mlpipe.client.pipeline_run import PipelineRun
+    from airflow_mlpipe.client.pipeline_run import PipelineRun, get_run
     from airflow_mlpipe.client.published import PublishedPipeline
     from airflow_mlpipe.client.run import Experiment
     from airflow_mlpipe.client.step_run import StepRun

@@ -91,7 +91,7 @@ def _from_embedded(url: str) -> dict[str, str] | None:
     from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment
 
     dep = LocalDeployment()
-    if url == dep.url and dep.passwords_file.exists():
+    if dep.state() is not None and url == dep.url and dep.passwords_file.exists():
         return {"username": USERNAME, "password": dep.password()}
     return None
 

@@ -17,7 +17,7 @@ from airflow_mlpipe.client.run_base import RunBase, stored_files
 from airflow_mlpipe.client.step_run import TERMINAL_STEP, StepRun
 from airflow_mlpipe.exceptions import ActivityFailedException, MlpipeError, UserErrorException
 from airflow_mlpipe.registry.submission import SUBMISSION_KEY
-from airflow_mlpipe.runstatus import FAIL_FAST_EVENT, STATUS_TASK_ID, run_status, task_status
+from airflow_mlpipe.runstatus import STATUS_TASK_ID, run_status, task_status
 
 EXECUTION_LOG = "logs/azureml/executionlogs.txt"
 TERMINAL_RUN = ("Finished", "Failed", "Canceled")
@@ -122,12 +122,7 @@ class PipelineRun(RunBase):
     def _fail_fast_stopped(self) -> set[str]:
         if self._canceled_steps is not None:
             return self._canceled_steps
-        found = self.client.request(
-            "GET",
-            "/api/v2/eventLogs",
-            params={"dag_id": self.dag_id, "run_id": self.run_id, "event": FAIL_FAST_EVENT, "limit": 1000},
-        )
-        stopped = {e["task_id"] for e in found.get("event_logs", []) if e.get("task_id")}
+        stopped = self.client.fail_fast_stopped(self.dag_id, self.run_id)
         if self.get_status() in TERMINAL_RUN:
             self._canceled_steps = stopped  # nothing changes any more
         return stopped
@@ -300,6 +295,13 @@ class PipelineRun(RunBase):
         return files
 
 
+def get_run(experiment: Any, run_id: str, rehydrate: bool = True, clazz: Any = None) -> PipelineRun:
+    """v1's ``azureml.core.get_run``: the run ``run_id`` of ``experiment``."""
+    run = PipelineRun(experiment, run_id)
+    run._run()  # an unknown run fails here, naming it
+    return run
+
+
 def _dag_of_run(client: AirflowClient, experiment: Any, run_id: str) -> str:
     """The DAG of a bare run id: the experiment's own, or the published pipeline's it was
     submitted to under the experiment's name (a REST submission answers with the bare id)."""
@@ -332,4 +334,4 @@ def _matches(have: dict[str, str], wanted: Any) -> bool:
     return all(k in have for k in wanted)
 
 
-__all__ = ["TERMINAL_STEP", "PipelineRun", "PipelineRunFailed", "StepRun"]
+__all__ = ["TERMINAL_STEP", "PipelineRun", "PipelineRunFailed", "StepRun", "get_run"]

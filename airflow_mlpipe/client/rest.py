@@ -192,6 +192,14 @@ class AirflowClient:
             if not page["task_instances"] or len(found) >= page["total_entries"]:
                 return found
 
+    def fail_fast_stopped(self, dag_id: str, run_id: str) -> set[str]:
+        """Tasks Airflow's fail_fast stopped while they ran (its "fail task" event); Azure ML: Canceled."""
+        from airflow_mlpipe.runstatus import FAIL_FAST_EVENT
+
+        params = {"dag_id": dag_id, "run_id": run_id, "event": FAIL_FAST_EVENT, "limit": PAGE}
+        logs = self.request("GET", "/api/v2/eventLogs", params=params).get("event_logs", [])
+        return {e["task_id"] for e in logs if e.get("task_id")}
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = (
             f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances/"

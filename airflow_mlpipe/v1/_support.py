@@ -121,7 +121,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.ScriptRun": (
         "runs are pipeline runs here: Experiment.submit returns a PipelineRun whose steps are StepRuns"
     ),
-    "azureml.core.get_run": "use PipelineRun.get(workspace, run_id)",
     "azureml.core.Model": _MODEL,
     "azureml.core.Webservice": _DEPLOY,
     "azureml.core.Image": _DEPLOY,
@@ -183,7 +182,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.environment.Environment": _ENVIRONMENT,
     "azureml.core.model.Model": _MODEL,
     "azureml.core.model.InferenceConfig": _DEPLOY,
-    "azureml.core.run.get_run": "use PipelineRun.get(workspace, run_id)",
     # azureml.data
     "azureml.data.DataType": (
         "column types cannot be set here (set_column_types is refused); convert columns in the step "

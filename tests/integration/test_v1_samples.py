@@ -129,6 +129,14 @@ def test_getting_started(sample_runs):
     assert "StepRun(train_step) Execution Summary" in text and "PipelineRun Execution Summary" in text
     assert "'accuracy': 0.91" in text and "'datastore': 'workspaceblobstore'" in text
     assert "'outputs/model.txt'" in text and "downloaded model: weights=42" in text
+    # run files: the driver log, ./outputs, log_image and upload_file, each listed and downloadable
+    for name in ("azureml-logs/70_driver_log.txt", "images/loss_curve.png", "notes/summary.txt"):
+        assert f"'{name}'" in text
+    assert "train images: ['downloads/images/loss_curve.png']" in text
+    assert "'loss_curve': {'image': 'images/loss_curve.png', 'description': 'training loss'}" in text
+    assert "train stderr: a warning on stderr" in text and "train logs in details: True" in text
+    assert "run files: ['logs/azureml/executionlogs.txt']" in text
+    assert "cluster pool: cpu-cluster" in text
     assert "train tags: {'framework': 'none'}" in text
     assert "('reviewed', 'yes')" in text and "('sample', 'hello')" in text
     assert "run properties owner: data-team" in text
@@ -167,6 +175,7 @@ def test_publish_and_call_the_rest_endpoint(sample_runs):
     assert "submitted over REST, status code 200" in text
     assert "rest run: Finished 100" in text  # pipeline_arg 20 from ParameterAssignments
     assert "without a token: 401" in text
+    assert "v1 url shape: 200 True" in text
     assert "python run: Finished 15" in text and "experiment runs: True" in text
 
 

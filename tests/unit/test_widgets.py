@@ -6,7 +6,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
-from airflow_mlpipe.client.widgets import (
+from airflow_mlpipe.client.run_table import (
     RunDetailsData,
     StepRow,
     change_key,
@@ -16,9 +16,9 @@ from airflow_mlpipe.client.widgets import (
     format_reused,
     format_table,
     format_value,
-    in_notebook,
     redraw,
 )
+from airflow_mlpipe.client.widgets import in_notebook
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
@@ -139,3 +139,25 @@ def test_not_a_notebook_here_and_importing_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_logged_images_are_found_in_the_run_files_and_shown_inline():
+    from airflow_mlpipe.client.run_table import _image_files
+
+    result = {
+        "metrics": {"loss": {"image": "images/loss.png", "description": ""}, "acc": 0.9},
+        "files": {
+            "datastore": "lake",
+            "path": "mlpipe/runs/d/r/t/try1-x/_files",
+            "names": {"images/loss.png": 9},
+        },
+    }
+    assert _image_files(result) == {
+        "loss": {"datastore": "lake", "path": "mlpipe/runs/d/r/t/try1-x/_files/images/loss.png"}
+    }
+    assert _image_files({"metrics": result["metrics"]}) == {}  # no stored file, no image
+    table = data("Finished")
+    table.steps[0].metrics["loss"] = result["metrics"]["loss"]
+    page = format_html(table, T0, images={("produce", "loss"): "data:image/png;base64,AAAA"})
+    assert "<img src='data:image/png;base64,AAAA'" in page
+    assert page.count("<img") == 1

@@ -22,7 +22,7 @@ def failing_pipeline() -> Pipeline:
         "consume.py", name="never", arguments=["--data", half], inputs=[half], source_directory=src
     )
     bystander = PythonScriptStep(
-        "bystander.py", name="bystander", arguments=["--seconds", 8], source_directory=src
+        "bystander.py", name="bystander", arguments=["--seconds", 20], source_directory=src
     )
     return Pipeline(ws, [boom, never, bystander])
 

@@ -34,7 +34,7 @@ def build():
     independent = PythonScriptStep(
         name="independent",
         script_name="slow.py",
-        arguments=["--seconds", 10],
+        arguments=["--seconds", 25],
         source_directory=src,
         allow_reuse=False,
     )

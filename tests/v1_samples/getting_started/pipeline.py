@@ -85,6 +85,14 @@ for step_run in step_runs:
 train = pipeline_run1.find_step_run("train_step")[0]
 print("train details status:", train.get_details()["status"])
 print("train files:", train.get_file_names())
+print("train images:", train.download_files(prefix="images", output_directory="downloads"))
+print("train stderr:", train.get_stderr_log())
+print(
+    "train logs in details:",
+    "training in" in train.get_details_with_logs()["logFiles"]["azureml-logs/70_driver_log.txt"],
+)
+print("run files:", pipeline_run1.get_file_names())
+print("cluster pool:", aml_compute.get_status().serialize()["airflowPool"])
 train.download_file("outputs/model.txt", "downloaded_model.txt")
 print("downloaded model:", open("downloaded_model.txt").read())
 print("train tags:", train.get_tags())

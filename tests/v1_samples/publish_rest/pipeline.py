@@ -44,6 +44,18 @@ published_pipeline_run.wait_for_completion(show_output=False)
 scale = published_pipeline_run.find_step_run("scale")[0]
 print("rest run:", published_pipeline_run.get_status(), scale.get_metrics()["scaled"])
 
+# the URL shape v1 gave, with the workspace's path in it, reaches the same route
+v1_url = published_pipeline1.endpoint.replace(
+    "/pipelines/v1.0/",
+    f"/pipelines/v1.0/subscriptions/{ws.subscription_id}/resourceGroups/{ws.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/{ws.name}/",
+)
+response = requests.post(
+    v1_url,
+    headers=auth_header,
+    json={"ExperimentName": "My_Pipeline", "ParameterAssignments": {"pipeline_arg": 1}},
+)
+print("v1 url shape:", response.status_code, response.json()["PipelineId"] == published_pipeline1.id)
+
 bad = requests.post(published_pipeline1.endpoint, json={"ExperimentName": "My_Pipeline"})
 print("without a token:", bad.status_code)
 
