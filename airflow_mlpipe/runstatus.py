@@ -4,8 +4,8 @@ A DAG run: queued -> NotStarted, running -> Running, success -> Finished, failed
 Canceled for a run stopped with ``PipelineRun.cancel()`` (a failed run carrying CANCEL_NOTE).
 A task: none, scheduled or upstream_failed (a step it needs failed) -> NotStarted, queued ->
 Queued, running (or deferred, up_for_retry) -> Running, success -> Finished, failed -> Failed,
-skipped or removed -> Canceled; a running step that Airflow's fail_fast stopped because another
-step failed is Canceled too (it carries a "fail task" event; see FAIL_FAST_EVENT).
+skipped or removed -> Canceled; a step the pipeline stopped because another step failed
+(continue_on_step_failure=False) ends failed in Airflow and is Canceled (it carries STOPPED_KEY).
 Used by the client and by the API server plugin alike.
 """
 
@@ -27,11 +27,8 @@ TASK_STATUS = {
     "removed": "Canceled",
 }
 CANCEL_NOTE = "Canceled by airflow-mlpipe"
-# The teardown task that fails a pipeline run when a step failed (operators/pipeline_status.py);
-# it is no step, so clients and pages leave it out.
-STATUS_TASK_ID = "_mlpipe_run_status"
-# Airflow's event log entry for a running task that fail_fast stopped
-FAIL_FAST_EVENT = "fail task"
+# The XCom a step pushes when it stops because another step of its run failed (operators/base.py)
+STOPPED_KEY = "mlpipe_stopped"
 
 
 def run_status(state: str | None, note: str | None = None) -> str:

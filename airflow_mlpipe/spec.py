@@ -19,7 +19,6 @@ from airflow_mlpipe.definitions.pipeline_data import PipelineData
 from airflow_mlpipe.definitions.steps import Step
 from airflow_mlpipe.definitions.workspace import Workspace
 from airflow_mlpipe.exceptions import ComputeTargetException, PipelineValidationError, UserErrorException
-from airflow_mlpipe.runstatus import STATUS_TASK_ID
 
 SPEC_FORMAT = "mlpipe.pipeline/1"
 # DAG Params every translated pipeline has: reuse control from a trigger's conf
@@ -380,9 +379,6 @@ def build_spec(
             )
             continue
         if s.name in names:
-            continue
-        if s.name == STATUS_TASK_ID:
-            b.problems.append(f"step name {s.name!r} is reserved for the run's status task; rename the step")
             continue
         names[s.name] = s
         try:

@@ -50,11 +50,9 @@ def build_dag(
     **dag_kwargs: Any,
 ) -> Any:
     """The DAG of a pipeline spec. As in Azure ML v1, one failed step stops the run and fails it
-    (``continue_on_step_failure=False``); with True, steps that do not need the failed step's
-    outputs still run, and the run still ends failed."""
+    (``continue_on_step_failure=False``: the step operators stop, see operators/base.py); with
+    True, steps that do not need the failed step's outputs still run, and the run still fails."""
     from airflow.sdk import DAG
-
-    from airflow_mlpipe.operators.pipeline_status import PipelineStatusOperator
 
     params = dag_params(spec, [s["name"] for s in spec["steps"]])
     params.update(dag_kwargs.pop("params", {}) or {})
@@ -63,6 +61,7 @@ def build_dag(
     dag_kwargs.setdefault("catchup", False)
     context = {k: spec[k] for k in ("datastores", "parameters", "data", "compute_targets", "reuse")}
     context["dag_id"] = dag_id
+    context["stop_on_failure"] = not continue_on_step_failure
     # resolve everything that can fail before the DAG exists: Airflow registers a DAG as soon as
     # its `with` block opens, so a failure inside would leave a half-built DAG behind
     classes = {step["kind"]: operator_class(step["kind"]) for step in spec["steps"]}
@@ -70,7 +69,6 @@ def build_dag(
     # The Params go onto the DAG after its tasks exist: Airflow deep-copies a DAG's params into
     # every operator created inside it, yet merges dag.params into each task's params again when
     # the task runs (process_params), so the copies only cost parse time (2x on 1,000 steps).
-    dag_kwargs["fail_fast"] = not continue_on_step_failure
     with DAG(dag_id, schedule=schedule, tags=tags, **dag_kwargs) as dag:
         for step in spec["steps"]:
             target = step["compute_target"]
@@ -81,9 +79,6 @@ def build_dag(
             for up in step["upstream"]:
                 tasks[up] >> task
             tasks[step["name"]] = task
-        leaves = [t for t in tasks.values() if not t.downstream_task_ids]
-        status = PipelineStatusOperator(steps=list(tasks)).as_teardown(on_failure_fail_dagrun=True)
-        leaves >> status
     dag.params.update(params)
     dag.mlpipe_spec = spec
     return dag

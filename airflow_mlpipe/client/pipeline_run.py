@@ -1,7 +1,6 @@
 """PipelineRun: one DAG run of a pipeline, followed over Airflow's REST API v2, Azure ML v1 style.
 
-Status names are Azure ML's (see ``airflow_mlpipe.runstatus``). The run's status task (it fails
-the DAG run when a step failed) is no step, so it is left out of the steps listed here.
+Status names are Azure ML's (see ``airflow_mlpipe.runstatus``).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from airflow_mlpipe.client.run_base import RunBase, stored_files
 from airflow_mlpipe.client.step_run import TERMINAL_STEP, StepRun
 from airflow_mlpipe.exceptions import ActivityFailedException, MlpipeError, UserErrorException
 from airflow_mlpipe.registry.submission import SUBMISSION_KEY
-from airflow_mlpipe.runstatus import STATUS_TASK_ID, run_status, task_status
+from airflow_mlpipe.runstatus import run_status, task_status
 
 EXECUTION_LOG = "logs/azureml/executionlogs.txt"
 TERMINAL_RUN = ("Finished", "Failed", "Canceled")
@@ -114,23 +113,21 @@ class PipelineRun(RunBase):
         return run_status(run["state"], run.get("note"))
 
     def _step_status(self, name: str, state: str | None) -> str:
-        """Azure ML's name for a step's state; a step fail_fast stopped is Canceled, not Failed."""
-        if state == "failed" and name in self._fail_fast_stopped():
+        """Azure ML's name for a step's state; a step stopped by another's failure is Canceled."""
+        if state == "failed" and name in self._stopped_steps():
             return "Canceled"
         return task_status(state)
 
-    def _fail_fast_stopped(self) -> set[str]:
+    def _stopped_steps(self) -> set[str]:
         if self._canceled_steps is not None:
             return self._canceled_steps
-        stopped = self.client.fail_fast_stopped(self.dag_id, self.run_id)
+        stopped = self.client.stopped_steps(self.dag_id, self.run_id)
         if self.get_status() in TERMINAL_RUN:
             self._canceled_steps = stopped  # nothing changes any more
         return stopped
 
     def get_steps(self) -> list[StepRun]:
-        tis = [
-            t for t in self.client.task_instances(self.dag_id, self.run_id) if t["task_id"] != STATUS_TASK_ID
-        ]
+        tis = self.client.task_instances(self.dag_id, self.run_id)
         return [
             StepRun(self, ti["task_id"], ti)
             for ti in sorted(tis, key=lambda t: (t["start_date"] or "~", t["task_id"]))
@@ -281,11 +278,16 @@ class PipelineRun(RunBase):
         return props
 
     def _execution_log(self) -> str:
-        lines = [f"{s.name}: {s.get_status()}" for s in self.get_steps()]
-        try:
-            lines += self.client.task_log(self.dag_id, self.run_id, STATUS_TASK_ID, 1)
-        except AirflowApiError:
-            pass  # the status task has not run yet
+        """The run's status, then each step's status and times, as lines."""
+        details = self.get_details()
+        lines = [
+            f"PipelineRun {self.id}: {details['status']} ({details['startTimeUtc']} - {details['endTimeUtc']})"
+        ]
+        for step in self.get_steps():
+            ti = step._ti_cache or step._ti()
+            lines.append(
+                f"StepRun {step.name}: {step.get_status()} ({ti.get('start_date')} - {ti.get('end_date')})"
+            )
         return "\n".join(lines)
 
     def _files(self) -> dict[str, Any]:

@@ -192,13 +192,14 @@ class AirflowClient:
             if not page["task_instances"] or len(found) >= page["total_entries"]:
                 return found
 
-    def fail_fast_stopped(self, dag_id: str, run_id: str) -> set[str]:
-        """Tasks Airflow's fail_fast stopped while they ran (its "fail task" event); Azure ML: Canceled."""
-        from airflow_mlpipe.runstatus import FAIL_FAST_EVENT
+    def stopped_steps(self, dag_id: str, run_id: str) -> set[str]:
+        """Steps of a run that stopped because another step failed (their STOPPED_KEY XCom):
+        Azure ML's Canceled, though Airflow shows them failed. One request for the whole run."""
+        from airflow_mlpipe.runstatus import STOPPED_KEY
 
-        params = {"dag_id": dag_id, "run_id": run_id, "event": FAIL_FAST_EVENT, "limit": PAGE}
-        logs = self.request("GET", "/api/v2/eventLogs", params=params).get("event_logs", [])
-        return {e["task_id"] for e in logs if e.get("task_id")}
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances/~/xcomEntries"
+        found = self.request("GET", path, params={"xcom_key": STOPPED_KEY, "limit": PAGE})
+        return {e["task_id"] for e in found.get("xcom_entries", [])}
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = (
@@ -220,10 +221,17 @@ class AirflowClient:
         body = self.request(
             "GET", path, params={"full_content": "true"}, headers={"Accept": "application/json"}
         )
-        lines = []
+        lines: list[str] = []
+        in_sources = False  # Airflow's "where this log was read from" group: not the task's log
         for item in body.get("content", []):
+            event = str(item.get("event", "")) if isinstance(item, dict) else str(item)
+            if event.startswith("::group::Log message source details"):
+                in_sources = True
+            if in_sources:
+                in_sources = not event.startswith("::endgroup::")
+                continue
             if isinstance(item, dict):
-                lines.append(str(item.get("event", "")))
+                lines.append(event)
                 # a failure's exception comes as structlog's dict traceback
                 for exc in item.get("error_detail") or []:
                     if isinstance(exc, dict):

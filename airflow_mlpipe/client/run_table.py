@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_mlpipe.runstatus import STATUS_TASK_ID, run_status, task_status
+from airflow_mlpipe.runstatus import run_status, task_status
 
 TERMINAL = frozenset({"Finished", "Failed", "Canceled"})
 
@@ -67,12 +67,12 @@ def run_details(run: Any, results: dict[Any, Any] | None = None) -> RunDetailsDa
     client, dag_id, run_id = run.client, run.dag_id, run.run_id
     dag_run = client.dag_run(dag_id, run_id)  # first: if it is terminal, so are the tasks read next
     status = run_status(dag_run["state"], dag_run.get("note"))
-    tis = [t for t in client.task_instances(dag_id, run_id) if t["task_id"] != STATUS_TASK_ID]
+    tis = client.task_instances(dag_id, run_id)
     stopped: set[str] = set()
     if status in TERMINAL and any(t["state"] == "failed" for t in tis):
-        if "fail_fast" not in results:  # one event log call, once the run has ended
-            results["fail_fast"] = client.fail_fast_stopped(dag_id, run_id)
-        stopped = results["fail_fast"]
+        if "stopped" not in results:  # one request, once the run has ended
+            results["stopped"] = client.stopped_steps(dag_id, run_id)
+        stopped = results["stopped"]
     rows = []
     for ti in tis:
         key = (ti["task_id"], ti.get("try_number"))  # a cleared and rerun step gets a new try

@@ -65,6 +65,9 @@ class StepOperator(ReuseSteps, BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         self._upstream_results: dict[str, dict[str, Any]] = {}  # XCom pulls, once per execution
+        failed = self.failed_siblings(context)
+        if failed:
+            self.stop(context, failed)
         parameters = self.resolve_parameters(context)
         from airflow_mlpipe.reuse.decide import bind_inputs
 
@@ -86,6 +89,30 @@ class StepOperator(ReuseSteps, BaseOperator):
                 if entry is not None:
                     return self.reused_result(entry, parameters)
             return self.compute(context, parameters, decision, lease)
+
+    # --- continue_on_step_failure=False: a failed step stops the others --------------------
+
+    def failed_siblings(self, context: Any) -> list[str]:
+        """The steps of this run that failed, when the pipeline stops on a failed step (Azure ML
+        v1's default); asked before a step starts and, by a running script's watcher, as it runs."""
+        if not self.pipeline.get("stop_on_failure"):
+            return []
+        ti = context["ti"]
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        return sorted(task for task, state in states.items() if state == "failed" and task != ti.task_id)
+
+    def stop(self, context: Any, failed: list[str]) -> None:
+        """End this step as v1 cancels the rest of a failed run: marked (STOPPED_KEY, so clients
+        show it Canceled), failed without retries, its outputs neither stored nor committed."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_mlpipe.runstatus import STOPPED_KEY
+
+        context["ti"].xcom_push(key=STOPPED_KEY, value={"failed_steps": failed})
+        raise AirflowFailException(
+            f"step {self.task_id!r} stopped: step(s) {failed} of this run failed, and the pipeline stops on "
+            "a failed step (continue_on_step_failure=False; submit with True to let independent steps run)"
+        )
 
     def compute(
         self, context: Any, parameters: dict[str, Any], decision: dict[str, Any] | None, lease: Any = None

@@ -16,6 +16,7 @@ from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.operators.base import StepOperator, StepRun
 
 STDERR_TAIL_LINES = 40
+STOP_POLL_SECONDS = 2.0  # how often a running script checks whether another step of its run failed
 # Environment variables a step script never needs and must never see: Airflow's secrets.
 _HIDDEN_ENV_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_")
 _HIDDEN_ENV_WORDS = ("SECRET", "FERNET", "PASSWORD", "TOKEN", "JWT", "SQL_ALCHEMY_CONN", "CONNECTION")
@@ -131,7 +132,9 @@ class PythonScriptStepOperator(StepOperator):
         env["MLPIPE_PARENT_PID"] = str(os.getpid())
         cmd = [sys.executable, "-m", "airflow_mlpipe._launch", "-u", settings["script_name"], *args]
         self.log.info("running %s in a copy of %s", " ".join(cmd[4:]), source)
-        rc, tail = self._run(cmd, snapshot, env)
+        rc, tail, failed = self._run(cmd, snapshot, env, lambda: self.failed_siblings(context))
+        if failed:  # another step failed while this one ran: it was stopped
+            self.stop(context, failed)
         for folder in ("outputs", "logs"):  # v1 kept what a script wrote to ./outputs and ./logs
             if (snapshot / folder).is_dir():
                 shutil.copytree(snapshot / folder, run.files_dirs["files"] / folder, dirs_exist_ok=True)
@@ -159,7 +162,11 @@ class PythonScriptStepOperator(StepOperator):
         value = self.value_of(encoded, run)
         return str(value)
 
-    def _run(self, cmd: list[str], cwd: Any, env: dict[str, str]) -> tuple[int, list[str]]:
+    def _run(
+        self, cmd: list[str], cwd: Any, env: dict[str, str], failed_siblings: Any = None
+    ) -> tuple[int, list[str], list[str]]:
+        """Run the script, streaming its output to the log; stop it when ``failed_siblings()``
+        names a failed step. Returns its exit code, the tail of its stderr and those steps."""
         tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         proc = subprocess.Popen(
             cmd,
@@ -183,6 +190,20 @@ class PythonScriptStepOperator(StepOperator):
 
         reader = threading.Thread(target=pump_stderr, daemon=True)
         reader.start()
+        done = threading.Event()
+        stopped_by: list[str] = []
+
+        def watch() -> None:
+            while failed_siblings is not None and not done.wait(STOP_POLL_SECONDS):
+                failed = failed_siblings()
+                if failed:
+                    self.log.info("step(s) %s failed: stopping the script", ", ".join(failed))
+                    stopped_by.extend(failed)
+                    self._kill(proc)
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -190,10 +211,12 @@ class PythonScriptStepOperator(StepOperator):
             rc = proc.wait()
             reader.join(timeout=10)
         finally:
+            done.set()
             if proc.poll() is None:  # killed or timed out while the script ran
                 self._kill(proc)
             self._proc = None
-        return rc, list(tail)
+        watcher.join(timeout=30)
+        return rc, list(tail), stopped_by
 
     @staticmethod
     def _kill(proc: subprocess.Popen[str]) -> None:

@@ -39,7 +39,7 @@ from airflow_mlpipe.registry.published import (
     pipeline_submit_url,
 )
 from airflow_mlpipe.registry.submission import SUBMISSION_KEY, build_conf
-from airflow_mlpipe.runstatus import STATUS_TASK_ID, run_status, task_status
+from airflow_mlpipe.runstatus import run_status, task_status
 
 app = FastAPI(
     title="airflow-mlpipe published pipelines",
@@ -328,7 +328,6 @@ def get_run(user: UserDep, run_id: Annotated[str, Path()]) -> RunResponse:
                 TryNumber=ti.try_number,
             )
             for ti in sorted(tis, key=lambda t: (t.start_date is None, t.start_date or 0, t.task_id))
-            if ti.task_id != STATUS_TASK_ID  # the run's status task is no step
         ]
         return RunResponse(
             Id=dag_run.run_id,

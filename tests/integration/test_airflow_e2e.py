@@ -14,7 +14,7 @@ from conftest import SECRET_PROBE, explain, run_and_wait, task_states
 
 from airflow_mlpipe.client.rest import AirflowApiError
 from airflow_mlpipe.deploy.local import DeploymentError, LocalDeployment
-from airflow_mlpipe.runstatus import STATUS_TASK_ID
+from airflow_mlpipe.runstatus import STOPPED_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -75,14 +75,16 @@ def test_failing_step_fails_the_task_with_stderr_and_stores_nothing(client, depl
     run = run_and_wait(client, "failing")
     assert run["state"] == "failed"  # v1's continue_on_step_failure=False: the run fails and stops
     states = task_states(client, "failing", run)
-    assert states["boom"] == "failed" and states[STATUS_TASK_ID] == "failed"
-    assert states["never"] == "skipped"  # stopped by fail_fast before it could start
-    # the slow independent step was stopped too: skipped if it had not started, failed by fail_fast
-    # (an Airflow "fail task" event) if it had; either way it did not finish
-    assert states["bystander"] in ("skipped", "failed"), states
+    assert states == {"boom": "failed", "never": "upstream_failed", "bystander": "failed"}, states
+    # the independent step was running when boom failed: it stopped, marked so (Azure ML: Canceled)
+    assert client.xcom("failing", run["dag_run_id"], "bystander", key=STOPPED_KEY) == {
+        "failed_steps": ["boom"]
+    }
+    assert client.stopped_steps("failing", run["dag_run_id"]) == {"bystander"}
     assert result(client, "failing", run, "bystander") is None
-    status_log = "\n".join(client.task_log("failing", run["dag_run_id"], STATUS_TASK_ID, 1))
-    assert "failed: boom" in status_log and "did not run: never" in status_log
+    by_log = "\n".join(client.task_log("failing", run["dag_run_id"], "bystander", 1))
+    assert "boom is failing: True" in by_log and "step(s) boom failed: stopping the script" in by_log
+    assert "bystander done" not in by_log
     log = "\n".join(client.task_log("failing", run["dag_run_id"], "boom", 1))
     assert "boom.py exited with code 3" in log
     assert "something broke: code 42" in log
@@ -99,7 +101,6 @@ def test_continue_on_step_failure_runs_independent_steps_and_still_fails_the_run
         "boom": "failed",
         "never": "upstream_failed",  # it needs boom's output
         "bystander": "success",  # it does not: with continue_on_step_failure=True it runs
-        STATUS_TASK_ID: "failed",
     }
     assert result(client, "failing_continue", run, "bystander")["metrics"] == {"bystander_ran": True}
 

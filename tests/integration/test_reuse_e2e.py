@@ -12,13 +12,12 @@ from conftest import explain, run_and_wait
 
 from airflow_mlpipe.client.rest import AirflowApiError
 from airflow_mlpipe.deploy.local import pid_alive
-from airflow_mlpipe.runstatus import STATUS_TASK_ID
 
 pytestmark = pytest.mark.integration
 
 
 def results(client, dag_id, run):
-    tis = [t for t in client.task_instances(dag_id, run["dag_run_id"]) if t["task_id"] != STATUS_TASK_ID]
+    tis = client.task_instances(dag_id, run["dag_run_id"])
     return {t["task_id"]: client.xcom(dag_id, run["dag_run_id"], t["task_id"]) for t in tis}
 
 

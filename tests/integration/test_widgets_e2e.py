@@ -118,10 +118,10 @@ def test_failed_run_shows_the_failed_step_and_the_stopped_ones(client, capsys):
     run_id = client.trigger("failing", {})["dag_run_id"]
     assert RunDetails(PipelineRun(None, "failing", run_id, client)).show(poll_interval=1) == "Failed"
     lines = capsys.readouterr().out.strip().split("\n\n")[-1].splitlines()
-    assert lines[0] == f"PipelineRun failing/{run_id}: Failed (3/3 steps done)", lines
-    # boom failed; fail_fast stopped the others, before they started or while they ran
+    # boom failed; bystander, running, was stopped (Canceled); never needs boom's output (NotStarted)
+    assert lines[0] == f"PipelineRun failing/{run_id}: Failed (2/3 steps done)", lines
     statuses = {name: row[0] for name, row in table_rows(lines).items()}
-    assert statuses == {"boom": "Failed", "never": "Canceled", "bystander": "Canceled"}, lines
+    assert statuses == {"boom": "Failed", "never": "NotStarted", "bystander": "Canceled"}, lines
 
 
 NOTEBOOK = [

@@ -19,7 +19,6 @@ from airflow_mlpipe import (
     PythonScriptStep,
     Workspace,
 )
-from airflow_mlpipe.runstatus import STATUS_TASK_ID
 from airflow_mlpipe.spec import dump_spec, load_spec
 
 
@@ -30,16 +29,12 @@ def src(tmp_path):
 
 def test_fan_out_fan_in_dag_has_edges_params_and_task_ids(src):
     dag = fan_pipeline(Workspace.from_config(), src, width=3).to_dag("fan")
-    assert {t.task_id for t in dag.tasks} == {"prep", "work0", "work1", "work2", "merge", STATUS_TASK_ID}
+    assert {t.task_id for t in dag.tasks} == {"prep", "work0", "work1", "work2", "merge"}
     assert dag.get_task("merge").upstream_task_ids == {"work0", "work1", "work2"}
-    # the run's status task: a teardown after the leaves that fails the run when a step failed
-    status = dag.get_task(STATUS_TASK_ID)
-    assert status.upstream_task_ids == {"merge"} and status.is_teardown and status.on_failure_fail_dagrun
-    assert dag.fail_fast  # v1's default continue_on_step_failure=False
-    assert (
-        not fan_pipeline(Workspace.from_config(), src).to_dag("f2", continue_on_step_failure=True).fail_fast
-    )
-    assert dag.get_task("work1").upstream_task_ids == {"prep"}
+    # v1's default continue_on_step_failure=False: the step operators stop when a step failed
+    assert all(t.pipeline["stop_on_failure"] for t in dag.tasks) and not dag.fail_fast
+    relaxed = fan_pipeline(Workspace.from_config(), src).to_dag("f2", continue_on_step_failure=True)
+    assert not any(t.pipeline["stop_on_failure"] for t in relaxed.tasks)
     assert dag.params.dump() == {"alpha": 0.5, "regenerate_outputs": False, "force_rerun": []}
     assert dag.params.get_param("alpha").schema["type"] == "number"
     assert "mlpipe" in dag.tags
@@ -200,7 +195,7 @@ def test_seed_example_translates_with_imports_changed_only(tmp_path, monkeypatch
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     dag = module.dag
-    assert [t.task_id for t in dag.tasks] == ["train.py", "extract.py", "compare.py", STATUS_TASK_ID]
+    assert [t.task_id for t in dag.tasks] == ["train.py", "extract.py", "compare.py"]
     assert dag.get_task("compare.py").upstream_task_ids == {"train.py", "extract.py"}
     assert dag.params.dump() == {"pipeline_arg": 10, "regenerate_outputs": False, "force_rerun": []}
     step = {s["name"]: s for s in module.pipeline1.to_spec()["steps"]}
@@ -219,22 +214,3 @@ def test_tabular_direct_input_and_file_download_modes(src):
     spec = Pipeline(ws, [step]).to_spec()
     (inp,) = spec["steps"][0]["inputs"]
     assert (inp["name"], inp["mode"]) == ("files", "mount")
-
-
-def test_pipeline_run_outcome_names_failed_and_stopped_steps():
-    from airflow_mlpipe.operators.pipeline_status import outcome
-
-    got = outcome(
-        ["a", "b", "c", "d"], {"a": "success", "b": "failed", "c": "upstream_failed", "d": "skipped"}
-    )
-    assert (got["finished"], got["failed"], got["not_run"]) == (["a"], ["b"], ["c", "d"])
-    assert got["text"] == "1 of 4 step(s) finished; failed: b; did not run: c, d"
-    assert outcome(["a"], {"a": "success"})["failed"] == []
-
-
-def test_a_step_may_not_take_the_status_task_name(src):
-    from airflow_mlpipe.exceptions import PipelineValidationError
-
-    step = PythonScriptStep("a.py", name=STATUS_TASK_ID, source_directory=src)
-    with pytest.raises(PipelineValidationError, match="reserved for the run's status task"):
-        Pipeline(Workspace.from_config(), [step]).to_spec()

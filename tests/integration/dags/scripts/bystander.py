@@ -1,6 +1,6 @@
-"""A step independent of boom.py: it waits until boom is failing, then works long enough that
-Airflow's fail_fast (continue_on_step_failure=False) stops it before it can finish, whatever the
-machine's load; with continue_on_step_failure=True it finishes."""
+"""A step independent of boom.py: it waits until boom is failing, then works long enough that the
+pipeline (continue_on_step_failure=False) stops it before it can finish, whatever the machine's
+load; with continue_on_step_failure=True it finishes."""
 
 import argparse
 import os
