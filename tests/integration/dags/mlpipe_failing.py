@@ -22,7 +22,11 @@ def failing_pipeline() -> Pipeline:
         "consume.py", name="never", arguments=["--data", half], inputs=[half], source_directory=src
     )
     bystander = PythonScriptStep(
-        "bystander.py", name="bystander", arguments=["--seconds", 20], source_directory=src
+        "bystander.py",
+        name="bystander",
+        arguments=["--seconds", 20],
+        source_directory=src,
+        allow_reuse=False,  # its result must never come from another run
     )
     return Pipeline(ws, [boom, never, bystander])
 
