@@ -65,7 +65,7 @@ def _post_run(
         if exc.status == 400:
             raise UserErrorException(str(exc)) from None
         raise
-    return PipelineRun(workspace, run["DagId"], run["Id"], client)  # type: ignore[arg-type]
+    return PipelineRun(workspace, run["DagId"], run["Id"], client)
 
 
 class _RegistryObject:
