@@ -45,7 +45,7 @@ class AbstractAuthentication:
     """What every credential kind shares: a client per Airflow URL and the bearer header."""
 
     def __init__(self) -> None:
-        self._clients: dict[str, AirflowClient] = {}
+        self._clients: dict[tuple[Any, ...], AirflowClient] = {}
         self._workspace: Any = None
 
     def _credentials(self, workspace: Any, url: str) -> dict[str, str]:
@@ -60,12 +60,13 @@ class AbstractAuthentication:
 
             ws = self._workspace = Workspace.from_config()
         url = api_url(ws)
-        if url not in self._clients:
-            creds = self._credentials(ws, url)
-            self._clients[url] = AirflowClient(
+        creds = self._credentials(ws, url)  # again each time: a restarted deployment has a new password
+        key = (url, *sorted(creds.items()))
+        if key not in self._clients:
+            self._clients[key] = AirflowClient(
                 url, creds.get("username", ""), creds.get("password", ""), token=creds.get("token")
             )
-        return self._clients[url]
+        return self._clients[key]
 
     def get_authentication_header(self) -> dict[str, str]:
         """``{"Authorization": "Bearer <token>"}`` for the workspace's Airflow (renewed before expiry)."""
@@ -127,15 +128,18 @@ class InteractiveLoginAuthentication(AzureCliAuthentication):
         super().__init__(cloud)
         self.force = bool(force)
         self.tenant_id = tenant_id
+        self._typed: dict[str, dict[str, str]] = {}
 
     def _credentials(self, workspace: Any, url: str) -> dict[str, str]:
         found = None if self.force else _default_chain(workspace, url)
         if found is not None:
             return found
-        if not sys.stdin or not sys.stdin.isatty():
-            raise _missing(url, f"no terminal to ask on; set {ENV_USERNAME} and {ENV_PASSWORD}")
-        user = input(f"Airflow user at {url}: ").strip()
-        return {"username": user, "password": getpass.getpass(f"Password of {user}: ")}
+        if url not in self._typed:  # asked once per deployment, then kept for this object's life
+            if not sys.stdin or not sys.stdin.isatty():
+                raise _missing(url, f"no terminal to ask on; set {ENV_USERNAME} and {ENV_PASSWORD}")
+            user = input(f"Airflow user at {url}: ").strip()
+            self._typed[url] = {"username": user, "password": getpass.getpass(f"Password of {user}: ")}
+        return self._typed[url]
 
 
 class MsiAuthentication(AbstractAuthentication):

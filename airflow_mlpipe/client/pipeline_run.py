@@ -145,7 +145,7 @@ class PipelineRun(RunBase):
         """The step runs (v1: a pipeline run's children), filtered by status, tags or properties."""
         steps = self.get_steps()
         if status is not None:
-            steps = [s for s in steps if s.get_status() == status]
+            steps = [s for s in steps if s._listed_status() == status]
         for wanted, getter in ((tags, StepRun.get_tags), (properties, StepRun.get_properties)):
             if wanted is not None:
                 steps = [s for s in steps if _matches(getter(s), wanted)]
@@ -219,7 +219,7 @@ class PipelineRun(RunBase):
         if streamer is not None:
             streamer.summary(status)
         if status == "Failed" and raise_on_error:
-            failed = [s.name for s in self.get_steps() if s.get_status() == "Failed"]
+            failed = [s.name for s in self.get_steps() if s._listed_status() == "Failed"]
             raise PipelineRunFailed(f"Activity Failed: pipeline run {self.id} failed; failed steps: {failed}")
         return status
 

@@ -61,6 +61,11 @@ class StepRun(RunBase):
         ti = self._ti()
         return self.pipeline_run._step_status(self.name, ti.get("state"))
 
+    def _listed_status(self) -> str:
+        """The status as of the listing this StepRun came from (no request when it has one)."""
+        ti = self._ti_cache or self._ti()
+        return self.pipeline_run._step_status(self.name, ti.get("state"))
+
     def get_metrics(self, name: str | None = None) -> dict[str, Any]:
         metrics = dict((self._result() or {}).get("metrics") or {})
         return {name: metrics[name]} if name is not None and name in metrics else metrics

@@ -32,8 +32,8 @@ class RunStreamer:
         if status != self._status:
             self._status = status
             self._say(f"PipelineRun Status: {status}")
-        for step in self.run.get_steps():
-            st = step.get_status()
+        for step in self.run.get_steps():  # one request lists every step with its state
+            st = step._listed_status()
             if self._step_status.get(step.name) != st:
                 if step.name not in self._step_status:
                     self._say(f"\n\nStepRunId: {step.id}")

@@ -128,3 +128,26 @@ def test_workspace_auth_must_be_a_credential_class():
     ws = Workspace.from_config(auth="admin:password")
     with pytest.raises(AuthenticationException, match="one of the authentication classes"):
         workspace_client(ws)
+
+
+def test_interactive_asks_once_on_a_terminal(monkeypatch):
+    import builtins
+    import io
+
+    monkeypatch.setenv("MLPIPE_API_URL", "http://127.0.0.1:9")
+    for var in ("MLPIPE_API_TOKEN", "MLPIPE_API_USERNAME", "MLPIPE_API_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+
+    class Terminal(io.StringIO):  # the process boundary: a person at a terminal
+        def isatty(self):
+            return True
+
+    asked = []
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr(builtins, "input", lambda prompt: asked.append(prompt) or "alice")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: asked.append(prompt) or "pw")
+    auth = InteractiveLoginAuthentication()
+    ws = Workspace.from_config()
+    first, second = auth.client_for(ws), auth.client_for(ws)
+    assert first is second and first.username == "alice"
+    assert asked == ["Airflow user at http://127.0.0.1:9: ", "Password of alice: "]
