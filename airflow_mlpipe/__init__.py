@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "AmlCompute": "airflow_mlpipe.definitions.compute",
     "PythonScriptStep": "airflow_mlpipe.definitions.steps",
     "Pipeline": "airflow_mlpipe.definitions.pipeline",
+    "StepSequence": "airflow_mlpipe.definitions.pipeline",
     # submitting and following runs
     "Experiment": "airflow_mlpipe.client.run",
     "PipelineRun": "airflow_mlpipe.client.pipeline_run",
@@ -105,7 +106,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Datastore,
     )
     from airflow_mlpipe.definitions.parameter import PipelineParameter
-    from airflow_mlpipe.definitions.pipeline import Pipeline
+    from airflow_mlpipe.definitions.pipeline import Pipeline, StepSequence
     from airflow_mlpipe.definitions.pipeline_data import PipelineData
     from airflow_mlpipe.definitions.steps import PythonScriptStep
     from airflow_mlpipe.definitions.workspace import Workspace

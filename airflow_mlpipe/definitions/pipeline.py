@@ -10,6 +10,29 @@ from airflow_mlpipe.definitions.workspace import Workspace
 from airflow_mlpipe.exceptions import PipelineValidationError, UserErrorException
 
 
+class StepSequence:
+    """Steps that run one after another (v1's StepSequence); an element may be a list of steps that
+    run side by side, each after every step of the element before it."""
+
+    def __init__(self, steps: list[Any] | None = None):
+        if not steps:
+            raise UserErrorException("StepSequence: steps must be a non-empty list of steps")
+        self.groups = [list(g) if isinstance(g, (list, tuple)) else [g] for g in steps]
+        for group in self.groups:
+            for step in group:
+                if not isinstance(step, Step):
+                    raise UserErrorException(f"StepSequence: {step!r} is not a step")
+        for before, after in zip(self.groups, self.groups[1:], strict=False):
+            for step in after:
+                for previous in before:
+                    if previous not in step._run_after:
+                        step.run_after(previous)
+
+    @property
+    def steps(self) -> list[Step]:
+        return [s for g in self.groups for s in g]
+
+
 class Pipeline:
     def __init__(
         self,
@@ -27,6 +50,8 @@ class Pipeline:
             raise UserErrorException(f"Pipeline: workspace must be a Workspace, got {workspace!r}")
         if isinstance(steps, Step):
             steps = [steps]
+        if isinstance(steps, StepSequence):
+            steps = steps.steps
         if not steps:
             raise UserErrorException("Pipeline: steps must be a non-empty list of steps")
         self._workspace = workspace

@@ -219,9 +219,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.exceptions.WorkspacePrivateEndpointException": _EXCEPTION,
     # azureml.pipeline.core
     "azureml.pipeline.core.PipelineStep": "custom step classes are not supported; use PythonScriptStep",
-    "azureml.pipeline.core.StepSequence": (
-        "order the steps with step.run_after(previous_step), or connect them with PipelineData"
-    ),
     "azureml.pipeline.core.Schedule": _SCHEDULE,
     "azureml.pipeline.core.ScheduleRecurrence": _SCHEDULE,
     "azureml.pipeline.core.TimeZone": _SCHEDULE,

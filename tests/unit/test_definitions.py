@@ -170,3 +170,18 @@ def test_hash_paths_warns_as_deprecated_like_v1():
 
 def test_step_name_defaults_to_script_name():
     assert PythonScriptStep("train.py").name == "train.py"
+
+
+def test_step_sequence_orders_steps_and_groups(tmp_path):
+    from helpers import write_scripts
+
+    from airflow_mlpipe import Pipeline, PythonScriptStep, StepSequence, Workspace
+    from airflow_mlpipe.exceptions import UserErrorException
+
+    src = write_scripts(tmp_path / "src", ["a.py", "b.py", "c.py", "d.py"])
+    a, b, c, d = (PythonScriptStep(f"{n}.py", name=n, source_directory=src) for n in "abcd")
+    spec = Pipeline(Workspace.from_config(), steps=StepSequence(steps=[a, [b, c], d])).to_spec()
+    upstream = {s["name"]: s["upstream"] for s in spec["steps"]}
+    assert upstream == {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+    with pytest.raises(UserErrorException, match="is not a step"):
+        StepSequence(steps=[a, "b.py"])

@@ -17,5 +17,6 @@ re_export(
         "PublishedPipeline",
         "StepRun",
         "StepRunOutput",
+        "StepSequence",
     ],
 )
