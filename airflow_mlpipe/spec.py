@@ -9,6 +9,7 @@ from __future__ import annotations
 import graphlib
 import json
 import os
+import re
 from typing import Any
 
 from airflow_mlpipe.definitions.compute import LOCAL, ComputeTarget, validate_target_name
@@ -23,6 +24,13 @@ from airflow_mlpipe.exceptions import ComputeTargetException, PipelineValidation
 SPEC_FORMAT = "mlpipe.pipeline/1"
 # DAG Params every translated pipeline has: reuse control from a trigger's conf
 RESERVED_PARAMETERS = ("regenerate_outputs", "force_rerun")
+_NOT_IN_TASK_IDS = re.compile(r"[^\w.-]")
+
+
+def task_id_for(step_name: str) -> str:
+    """The Airflow task id of a step: its name, with each character Airflow does not allow in ids
+    (v1 allowed spaces and more) replaced by '_'; the name itself stays the task's display name."""
+    return _NOT_IN_TASK_IDS.sub("_", step_name)[:250]
 
 
 class SpecBuilder:
@@ -369,6 +377,7 @@ def build_spec(
     b = SpecBuilder(workspace, default_datastore, default_source_directory)
     step_specs: list[dict[str, Any]] = []
     names: dict[str, Step] = {}
+    task_ids: dict[str, str] = {}
     for s in steps:
         if not isinstance(s, Step):
             b.problems.append(f"{s!r} is not a step")
@@ -379,6 +388,12 @@ def build_spec(
             )
             continue
         if s.name in names:
+            continue
+        clash = task_ids.setdefault(task_id_for(s.name), s.name)
+        if clash != s.name:
+            b.problems.append(
+                f"steps {clash!r} and {s.name!r} would both be Airflow task {task_id_for(s.name)!r}; rename one"
+            )
             continue
         names[s.name] = s
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_mlpipe.definitions.parameter import json_schema
+from airflow_mlpipe.spec import task_id_for
 
 DEFAULT_POOL = "default_pool"
 
@@ -75,7 +76,10 @@ def build_dag(
             extra: dict[str, Any] = {}
             if target is not None:
                 extra = {"pool": target, "queue": target}
-            task = classes[step["kind"]](task_id=step["name"], step=step, pipeline=context, **extra)
+            task_id = task_id_for(step["name"])
+            if task_id != step["name"]:  # v1 names may hold spaces and more: shown as they are
+                extra["task_display_name"] = step["name"]
+            task = classes[step["kind"]](task_id=task_id, step=step, pipeline=context, **extra)
             for up in step["upstream"]:
                 tasks[up] >> task
             tasks[step["name"]] = task

@@ -152,7 +152,8 @@ class PipelineRun(RunBase):
         return steps
 
     def find_step_run(self, name: str) -> list[StepRun]:
-        return [s for s in self.get_steps() if s.name == name]
+        """The step runs of a step, by its name (or its Airflow task id)."""
+        return [s for s in self.get_steps() if name in (s.name, s.task_id)]
 
     def get_details(self) -> dict[str, Any]:
         run = self._run()

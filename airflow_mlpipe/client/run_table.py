@@ -84,7 +84,7 @@ def run_details(run: Any, results: dict[Any, Any] | None = None) -> RunDetailsDa
             step_status = "Canceled"
         rows.append(
             StepRow(
-                name=ti["task_id"],
+                name=ti.get("task_display_name") or ti["task_id"],
                 status=step_status,
                 start=_when(ti.get("start_date")),
                 end=_when(ti.get("end_date")),

@@ -15,8 +15,12 @@ class StepRun(RunBase):
     """A task instance of a pipeline's DAG run; ``id`` is ``<dag_id>/<dag_run_id>/<step>``."""
 
     def __init__(self, pipeline_run: Any, name: str, ti: dict[str, Any] | None = None):
+        """``name`` is the step's name or its task id; ``ti`` the task instance, when listed."""
+        from airflow_mlpipe.spec import task_id_for
+
         self.pipeline_run = pipeline_run
-        self.name = name
+        self.task_id = ti["task_id"] if ti else task_id_for(name)
+        self.name = (ti or {}).get("task_display_name") or name  # the step's v1 name
         self._ti_cache = ti
         self._result_cache: dict[str, Any] | None = None
 
@@ -30,7 +34,7 @@ class StepRun(RunBase):
 
     @property
     def id(self) -> str:  # type: ignore[override]
-        return f"{self.pipeline_run.id}/{self.name}"
+        return f"{self.pipeline_run.id}/{self.task_id}"
 
     @property
     def parent(self) -> Any:
@@ -47,24 +51,24 @@ class StepRun(RunBase):
 
     def _ti(self) -> dict[str, Any]:
         pr = self.pipeline_run
-        ti = pr.client.request("GET", f"{pr._path()}/taskInstances/{quote(self.name, safe='')}")
+        ti = pr.client.request("GET", f"{pr._path()}/taskInstances/{quote(self.task_id, safe='')}")
         self._ti_cache = ti
         return ti
 
     def _result(self) -> dict[str, Any] | None:
         if self._result_cache is None:
             pr = self.pipeline_run
-            self._result_cache = pr.client.xcom(pr.dag_id, pr.run_id, self.name)
+            self._result_cache = pr.client.xcom(pr.dag_id, pr.run_id, self.task_id)
         return self._result_cache
 
     def get_status(self) -> str:
         ti = self._ti()
-        return self.pipeline_run._step_status(self.name, ti.get("state"))
+        return self.pipeline_run._step_status(self.task_id, ti.get("state"))
 
     def _listed_status(self) -> str:
         """The status as of the listing this StepRun came from (no request when it has one)."""
         ti = self._ti_cache or self._ti()
-        return self.pipeline_run._step_status(self.name, ti.get("state"))
+        return self.pipeline_run._step_status(self.task_id, ti.get("state"))
 
     def get_metrics(self, name: str | None = None) -> dict[str, Any]:
         metrics = dict((self._result() or {}).get("metrics") or {})
@@ -72,7 +76,7 @@ class StepRun(RunBase):
 
     def get_details(self) -> dict[str, Any]:
         ti, result = self._ti(), self._result() or {}
-        status = self.pipeline_run._step_status(self.name, ti.get("state"))
+        status = self.pipeline_run._step_status(self.task_id, ti.get("state"))
         return {
             "runId": self.id,
             "target": (ti.get("pool") if ti.get("pool") != "default_pool" else None) or "local",
@@ -103,7 +107,7 @@ class StepRun(RunBase):
         pr, ti = self.pipeline_run, self._ti()
         if not ti.get("try_number"):
             return []
-        return pr.client.task_log(pr.dag_id, pr.run_id, self.name, ti["try_number"])
+        return pr.client.task_log(pr.dag_id, pr.run_id, self.task_id, ti["try_number"])
 
     def get_log(self) -> str:
         """The step's task log: its stdout, and stderr lines marked [stderr]."""
@@ -133,7 +137,7 @@ class StepRun(RunBase):
     # --- RunBase hooks ----------------------------------------------------------------------
 
     def _meta_key(self) -> tuple[str, str, str | None]:
-        return self.pipeline_run.dag_id, self.pipeline_run.run_id, self.name
+        return self.pipeline_run.dag_id, self.pipeline_run.run_id, self.task_id
 
     def _initial_tags(self) -> dict[str, str]:
         return dict((self._result() or {}).get("tags") or {})

@@ -21,6 +21,7 @@ from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.exceptions import DatastoreError, StepFailedError
 from airflow_mlpipe.operators.reuse_steps import RESULT_FORMAT, RUN_FILE_KINDS, ReuseSteps
 from airflow_mlpipe.reuse.fingerprint import content_hash, hash_folder
+from airflow_mlpipe.spec import task_id_for
 from airflow_mlpipe.storage import open_store
 from airflow_mlpipe.storage.base import safe_segment
 
@@ -225,7 +226,7 @@ class StepOperator(ReuseSteps, BaseOperator):
 
     def _pull_upstream_output(self, context: Any, data_name: str) -> dict[str, Any]:
         producer = self.pipeline["data"].get(data_name, {}).get("producer")
-        candidates = [producer] if producer else sorted(self.upstream_task_ids)
+        candidates = [task_id_for(producer)] if producer else sorted(self.upstream_task_ids)
         for task_id in candidates:
             result = context["ti"].xcom_pull(task_ids=task_id, key="return_value")
             if isinstance(result, dict) and data_name in (result.get("outputs") or {}):
@@ -316,7 +317,7 @@ class StepOperator(ReuseSteps, BaseOperator):
     def step_result(self, context: Any, run: StepRun, stored: dict[str, Any]) -> dict[str, Any]:
         result = {
             "format": RESULT_FORMAT,
-            "step": self.task_id,
+            "step": self.step["name"],
             "kind": self.step["kind"],
             "outputs": stored,
             "parameters": run.parameters,

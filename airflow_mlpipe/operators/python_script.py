@@ -109,7 +109,7 @@ class PythonScriptStepOperator(StepOperator):
         ti = context["ti"]
         run_context = {
             "run_id": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
-            "step": self.task_id,
+            "step": self.step["name"],
             "experiment": experiment_name(context),
             "parent_run_id": f"{ti.dag_id}/{ti.run_id}",
             "input_datasets": run.inputs,

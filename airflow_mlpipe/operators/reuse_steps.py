@@ -43,7 +43,7 @@ class ReuseSteps:
             forced = "allow_reuse=False"
         elif given.get("regenerate_outputs"):
             forced = "regenerate_outputs is set for this run"
-        elif self.task_id in (given.get("force_rerun") or []):
+        elif self.step["name"] in (given.get("force_rerun") or []):
             forced = "force_rerun names this step"
         decision = {
             "entry": None,
@@ -60,7 +60,7 @@ class ReuseSteps:
         if entry is not None:
             decision["entry"] = entry
             return decision
-        last = cache.last_committed(self.dag_id_for_cache(context), self.task_id)
+        last = cache.last_committed(self.dag_id_for_cache(context), self.step["name"])
         for reason in decide.explain(comp, last):
             self.log.info("reuse: the step runs: %s", reason)
         return decision
@@ -109,7 +109,7 @@ class ReuseSteps:
             self.log.info("metric %s = %s (reused)", name, value)
         return {
             "format": RESULT_FORMAT,
-            "step": self.task_id,
+            "step": self.step["name"],
             "kind": self.step["kind"],
             "outputs": entry["outputs"],
             "parameters": parameters,
@@ -142,7 +142,7 @@ class ReuseSteps:
         ti = context["ti"]
         entry = {
             "fingerprint": decision["fingerprint"],
-            "step": self.task_id,
+            "step": self.step["name"],
             "outputs": result["outputs"],
             "metrics": result["metrics"],
             "parent_metrics": result["parent_metrics"],

@@ -321,7 +321,7 @@ def get_run(user: UserDep, run_id: Annotated[str, Path()]) -> RunResponse:
         sub = (dag_run.conf or {}).get(SUBMISSION_KEY) or {}
         steps = [
             StepStatus(
-                Name=ti.task_id,
+                Name=ti.task_display_name or ti.task_id,
                 Status=task_status(str(ti.state) if ti.state else None),
                 StartTimeUtc=_iso(ti.start_date),
                 EndTimeUtc=_iso(ti.end_date),

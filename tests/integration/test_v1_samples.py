@@ -118,10 +118,11 @@ def test_getting_started(sample_runs):
     text = finished(sample_runs, "getting_started")
     assert "SDK version:" in text and "mlpipe-local" in text  # the embedded workspace's identity
     assert "compute status: Succeeded" in text
-    for step in ("train_step", "compare_step", "extract_step"):
+    # a v1 step name with spaces and brackets: an Airflow task id of its own, shown by its name
+    for step in ("train_step", "compare_step", "Extract results (v1)"):
         assert f"Script: {step} status: Finished" in text
     # run_after orders the steps though no data flows between them
-    assert "order: ['train_step', 'compare_step', 'extract_step']" in text
+    assert "order: ['train_step', 'compare_step', 'Extract results (v1)']" in text
     # v1-style streaming of wait_for_completion(show_output=True), and the RunDetails text table
     assert (
         "Streaming train_step azureml-logs/70_driver_log.txt" in text and "training in Hello_World1" in text

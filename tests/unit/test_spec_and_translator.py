@@ -214,3 +214,17 @@ def test_tabular_direct_input_and_file_download_modes(src):
     spec = Pipeline(ws, [step]).to_spec()
     (inp,) = spec["steps"][0]["inputs"]
     assert (inp["name"], inp["mode"]) == ("files", "mount")
+
+
+def test_v1_step_names_with_spaces_become_task_ids_and_stay_the_display_names(src):
+    first = PythonScriptStep("a.py", name="Prepare data (v1)", source_directory=src)
+    second = PythonScriptStep("b.py", name="train", source_directory=src)
+    second.run_after(first)
+    dag = Pipeline(Workspace.from_config(), [first, second]).to_dag("named")
+    task = dag.get_task("Prepare_data__v1_")
+    assert task.task_display_name == "Prepare data (v1)" and task.step["name"] == "Prepare data (v1)"
+    assert dag.get_task("train").upstream_task_ids == {"Prepare_data__v1_"}
+    assert dag.params.get_param("force_rerun").schema["items"]["enum"] == ["Prepare data (v1)", "train"]
+    twin = PythonScriptStep("c.py", name="Prepare_data__v1_", source_directory=src)
+    with pytest.raises(PipelineValidationError, match="would both be Airflow task 'Prepare_data__v1_'"):
+        Pipeline(Workspace.from_config(), [first, twin]).to_spec()

@@ -51,7 +51,7 @@ step2 = PythonScriptStep(
     allow_reuse=True,
 )
 step3 = PythonScriptStep(
-    name="extract_step",
+    name="Extract results (v1)",
     script_name="extract.py",
     compute_target=aml_compute,
     source_directory=source_directory,
