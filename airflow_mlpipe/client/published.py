@@ -180,7 +180,11 @@ class PublishedPipeline(_RegistryObject):
             spec, name, description, version, bool(continue_on_step_failure), published_from
         )
         wait_for_dag_version(
-            client, record["dag_id"], spec_tag(spec, bool(continue_on_step_failure)), timeout_seconds
+            client,
+            record["dag_id"],
+            spec_tag(spec, bool(continue_on_step_failure)),
+            timeout_seconds,
+            workspace_registry_root(workspace),
         )
         client.set_paused(record["dag_id"], False)  # deployments that pause new DAGs
         ensure_pools(client, spec)

@@ -118,7 +118,11 @@ class Experiment:
         if current is None or current["spec"] != spec or current["meta"] != meta:
             registry.put(self.dag_id, spec, "experiment", meta)
         wait_for_dag_version(
-            client, self.dag_id, spec_tag(spec, bool(continue_on_step_failure)), timeout_seconds
+            client,
+            self.dag_id,
+            spec_tag(spec, bool(continue_on_step_failure)),
+            timeout_seconds,
+            workspace_registry_root(self.workspace),
         )
         ensure_pools(client, spec)
         conf["regenerate_outputs"] = bool(regenerate_outputs)
@@ -254,7 +258,9 @@ def check_parameters(spec: dict[str, Any], given: dict[str, Any] | None) -> dict
     }
 
 
-def wait_for_dag_version(client: AirflowClient, dag_id: str, tag: str, timeout: float) -> None:
+def wait_for_dag_version(
+    client: AirflowClient, dag_id: str, tag: str, timeout: float, registry_root: str | None = None
+) -> None:
     """Wait until Airflow has parsed and serialized the DAG built from this exact spec."""
     deadline = time.monotonic() + timeout
     asked = False
@@ -275,7 +281,7 @@ def wait_for_dag_version(client: AirflowClient, dag_id: str, tag: str, timeout: 
         if time.monotonic() > deadline:
             from airflow_mlpipe.registry import Registry
 
-            broken = Registry().broken().get(dag_id)
+            broken = Registry(registry_root).broken().get(dag_id)  # the workspace's registry
             raise MlpipeError(
                 f"Airflow did not load DAG {dag_id!r} within {timeout:.0f}s"
                 + (f": {broken}" if broken else "")
