@@ -15,6 +15,7 @@ from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
 from airflow_mlpipe.client.run_base import RunBase, stored_files
 from airflow_mlpipe.client.step_run import TERMINAL_STEP, StepRun
 from airflow_mlpipe.exceptions import ActivityFailedException, MlpipeError, UserErrorException
+from airflow_mlpipe.registry.published import DAG_PREFIX
 from airflow_mlpipe.registry.submission import SUBMISSION_KEY
 from airflow_mlpipe.runstatus import run_status, task_status
 
@@ -63,16 +64,12 @@ class PipelineRun(RunBase):
 
     @property
     def experiment(self) -> Any:
-        from airflow_mlpipe.client.run import Experiment
+        from airflow_mlpipe.client.run import EXPERIMENT_PREFIX, Experiment
 
         if self._experiment is None:
             name = self._submission().get("experiment_name")
             if not name:
-                name = (
-                    self.dag_id[len("experiment_") :]
-                    if self.dag_id.startswith("experiment_")
-                    else self.dag_id
-                )
+                name = self.dag_id.removeprefix(EXPERIMENT_PREFIX)
             self._experiment = Experiment(self.workspace, name, _dag_id=self.dag_id)
         return self._experiment
 
@@ -121,8 +118,9 @@ class PipelineRun(RunBase):
     def _stopped_steps(self) -> set[str]:
         if self._canceled_steps is not None:
             return self._canceled_steps
+        ended = self.get_status() in TERMINAL_RUN  # read first: then the list read next is complete
         stopped = self.client.stopped_steps(self.dag_id, self.run_id)
-        if self.get_status() in TERMINAL_RUN:
+        if ended:
             self._canceled_steps = stopped  # nothing changes any more
         return stopped
 
@@ -209,7 +207,7 @@ class PipelineRun(RunBase):
         while True:
             status = self.get_status()
             if streamer is not None:
-                streamer.poll(final=status in TERMINAL_RUN)
+                streamer.poll(status, final=status in TERMINAL_RUN)
             if status in TERMINAL_RUN:
                 break
             if time.monotonic() > deadline:
@@ -317,7 +315,7 @@ def _dag_of_run(client: AirflowClient, experiment: Any, run_id: str) -> str:
     found = client.request(
         "GET",
         "/api/v2/dags/~/dagRuns",
-        params={"run_id_pattern": run_id, "dag_id_prefix_pattern": "published_"},
+        params={"run_id_pattern": run_id, "dag_id_prefix_pattern": DAG_PREFIX},
     )["dag_runs"]
     exact = [r["dag_id"] for r in found if r["dag_run_id"] == run_id]
     if not exact:

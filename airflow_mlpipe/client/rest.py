@@ -182,15 +182,20 @@ class AirflowClient:
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.request("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}")
 
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        """Every task instance of a run, page by page (Airflow returns 50 by default)."""
-        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+    def collection(self, path: str, key: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a REST v2 collection (``key`` in each answer), page by page: Airflow
+        returns 50 items unless asked for more, and at most ``maximum_page_limit`` (100)."""
         found: list[dict[str, Any]] = []
         while True:
-            page = self.request("GET", path, params={"limit": PAGE, "offset": len(found)})
-            found += page["task_instances"]
-            if not page["task_instances"] or len(found) >= page["total_entries"]:
+            page = self.request("GET", path, params={**(params or {}), "limit": PAGE, "offset": len(found)})
+            found += page[key]
+            if not page[key] or len(found) >= page["total_entries"]:
                 return found
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of a run."""
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        return self.collection(path, "task_instances")
 
     def stopped_steps(self, dag_id: str, run_id: str) -> set[str]:
         """Steps of a run that stopped because another step failed (their STOPPED_KEY XCom):
@@ -198,8 +203,7 @@ class AirflowClient:
         from airflow_mlpipe.runstatus import STOPPED_KEY
 
         path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances/~/xcomEntries"
-        found = self.request("GET", path, params={"xcom_key": STOPPED_KEY, "limit": PAGE})
-        return {e["task_id"] for e in found.get("xcom_entries", [])}
+        return {e["task_id"] for e in self.collection(path, "xcom_entries", {"xcom_key": STOPPED_KEY})}
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = (

@@ -19,6 +19,7 @@ from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
 from airflow_mlpipe.client.step_run import StepRun
 from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.exceptions import MlpipeError, UserErrorException
+from airflow_mlpipe.registry.published import DAG_PREFIX
 from airflow_mlpipe.registry.submission import SUBMISSION_KEY
 from airflow_mlpipe.storage.base import safe_segment
 
@@ -31,7 +32,6 @@ __all__ = [
     "workspace_registry_root",
 ]
 EXPERIMENT_PREFIX = "experiment_"
-PUBLISHED_PREFIX = "published_"
 
 
 class Experiment:
@@ -147,7 +147,7 @@ class Experiment:
         submitted under its name (with ``include_children``, each followed by its step runs)."""
         client = workspace_client(self.workspace)
         found = _dag_runs(client, self.dag_id)
-        found += [r for r in _dag_runs(client, PUBLISHED_PREFIX) if _experiment_of(r) == self.name]
+        found += [r for r in _dag_runs(client, DAG_PREFIX) if _experiment_of(r) == self.name]
         found.sort(key=lambda r: r.get("run_after") or r.get("queued_at") or "", reverse=True)
         runs = []
         for raw in found:
@@ -169,23 +169,11 @@ class Experiment:
         """The experiments on a workspace's Airflow: each ``experiment_<name>`` DAG, and each name
         published pipeline runs were submitted under."""
         client = workspace_client(workspace)
-        names: set[str] = set()
-        offset = 0
-        while True:
-            page = client.request(
-                "GET",
-                "/api/v2/dags",
-                params={"dag_id_pattern": EXPERIMENT_PREFIX, "limit": 100, "offset": offset},
-            )
-            names |= {
-                d["dag_id"][len(EXPERIMENT_PREFIX) :]
-                for d in page["dags"]
-                if d["dag_id"].startswith(EXPERIMENT_PREFIX)
-            }
-            offset += len(page["dags"])
-            if not page["dags"] or offset >= page["total_entries"]:
-                break
-        names |= {n for n in (_experiment_of(r) for r in _dag_runs(client, PUBLISHED_PREFIX)) if n}
+        dags = client.collection("/api/v2/dags", "dags", {"dag_id_pattern": EXPERIMENT_PREFIX})
+        names = {
+            d["dag_id"][len(EXPERIMENT_PREFIX) :] for d in dags if d["dag_id"].startswith(EXPERIMENT_PREFIX)
+        }
+        names |= {n for n in (_experiment_of(r) for r in _dag_runs(client, DAG_PREFIX)) if n}
         if experiment_name is not None:
             names &= {experiment_name}
         return [Experiment(workspace, n, _skip_name_validation=True) for n in sorted(names)]
@@ -193,22 +181,16 @@ class Experiment:
 
 def _dag_runs(client: AirflowClient, dag_id_or_prefix: str) -> list[dict[str, Any]]:
     """Every run of one DAG, or (a prefix ending in '_') of the DAGs whose ids start with it."""
-    prefix = dag_id_or_prefix.endswith("_")
-    path = "/api/v2/dags/~/dagRuns" if prefix else f"/api/v2/dags/{quote(dag_id_or_prefix)}/dagRuns"
-    params: dict[str, Any] = {"limit": 100}
-    if prefix:
-        params["dag_id_prefix_pattern"] = dag_id_or_prefix
-    runs: list[dict[str, Any]] = []
-    while True:
-        try:
-            page = client.request("GET", path, params={**params, "offset": len(runs)})
-        except AirflowApiError as exc:
-            if exc.status == 404:  # the experiment's DAG does not exist (yet)
-                return runs
-            raise
-        runs += page["dag_runs"]
-        if not page["dag_runs"] or len(runs) >= page["total_entries"]:
-            return runs
+    if dag_id_or_prefix.endswith("_"):
+        return client.collection(
+            "/api/v2/dags/~/dagRuns", "dag_runs", {"dag_id_prefix_pattern": dag_id_or_prefix}
+        )
+    try:
+        return client.collection(f"/api/v2/dags/{quote(dag_id_or_prefix)}/dagRuns", "dag_runs")
+    except AirflowApiError as exc:
+        if exc.status == 404:  # the experiment's DAG does not exist (yet)
+            return []
+        raise
 
 
 def _experiment_of(run: dict[str, Any]) -> str | None:

@@ -49,9 +49,7 @@ class RunBase:
         """Add or change one tag (v1: ``run.tag``); a tag without a value is an empty string."""
         if not isinstance(key, str) or not key:
             raise UserErrorException(f"run {self.id}: a tag key must be a non-empty string, got {key!r}")
-        meta = self._stored_meta()
-        meta["tags"][key] = "" if value is None else str(value)
-        self._write_meta(meta)
+        self.set_tags({key: value})
 
     def set_tags(self, tags: dict[str, str]) -> None:
         meta = self._stored_meta()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_mlpipe.client.run_base import stored_files
 from airflow_mlpipe.runstatus import run_status, task_status
 
 TERMINAL = frozenset({"Finished", "Failed", "Canceled"})
@@ -98,12 +99,12 @@ def run_details(run: Any, results: dict[Any, Any] | None = None) -> RunDetailsDa
 
 
 def _image_files(result: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Where each image metric's file is stored (the step's run files, see client/run_base.py)."""
-    files = result.get("files") or {}
+    """Where each image metric's file is stored (one of the step's run files)."""
+    files = stored_files(result)
     return {
-        name: {"datastore": files["datastore"], "path": f"{files['path']}/{value['image']}"}
+        name: files[value["image"]]
         for name, value in (result.get("metrics") or {}).items()
-        if isinstance(value, dict) and "image" in value and value["image"] in (files.get("names") or {})
+        if isinstance(value, dict) and value.get("image") in files
     }
 
 

@@ -27,8 +27,8 @@ class RunStreamer:
     def _say(self, text: str = "") -> None:
         print(text, file=self._out, flush=True)
 
-    def poll(self, final: bool = False) -> None:
-        status = self.run.get_status()
+    def poll(self, status: str, final: bool = False) -> None:
+        """Print what changed, given the run's status as just read."""
         if status != self._status:
             self._status = status
             self._say(f"PipelineRun Status: {status}")
@@ -63,14 +63,16 @@ class RunStreamer:
         title = f"StepRun({step.name}) Execution Summary"
         self._say(f"\n{title}\n{'=' * len(title)}")
         self._say(f"StepRun({step.name}) Status: {status}")
-        details = step.get_details()
-        keep = ("runId", "status", "startTimeUtc", "endTimeUtc", "reused_from")
-        self._say(str({k: details[k] for k in keep}))
+        ti = step._ti_cache or step._ti()  # as listed in this poll
+        reused_from = (step._result() or {}).get("reused_from") if status == "Finished" else None
+        times = {"startTimeUtc": ti.get("start_date"), "endTimeUtc": ti.get("end_date")}
+        self._say(str({"runId": step.id, "status": status, **times, "reused_from": reused_from}))
         self._streaming = None
 
     def summary(self, status: str) -> None:
         title = "PipelineRun Execution Summary"
         self._say(f"\n{title}\n{'=' * len(title)}")
         self._say(f"PipelineRun Status: {status}")
-        details = self.run.get_details()
-        self._say(str({k: details[k] for k in ("runId", "status", "startTimeUtc", "endTimeUtc")}))
+        run = self.run._run_cache or self.run._run()  # read by the last get_status()
+        times = {"startTimeUtc": run.get("start_date"), "endTimeUtc": run.get("end_date")}
+        self._say(str({"runId": self.run.id, "status": status, **times}))

@@ -26,6 +26,20 @@ from airflow_mlpipe.storage import open_store
 from airflow_mlpipe.storage.base import safe_segment
 
 
+def upload_verified(store: Any, folder: Path, prefix: str, what: str) -> dict[str, int]:
+    """Upload ``folder`` under ``prefix`` and check by listing that every file arrived whole;
+    returns relative path -> size. ``what`` names the data in the error."""
+    local = {p.relative_to(folder).as_posix(): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+    listed = store.upload_dir(folder, prefix)
+    remote = {f.path[len(prefix) + 1 :]: f.size for f in listed}
+    if remote != local:
+        raise DatastoreError(
+            f"{what} did not store completely at {store.location(prefix)} "
+            f"({len(remote)} of {len(local)} files match)"
+        )
+    return local
+
+
 def compute_path(base: Path, path_on_compute: str | None, step: str) -> Path:
     """Where an input or output lives on the worker: ``base``, or ``path_on_compute`` inside it."""
     if not path_on_compute:
@@ -267,17 +281,10 @@ class StepOperator(ReuseSteps, BaseOperator):
             ds_name = self.pipeline["data"][out["name"]]["datastore"]
             store = self.datastore_store(ds_name, f"output {out['name']!r}")
             prefix = self.output_prefix(context, out["name"])
-            local_files = {
-                p.relative_to(local).as_posix(): p.stat().st_size for p in local.rglob("*") if p.is_file()
-            }
             output_hash = content_hash(hash_folder(local))
-            listed = store.upload_dir(local, prefix)
-            remote = {f.path[len(prefix) + 1 :]: f.size for f in listed}
-            if remote != local_files:
-                raise DatastoreError(
-                    f"step {self.task_id!r}: output {out['name']!r} did not store completely at "
-                    f"{store.location(prefix)} ({len(remote)} of {len(local_files)} files match)"
-                )
+            local_files = upload_verified(
+                store, local, prefix, f"step {self.task_id!r}: output {out['name']!r}"
+            )
             size = sum(local_files.values())
             self.log.info(
                 "output %s: stored %d file(s), %d bytes at %s",
@@ -295,21 +302,27 @@ class StepOperator(ReuseSteps, BaseOperator):
             }
         return stored
 
-    def store_run_files(self, context: Any, run: StepRun) -> dict[str, Any]:
-        """Store the run files the script left (see client/run_base.py) on the pipeline's default
-        datastore, under a path no other run, task or try writes; list them for the result."""
-        from airflow_mlpipe.operators.run_files import upload_run_files
+    def default_datastore(self) -> str | None:
+        """The pipeline's default datastore (where its reuse cache and run files live)."""
+        return (self.pipeline.get("reuse") or {}).get("datastore")
 
-        ds_name = (self.pipeline.get("reuse") or {}).get("datastore")
+    def store_run_files(self, context: Any, run: StepRun) -> dict[str, Any]:
+        """Store the run files the script left (``run.upload_file``, ``run.log_image``, its ./outputs
+        and ./logs; see client/run_base.py) on the pipeline's default datastore, under a path no
+        other run, task or try writes; list them for the result."""
+        ds_name = self.default_datastore()
         if ds_name is None:
             return {}
         store = self.datastore_store(ds_name, "the run files")
         found = {}
         for kind, folder in run.files_dirs.items():
-            listed = upload_run_files(store, folder, self.output_prefix(context, f"_{kind}"))
-            if listed is not None:
-                found[kind] = {"datastore": ds_name, **listed}
-                self.log.info("run files: stored %s", ", ".join(sorted(listed["names"])))
+            if not folder.is_dir():
+                continue  # the script stored none
+            prefix = self.output_prefix(context, f"_{kind}")
+            names = upload_verified(store, folder, prefix, f"step {self.task_id!r}: run files")
+            if names:
+                found[kind] = {"datastore": ds_name, "path": prefix, "names": names}
+                self.log.info("run files: stored %s", ", ".join(sorted(names)))
         return found
 
     # --- result ----------------------------------------------------------------------------

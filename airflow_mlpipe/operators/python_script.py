@@ -120,7 +120,7 @@ class PythonScriptStepOperator(StepOperator):
             "parent_files_dir": str(run.files_dirs["parent_files"]),
             "workspace": {
                 "datastores": self.pipeline["datastores"],
-                "default_datastore": (self.pipeline.get("reuse") or {}).get("datastore"),
+                "default_datastore": self.default_datastore(),
             },
         }
         (run.workdir / "run_context.json").write_text(json.dumps(run_context))

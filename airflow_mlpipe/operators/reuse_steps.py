@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 RESULT_FORMAT = "mlpipe.step-result/1"
-RUN_FILE_KINDS = ("files", "parent_files")  # run files a result lists (see operators/run_files.py)
+RUN_FILE_KINDS = ("files", "parent_files")  # run files a result lists (StepOperator.store_run_files)
 
 
 class ReuseSteps:
