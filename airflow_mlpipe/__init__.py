@@ -18,9 +18,9 @@ _LAZY: dict[str, str] = {
     "DataReference": "airflow_mlpipe.definitions.datastore",
     "DataPath": "airflow_mlpipe.definitions.datastore",
     "DataPathComputeBinding": "airflow_mlpipe.definitions.datastore",
-    "Dataset": "airflow_mlpipe.definitions.dataset",
+    "Dataset": "airflow_mlpipe.definitions.registered",
     "FileDataset": "airflow_mlpipe.definitions.dataset",
-    "TabularDataset": "airflow_mlpipe.definitions.dataset",
+    "TabularDataset": "airflow_mlpipe.definitions.tabular",
     "DatasetConsumptionConfig": "airflow_mlpipe.definitions.dataset",
     "PipelineData": "airflow_mlpipe.definitions.pipeline_data",
     "PipelineParameter": "airflow_mlpipe.definitions.parameter",
@@ -93,12 +93,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from airflow_mlpipe.client.step_run import StepRun
     from airflow_mlpipe.client.widgets import RunDetails
     from airflow_mlpipe.definitions.compute import AmlCompute, ComputeTarget
-    from airflow_mlpipe.definitions.dataset import (
-        Dataset,
-        DatasetConsumptionConfig,
-        FileDataset,
-        TabularDataset,
-    )
+    from airflow_mlpipe.definitions.dataset import DatasetConsumptionConfig, FileDataset
     from airflow_mlpipe.definitions.datastore import (
         DataPath,
         DataPathComputeBinding,
@@ -108,7 +103,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from airflow_mlpipe.definitions.parameter import PipelineParameter
     from airflow_mlpipe.definitions.pipeline import Pipeline, StepSequence
     from airflow_mlpipe.definitions.pipeline_data import PipelineData
+    from airflow_mlpipe.definitions.registered import Dataset
     from airflow_mlpipe.definitions.steps import PythonScriptStep
+    from airflow_mlpipe.definitions.tabular import TabularDataset
     from airflow_mlpipe.definitions.workspace import Workspace
     from airflow_mlpipe.exceptions import (
         ActivityFailedException,

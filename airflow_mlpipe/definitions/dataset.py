@@ -22,7 +22,7 @@ def check_input_name(name: str, what: str) -> str:
     return name
 
 
-def _paths(path: Any) -> list[tuple[Datastore, str]]:
+def dataset_paths(path: Any) -> list[tuple[Datastore, str]]:
     items = path if isinstance(path, list) else [path]
     out = []
     for item in items:
@@ -93,63 +93,6 @@ class FileDataset(AbstractDataset):
         for ds, p in self.paths:
             out += ["/" + rel for _, rel in ds.store.resolve(p)]
         return out
-
-
-class TabularDataset(AbstractDataset):
-    kind = "tabular"
-
-    def to_pandas_dataframe(self) -> Any:
-        from airflow_mlpipe.run import read_delimited
-
-        with tempfile.TemporaryDirectory(prefix="mlpipe-tabular-") as tmp:
-            return read_delimited(self._download_to(Path(tmp)), self.options)
-
-
-class Dataset:
-    """Factory namespace, as in Azure ML v1: ``Dataset.File.from_files``, ``Dataset.Tabular...``."""
-
-    class File:
-        @staticmethod
-        def from_files(
-            path: Any, validate: bool = True, partition_format: str | None = None, is_file: bool = False
-        ) -> FileDataset:
-            if partition_format is not None:
-                raise UserErrorException("Dataset.File.from_files: partition_format is not supported")
-            return FileDataset(_paths(path), {}, validate)
-
-    class Tabular:
-        @staticmethod
-        def from_delimited_files(
-            path: Any,
-            validate: bool = True,
-            include_path: bool = False,
-            infer_column_types: bool = True,
-            set_column_types: dict[str, Any] | None = None,
-            separator: str = ",",
-            header: bool | str = True,
-            partition_format: str | None = None,
-            support_multi_line: bool = False,
-            empty_as_string: bool = False,
-            encoding: str = "utf8",
-        ) -> TabularDataset:
-            if partition_format is not None or set_column_types is not None:
-                raise UserErrorException(
-                    "Dataset.Tabular.from_delimited_files: partition_format and set_column_types are "
-                    "not supported; convert column types in the step script"
-                )
-            header_mode = header
-            if isinstance(header, bool):
-                header_mode = "all_files_same_headers" if header else "no_header"
-            options = {
-                "separator": separator,
-                "header": header_mode,
-                "infer_column_types": bool(infer_column_types),
-                "include_path": bool(include_path),
-                "empty_as_string": bool(empty_as_string),
-                "encoding": encoding,
-                "support_multi_line": bool(support_multi_line),
-            }
-            return TabularDataset(_paths(path), options, validate)
 
 
 class DatasetConsumptionConfig:
