@@ -23,6 +23,8 @@ _LAZY: dict[str, str] = {
     "TabularDataset": "airflow_mlpipe.definitions.tabular",
     "DatasetConsumptionConfig": "airflow_mlpipe.definitions.dataset",
     "PipelineData": "airflow_mlpipe.definitions.pipeline_data",
+    "OutputFileDatasetConfig": "airflow_mlpipe.definitions.output_dataset",
+    "OutputTabularDatasetConfig": "airflow_mlpipe.definitions.output_dataset",
     "PipelineParameter": "airflow_mlpipe.definitions.parameter",
     "ComputeTarget": "airflow_mlpipe.definitions.compute",
     "AmlCompute": "airflow_mlpipe.definitions.compute",
@@ -100,6 +102,7 @@ if TYPE_CHECKING:  # pragma: no cover
         DataReference,
         Datastore,
     )
+    from airflow_mlpipe.definitions.output_dataset import OutputFileDatasetConfig, OutputTabularDatasetConfig
     from airflow_mlpipe.definitions.parameter import PipelineParameter
     from airflow_mlpipe.definitions.pipeline import Pipeline, StepSequence
     from airflow_mlpipe.definitions.pipeline_data import PipelineData

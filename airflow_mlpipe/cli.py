@@ -257,6 +257,13 @@ def _run_label(run: tuple[str, str]) -> str:
 def _default(param: dict[str, Any]) -> str:
     if param["type"] == "datapath":
         return f"{param['default']['datastore']}:{param['default']['path']}"
+    if param["type"] == "dataset":
+        reg = param["default"].get("registered")
+        if reg:
+            return f"dataset {reg['name']}:{reg['version']}"
+        return "dataset " + ", ".join(
+            p.get("url") or f"{p['datastore']}:{p['path']}" for p in param["default"]["paths"]
+        )
     return format_value(param["default"])
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from airflow_mlpipe.definitions.compute import LOCAL, ComputeTarget, validate_target_name
 from airflow_mlpipe.definitions.dataset import DatasetConsumptionConfig
 from airflow_mlpipe.definitions.datastore import DataPathComputeBinding, DataReference, Datastore
+from airflow_mlpipe.definitions.output_dataset import OutputFileDatasetConfig
 from airflow_mlpipe.definitions.parameter import PipelineParameter
 from airflow_mlpipe.definitions.pipeline_data import PipelineData
 from airflow_mlpipe.definitions.steps import Step
@@ -107,6 +108,11 @@ class SpecBuilder:
         if p.type_name == "datapath":
             self.datastore(default.datastore)
             default = default.to_spec()
+        elif p.type_name == "dataset":
+            for ds, _ in default.paths:
+                if ds is not None:
+                    self.datastore(ds)
+            default = {"dataset": default.to_spec()}
         mine = {"type": p.type_name, "default": default}
         if known is not None and known != mine:
             self.problems.append(
@@ -156,6 +162,14 @@ class SpecBuilder:
                 is_directory=pd.is_directory,
                 pipeline_output_name=pd.pipeline_output_name,
             )
+            if isinstance(pd, OutputFileDatasetConfig):
+                entry.update(
+                    destination=pd.destination[1] if pd.destination else None,
+                    overwrite=pd.overwrite,
+                    source_globs=pd.source_globs,
+                    register=pd.registration,
+                    read_as=pd.read_as,
+                )
         else:
             entry["consumers"].append(step.name)
             entry.setdefault("is_directory", pd.is_directory)
@@ -209,6 +223,7 @@ class SpecBuilder:
                 return ("pipeline_data", item._input_name, id(item._origin))
             if isinstance(item, DatasetConsumptionConfig):
                 return ("dataset", item.name, id(item.dataset))
+
             if isinstance(item, DataReference):
                 return (
                     "datastore_path",
@@ -238,9 +253,21 @@ class SpecBuilder:
                     "mode": item._input_mode,
                     "path_on_compute": item._input_path_on_compute,
                 }
+                if item._input_tabular is not None:
+                    entry["tabular"] = item._input_tabular
+            elif isinstance(item, DatasetConsumptionConfig) and item.parameter is not None:
+                self.parameter(step, f"input {item.name!r}", item.parameter)
+                entry = {
+                    "name": item.name,
+                    "kind": "dataset_param",
+                    "parameter": item.parameter.name,
+                    "mode": item.mode,
+                    "path_on_compute": item.path_on_compute,
+                }
             elif isinstance(item, DatasetConsumptionConfig):
                 for ds, _ in item.dataset.paths:
-                    self.datastore(ds)
+                    if ds is not None:
+                        self.datastore(ds)
                 entry = {
                     "name": item.name,
                     "kind": "dataset",
@@ -291,7 +318,7 @@ class SpecBuilder:
 
         outputs: list[dict[str, Any]] = []
         output_objs = set()
-        for out in step.outputs:
+        for out in outputs_of(step):
             if not isinstance(out, PipelineData):
                 self.problems.append(f"step {step.name!r}: output {out!r} is not a PipelineData")
                 continue
@@ -313,7 +340,7 @@ class SpecBuilder:
         for i, arg in enumerate(step.arguments):
             where = f"arguments[{i}]"
             if isinstance(arg, PipelineData):
-                if id(arg._origin) in output_objs:
+                if id(arg._origin) in output_objs and not getattr(arg, "_bound_as_input", False):
                     arguments.append({"output": arg.name})
                 else:
                     # v1 adds a PipelineData passed as an argument to the step's inputs
@@ -344,6 +371,18 @@ class SpecBuilder:
             "arguments": arguments,
             "settings": step.settings_spec(self),
         }
+
+
+def outputs_of(step: Step) -> list[Any]:
+    """A step's outputs: its ``outputs``, plus each OutputFileDatasetConfig in its ``arguments``
+    that is not taken ``.as_input()`` (Azure ML v1 inferred those outputs from the arguments)."""
+    outs = list(step.outputs)
+    seen = {id(getattr(o, "_origin", o)) for o in outs}
+    for arg in step.arguments:
+        if getattr(arg, "_infers_output", False) and id(arg._origin) not in seen:
+            seen.add(id(arg._origin))
+            outs.append(arg)
+    return outs
 
 
 def closure(steps: list[Step]) -> list[Step]:
@@ -436,11 +475,12 @@ def build_spec(
     except graphlib.CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         b.problems.append(f"the steps form a cycle: {cycle}")
-    if workspace is not None and any(p["type"] == "datapath" for p in b.parameters.values()):
-        # a run may point a DataPath parameter at any datastore of the workspace
+    if workspace is not None and any(p["type"] in ("datapath", "dataset") for p in b.parameters.values()):
+        # a run may point a DataPath or dataset parameter at any datastore of the workspace
         for ds in workspace.datastores.values():
             b.datastore(ds)
     reuse = b.reuse_settings()
+    default_ds = b.default_datastore or (workspace.get_default_datastore() if workspace is not None else None)
     if b.problems:
         raise PipelineValidationError(b.problems)
     spec = {
@@ -451,6 +491,8 @@ def build_spec(
         "compute_targets": b.compute_targets,
         "data": b.data,
         "reuse": reuse,
+        # where registered datasets and models live (the workspace's default datastore)
+        "default_datastore": b.datastore(default_ds) if default_ds is not None else None,
         "steps": [by_name[n] for n in order],
     }
     return spec

@@ -23,18 +23,22 @@ def _registry(workspace: Any) -> PublishedRegistry:
 
 def _assignments(
     record: dict[str, Any], pipeline_parameters: dict[str, Any] | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split Python-side parameters into Azure ML's ParameterAssignments and DataPathAssignments."""
-    from airflow_mlpipe.definitions.parameter import coerce_datapath
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Split Python-side parameters into Azure ML's ParameterAssignments, DataPathAssignments and
+    DataSetDefinitionValueAssignments."""
+    from airflow_mlpipe.definitions.parameter import coerce_datapath, coerce_dataset
 
-    params, paths = {}, {}
+    params, paths, datasets = {}, {}, {}
     for name, value in (pipeline_parameters or {}).items():
-        if record["parameters"].get(name, {}).get("type") == "datapath":
+        kind = record["parameters"].get(name, {}).get("type")
+        if kind == "datapath":
             bound = coerce_datapath(name, value, " in pipeline_parameters")
             paths[name] = {"DataStoreName": bound["datastore"], "RelativePath": bound["path"]}
+        elif kind == "dataset":
+            datasets[name] = coerce_dataset(name, value, " in pipeline_parameters")
         else:
             params[name] = value
-    return params, paths
+    return params, paths, datasets
 
 
 def _post_run(
@@ -49,11 +53,12 @@ def _post_run(
     params: dict[str, str] | None = None,
     tags: dict[str, str] | None = None,
 ) -> PipelineRun:
-    parameter_assignments, data_paths = _assignments(record, pipeline_parameters)
+    parameter_assignments, data_paths, datasets = _assignments(record, pipeline_parameters)
     body = {
         "ExperimentName": experiment_name,
         "ParameterAssignments": parameter_assignments,
         "DataPathAssignments": data_paths,
+        "DataSetDefinitionValueAssignments": datasets,
         "RunSource": "SDK",
         "tags": {str(k): str(v) for k, v in (tags or {}).items()},
         "RegenerateOutputs": bool(regenerate_outputs),

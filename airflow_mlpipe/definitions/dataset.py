@@ -22,37 +22,81 @@ def check_input_name(name: str, what: str) -> str:
     return name
 
 
-def dataset_paths(path: Any) -> list[tuple[Datastore, str]]:
+Location = tuple  # (Datastore, relative path) or (None, "https://...")
+
+
+def dataset_paths(path: Any) -> list[Location]:
+    """A dataset's paths from v1's forms: (datastore, path) tuples, DataReference, DataPath, http(s)
+    URLs, or a list of them."""
+    from airflow_mlpipe.definitions.datastore import DataPath
+
     items = path if isinstance(path, list) else [path]
-    out = []
+    out: list[Location] = []
     for item in items:
         if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Datastore):
             out.append((item[0], normalize_path(item[1])))
         elif isinstance(item, DataReference):
             out.append((item.datastore, item.path_on_datastore))
+        elif isinstance(item, DataPath):
+            out.append((item.datastore, normalize_path(item.path_on_datastore)))
         elif isinstance(item, str):
-            raise UserErrorException(
-                f"dataset path {item!r}: only datastore paths are supported, as (datastore, "
-                "'relative/path') tuples; upload local or web files to a datastore first"
-            )
+            from airflow_mlpipe.storage import web
+
+            if not web.is_url(item):
+                raise UserErrorException(
+                    f"dataset path {item!r}: give an http(s) URL or a datastore path as a (datastore, "
+                    "'relative/path') tuple; upload local files to a datastore first (Datastore.upload)"
+                )
+            out.append((None, web.check_url(item)))
         else:
             raise UserErrorException(
-                f"dataset path {item!r}: expected a (Datastore, path) tuple or a list of them"
+                f"dataset path {item!r}: expected a (Datastore, path) tuple, a DataPath, an http(s) URL "
+                "or a list of them"
             )
     if not out:
         raise UserErrorException("a dataset needs at least one path")
     return out
 
 
+def location_spec(ds: Datastore | None, path: str) -> dict[str, str]:
+    return {"url": path} if ds is None else {"datastore": ds.name, "path": path}
+
+
+def web_cache_dir() -> Path:
+    from airflow_mlpipe.definitions.workspace import mlpipe_home
+
+    return mlpipe_home() / "cache" / "web"
+
+
 class AbstractDataset:
+    """Files at datastore paths or URLs. Registered, it also has a name, a version and an id, and
+    is pinned to the content fingerprint its data had when it was registered."""
+
     kind = "abstract"
 
-    def __init__(self, paths: list[tuple[Datastore, str]], options: dict[str, Any], validate: bool):
+    def __init__(self, paths: list[Location], options: dict[str, Any], validate: bool):
         self.paths = paths
         self.options = options
+        self.name: str | None = None
+        self.version: int | None = None
+        self.id: str | None = None
+        self.description: str | None = None
+        self.tags: dict[str, str] = {}
+        self._registration: dict[str, Any] | None = None  # name, version, id, pinned fingerprint
+        self._workspace: Any = None
         if validate:
             for ds, p in paths:
-                if not ds.store.resolve(p):
+                if ds is None:
+                    from airflow_mlpipe.storage import web
+
+                    try:
+                        web.fingerprint(p)
+                    except Exception as exc:
+                        raise UserErrorException(
+                            f"dataset URL {web.safe_url(p)}: cannot be read ({exc}); pass validate=False "
+                            "to define the dataset anyway"
+                        ) from None
+                elif not ds.store.resolve(p):
                     raise UserErrorException(
                         f"dataset path {p!r} on datastore {ds.name!r} matches no file "
                         f"({ds.store.location(p)}); upload the data first or pass validate=False"
@@ -61,18 +105,93 @@ class AbstractDataset:
     def as_named_input(self, name: str) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(name, self)
 
+    @property
+    def workspace(self) -> Any:
+        return self._workspace or next((ds.workspace for ds, _ in self.paths if ds is not None), None)
+
     def to_spec(self) -> dict[str, Any]:
-        return {
+        spec: dict[str, Any] = {
             "type": self.kind,
-            "paths": [{"datastore": ds.name, "path": p} for ds, p in self.paths],
+            "paths": [location_spec(ds, p) for ds, p in self.paths],
             "options": dict(self.options),
         }
+        if self._registration is not None:
+            spec["registered"] = dict(self._registration)
+        return spec
+
+    def datastores(self) -> dict[str, dict[str, Any]]:
+        """The specs of the datastores this dataset reads, by name."""
+        return {ds.name: ds.spec for ds, _ in self.paths if ds is not None}
 
     def _download_to(self, target: Path) -> list[Path]:
+        from airflow_mlpipe.definitions.registered import check_pinned
+
+        check_pinned(self.to_spec(), self.datastores())
         files: list[Path] = []
         for ds, p in self.paths:
-            files += ds.store.download(p, target)
+            if ds is None:
+                from airflow_mlpipe.storage import web
+
+                files.append(web.download(p, target, web_cache_dir()))
+            else:
+                files += ds.store.download(p, target)
         return files
+
+    def register(
+        self,
+        workspace: Any,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        create_new_version: bool = False,
+    ) -> AbstractDataset:
+        """Register this dataset in ``workspace`` under ``name`` (v1's ``register``): a new version
+        pinned to what its data is now; an unchanged definition returns the latest version."""
+        from airflow_mlpipe.definitions.registered import register_spec, to_dataset
+
+        record = register_spec(
+            workspace, name, self.to_spec(), self.datastores(), description, tags, create_new_version
+        )
+        return to_dataset(workspace, record)
+
+    def __repr__(self) -> str:
+        where = ", ".join(p if ds is None else f"{ds.name}:{p}" for ds, p in self.paths)
+        named = f"name={self.name!r}, version={self.version}, " if self.name else ""
+        return f"{type(self).__name__}({named}paths=[{where}])"
+
+
+class MountContext:
+    """What ``FileDataset.mount()`` returns: the dataset's files under ``mount_point`` between
+    ``start()`` and ``stop()`` (or inside ``with``). On Airflow workers a mount is a download."""
+
+    def __init__(self, dataset: FileDataset, mount_point: str | None):
+        self._dataset = dataset
+        self._given = mount_point
+        self.mount_point = mount_point or tempfile.mkdtemp(prefix="mlpipe-mount-")
+        self._started = False
+
+    def start(self) -> None:
+        Path(self.mount_point).mkdir(parents=True, exist_ok=True)
+        self._dataset._download_to(Path(self.mount_point))
+        self._started = True
+
+    def stop(self) -> None:
+        if self._started:
+            import shutil
+
+            if self._given is None:
+                shutil.rmtree(self.mount_point, ignore_errors=True)
+            else:  # a folder the caller named: empty it, keep it
+                for child in Path(self.mount_point).iterdir():
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            self._started = False
+
+    def __enter__(self) -> MountContext:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
 
 
 class FileDataset(AbstractDataset):
@@ -85,28 +204,68 @@ class FileDataset(AbstractDataset):
         return self.as_named_input("input").as_mount(path_on_compute)
 
     def download(self, target_path: str | Path | None = None, overwrite: bool = False) -> list[str]:
+        """Download the files to ``target_path`` (a new temp folder when None); returns their paths.
+        An existing file there is an error unless ``overwrite`` (v1's rule)."""
         target = Path(target_path or tempfile.mkdtemp(prefix="mlpipe-dataset-"))
+        if not overwrite and target.is_dir():
+            clash = [
+                target / rel.lstrip("/") for rel in self.to_path() if (target / rel.lstrip("/")).exists()
+            ]
+            if clash:
+                raise UserErrorException(
+                    f"FileDataset.download: {len(clash)} file(s) already exist in {target} (e.g. "
+                    f"{clash[0]}); pass overwrite=True to replace them"
+                )
         return [str(p) for p in self._download_to(target)]
+
+    def mount(self, mount_point: str | None = None, **kwargs: Any) -> MountContext:
+        return MountContext(self, mount_point)
 
     def to_path(self) -> list[str]:
         out = []
         for ds, p in self.paths:
-            out += ["/" + rel for _, rel in ds.store.resolve(p)]
+            if ds is None:
+                from airflow_mlpipe.storage import web
+
+                out.append("/" + web.url_file_name(p))
+            else:
+                out += ["/" + rel for _, rel in ds.store.resolve(p)]
         return out
 
 
 class DatasetConsumptionConfig:
-    """How a step consumes a dataset: its input name and mode (direct, download or mount)."""
+    """How a step consumes a dataset: its input name and mode (direct, download or mount).
 
-    def __init__(
-        self, name: str, dataset: AbstractDataset, mode: str = "direct", path_on_compute: str | None = None
-    ):
+    ``dataset`` may be a PipelineParameter whose default is a dataset: each run binds its own."""
+
+    def __init__(self, name: str, dataset: Any, mode: str = "direct", path_on_compute: str | None = None):
+        from airflow_mlpipe.definitions.parameter import PipelineParameter
+
         self.name = check_input_name(name, "dataset input")
+        if isinstance(dataset, PipelineParameter):
+            if dataset.type_name != "dataset":
+                raise UserErrorException(
+                    f"dataset input {name!r}: PipelineParameter {dataset.name!r} has a "
+                    f"{dataset.type_name} default; a dataset input needs a dataset default"
+                )
+            kind = dataset.default_value
+        elif isinstance(dataset, AbstractDataset):
+            kind = dataset
+        else:
+            raise UserErrorException(
+                f"dataset input {name!r}: expected a dataset or a dataset-valued PipelineParameter, got {dataset!r}"
+            )
         self.dataset = dataset
-        if mode == "direct" and isinstance(dataset, FileDataset):
+        if mode == "direct" and isinstance(kind, FileDataset):
             mode = "download"  # a file dataset handed to a script is always files on disk
         self.mode = mode
         self.path_on_compute = path_on_compute
+
+    @property
+    def parameter(self) -> Any:
+        from airflow_mlpipe.definitions.parameter import PipelineParameter
+
+        return self.dataset if isinstance(self.dataset, PipelineParameter) else None
 
     def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(self.name, self.dataset, "download", path_on_compute)

@@ -23,9 +23,18 @@ DATAPATH_SCHEMA = {
 }
 
 
+# a dataset parameter's value: a dataset spec, a registered dataset (by id, or name and version),
+# or a datastore path (the forms coerce_dataset accepts; it checks them in full)
+DATASET_SCHEMA = {"type": "object", "minProperties": 1}
+
+
 def json_schema(type_name: str) -> dict[str, Any]:
     """The JSON schema Airflow validates a parameter of this spec type with."""
-    return DATAPATH_SCHEMA if type_name == "datapath" else {"type": SPEC_TO_JSON_SCHEMA[type_name]}
+    if type_name == "datapath":
+        return DATAPATH_SCHEMA
+    if type_name == "dataset":
+        return DATASET_SCHEMA
+    return {"type": SPEC_TO_JSON_SCHEMA[type_name]}
 
 
 def _is_datapath(value: Any) -> bool:
@@ -34,12 +43,60 @@ def _is_datapath(value: Any) -> bool:
     return isinstance(value, DataPath)
 
 
+def _is_dataset(value: Any) -> bool:
+    from airflow_mlpipe.definitions.dataset import AbstractDataset
+
+    return isinstance(value, AbstractDataset)
+
+
 def param_type_name(value: Any) -> str | None:
     """The spec type of a default value, or None when Azure ML v1 did not accept it."""
     entry = PARAM_TYPES.get(type(value))
     if entry is None and _is_datapath(value):
         return "datapath"
+    if entry is None and _is_dataset(value):
+        return "dataset"
     return entry[0] if entry else None
+
+
+def coerce_dataset(name: str, value: Any, place: str = "") -> dict[str, Any]:
+    """A dataset parameter's value in one canonical form:
+    ``{"dataset": <spec>}`` (a dataset object or that form), ``{"id": ...}`` (also v1's REST
+    ``{"SavedDataSetReference": {"Id": ...}}``), ``{"name": ..., "version": ...}`` (version
+    optional: the latest), or ``{"datastore": ..., "path": ...}`` (also v1's REST
+    ``{"DataPath": {"DataStoreName": ..., "RelativePath": ...}}``)."""
+    if _is_dataset(value):
+        return {"dataset": value.to_spec()}
+    if isinstance(value, dict):
+        if set(value) == {"dataset"} and isinstance(value["dataset"], dict):
+            spec = value["dataset"]
+            paths = spec.get("paths")
+            if spec.get("type") in ("file", "tabular") and isinstance(paths, list) and paths:
+                if all(
+                    isinstance(p, dict) and (set(p) == {"url"} or set(p) == {"datastore", "path"})
+                    for p in paths
+                ):
+                    return {"dataset": {"options": {}, **spec}}
+        saved = value.get("SavedDataSetReference") if set(value) == {"SavedDataSetReference"} else None
+        if isinstance(saved, dict) and set(saved) == {"Id"}:
+            value = {"id": saved["Id"]}
+        if set(value) == {"id"} and isinstance(value["id"], str) and value["id"]:
+            return {"id": value["id"]}
+        if set(value) in ({"name"}, {"name", "version"}) and isinstance(value["name"], str) and value["name"]:
+            version = value.get("version", "latest")
+            if version in (None, "latest") or (isinstance(version, (int, str)) and str(version).isdigit()):
+                return {"name": value["name"], "version": "latest" if version is None else version}
+        if set(value) == {"DataPath"} and isinstance(value["DataPath"], dict):
+            value = value["DataPath"]
+        try:
+            return coerce_datapath(name, value, place)
+        except UserErrorException:
+            pass
+    raise UserErrorException(
+        f"parameter {name!r}{place}: {value!r} is not a dataset; pass a dataset, "
+        '{"id": ...}, {"name": ..., "version": ...}, {"datastore": ..., "path": ...}, or in a REST body '
+        '{"SavedDataSetReference": {"Id": ...}} or {"DataPath": {"DataStoreName": ..., "RelativePath": ...}}'
+    )
 
 
 def coerce_datapath(name: str, value: Any, place: str = "") -> dict[str, str]:
@@ -65,6 +122,8 @@ def coerce_param(name: str, type_name: str, value: Any, where: str = "") -> Any:
     place = f" in {where}" if where else ""
     if type_name == "datapath":
         return coerce_datapath(name, value, place)
+    if type_name == "dataset":
+        return coerce_dataset(name, value, place)
     if type_name == "bool":
         if isinstance(value, bool):
             return value
@@ -98,8 +157,9 @@ def coerce_param(name: str, type_name: str, value: Any, where: str = "") -> Any:
 class PipelineParameter:
     """A pipeline parameter with a default (Azure ML v1: ``PipelineParameter(name, default_value)``).
 
-    The default fixes the type: int, float, bool, str, or a DataPath (consumed by a step as
-    ``(param, DataPathComputeBinding())``). Every trigger of the translated DAG is validated by
+    The default fixes the type: int, float, bool, str, a DataPath (consumed by a step as
+    ``(param, DataPathComputeBinding())``) or a dataset (consumed as
+    ``DatasetConsumptionConfig(name, param)``, ``.as_mount()``...). Every trigger of the translated DAG is validated by
     Airflow against that type.
     """
 
@@ -115,12 +175,17 @@ class PipelineParameter:
             # Azure ML v1 raised for defaults that are not a primitive, a DataPath or a dataset.
             raise UserErrorException(
                 f"PipelineParameter {name!r}: default_value of type {type(default_value).__name__} "
-                "is not supported; use int, float, bool, str or a DataPath (dataset parameters are "
-                "not supported by airflow-mlpipe)"
+                "is not supported; use int, float, bool, str, a DataPath or a dataset"
             )
         self.name = name
         self.default_value = default_value
         self.type_name = type_name
+
+    def as_named_input(self, name: str) -> Any:
+        """A dataset parameter consumed by a step under ``name`` (``DatasetConsumptionConfig``)."""
+        from airflow_mlpipe.definitions.dataset import DatasetConsumptionConfig
+
+        return DatasetConsumptionConfig(name, self)
 
     def __repr__(self) -> str:
         return f"PipelineParameter(name={self.name!r}, default_value={self.default_value!r})"

@@ -50,12 +50,18 @@ class PipelineData:
         self._input_name = self.name
         self._input_mode = "mount"
         self._input_path_on_compute: str | None = None
+        self._input_tabular: dict[str, Any] | None = None  # read as a table: its options
         self._origin = self
         self._producer: Any = None
 
-    def _as(self, input_name: str | None, mode: str, path_on_compute: str | None = None) -> PipelineData:
-        copy = object.__new__(PipelineData)
+    def _copy(self, **changes: Any) -> Any:
+        copy = object.__new__(type(self))
         copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
+
+    def _as(self, input_name: str | None, mode: str, path_on_compute: str | None = None) -> Any:
+        copy = self._copy()
         copy._input_name = check_input_name(input_name or self.name, "input")
         copy._input_mode = mode
         copy._input_path_on_compute = path_on_compute
@@ -75,10 +81,65 @@ class PipelineData:
         return self._as(input_name, "mount")
 
     def as_dataset(self) -> PipelineData:
-        return self
+        """This output consumed as a FileDataset (v1's PipelineOutputFileDataset)."""
+        return self._copy()
+
+    def as_named_input(self, name: str) -> PipelineData:
+        return self._as(name, self._input_mode)
+
+    def parse_delimited_files(
+        self,
+        include_path: bool = False,
+        separator: str = ",",
+        header: Any = True,
+        partition_format: str | None = None,
+        file_extension: str = "",
+        set_column_types: dict[str, Any] | None = None,
+        quoted_line_breaks: bool = False,
+    ) -> PipelineData:
+        """Consume this output as a TabularDataset of delimited files (v1's PipelineOutputTabularDataset)."""
+        from airflow_mlpipe.tables import delimited_options
+
+        refuse_table_options(f"PipelineData {self.name!r}", partition_format, set_column_types)
+        options = delimited_options(
+            separator=separator,
+            header=header,
+            include_path=include_path,
+            support_multi_line=quoted_line_breaks,
+        )
+        if file_extension:
+            options["path_glob"] = f"**/*{file_extension}"
+        return self._copy(_input_tabular=options)
+
+    def parse_parquet_files(
+        self,
+        include_path: bool = False,
+        partition_format: str | None = None,
+        file_extension: str = ".parquet",
+        set_column_types: dict[str, Any] | None = None,
+    ) -> PipelineData:
+        """Consume this output as a TabularDataset of parquet files."""
+        from airflow_mlpipe.tables import parquet_options
+
+        refuse_table_options(f"PipelineData {self.name!r}", partition_format, set_column_types)
+        options = parquet_options(include_path=include_path)
+        if file_extension:
+            options["path_glob"] = f"**/*{file_extension}"
+        return self._copy(_input_tabular=options)
 
     def __str__(self) -> str:
         return f"$AZUREML_DATAREFERENCE_{self.name}"
 
     def __repr__(self) -> str:
         return f"PipelineData(name={self.name!r})"
+
+
+def refuse_table_options(where: str, partition_format: Any, set_column_types: Any) -> None:
+    if partition_format is not None:
+        raise UserErrorException(
+            f"{where}: partition_format is not supported; filter rows in the step script"
+        )
+    if set_column_types is not None:
+        raise UserErrorException(
+            f"{where}: set_column_types is not supported; convert types with pandas in the step"
+        )

@@ -38,7 +38,8 @@ class Step:
         self.allow_reuse = allow_reuse
         self.version = None if version is None else str(version)
         self._run_after: list[Step] = []
-        for out in self.outputs:
+        inferred = [a for a in self.arguments if getattr(a, "_infers_output", False)]
+        for out in [*self.outputs, *inferred]:
             origin = getattr(out, "_origin", None)
             if origin is not None and getattr(origin, "_producer", None) is None:
                 origin._producer = self  # lets Pipeline(resolve_closure=True) find this step

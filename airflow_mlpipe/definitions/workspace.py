@@ -366,8 +366,10 @@ class Workspace:
 
     @property
     def datasets(self) -> dict[str, Any]:
-        """Registered datasets by name: none, as datasets cannot be registered yet (docs/migration.md)."""
-        return {}
+        """The latest version of each registered dataset, by name (``Dataset.get_all``)."""
+        from airflow_mlpipe.definitions.registered import Dataset
+
+        return Dataset.get_all(self)
 
     @property
     def environments(self) -> dict[str, Any]:

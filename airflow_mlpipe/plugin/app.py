@@ -196,7 +196,12 @@ def _submit(
         else None
     )
     conf = build_conf(
-        record, body.ParameterAssignments, data_paths, body.RegenerateOutputs, body.ForceRerunSteps
+        record,
+        body.ParameterAssignments,
+        data_paths,
+        body.RegenerateOutputs,
+        body.ForceRerunSteps,
+        body.DataSetDefinitionValueAssignments,
     )
     conf[SUBMISSION_KEY] = {
         "experiment_name": body.ExperimentName,

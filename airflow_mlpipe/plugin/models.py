@@ -20,6 +20,8 @@ class SubmitBody(BaseModel):
     ExperimentName: str = Field(min_length=1, max_length=256)
     ParameterAssignments: dict[str, str | int | float | bool] | None = None
     DataPathAssignments: dict[str, DataPathAssignment] | None = None
+    # dataset parameters: {"name": {"SavedDataSetReference": {"Id": ...}}} or {"name": {"DataPath": {...}}}
+    DataSetDefinitionValueAssignments: dict[str, dict[str, Any]] | None = None
     RunSource: str | None = Field(default=None, max_length=256)
     Description: str | None = Field(default=None, max_length=4096)
     tags: dict[str, str] | None = None

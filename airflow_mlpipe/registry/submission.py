@@ -21,6 +21,7 @@ def build_conf(
     data_path_assignments: Any = None,
     regenerate_outputs: Any = False,
     force_rerun_steps: Any = None,
+    dataset_assignments: Any = None,
 ) -> dict[str, Any]:
     """The conf for one run of published pipeline ``record`` (raises UserErrorException)."""
     params = record["parameters"]
@@ -41,6 +42,11 @@ def build_conf(
                 raise UserErrorException(
                     f"ParameterAssignments: {name!r} is a DataPath parameter; set it in DataPathAssignments "
                     'as {"DataStoreName": ..., "RelativePath": ...}'
+                )
+            if p["type"] == "dataset":
+                raise UserErrorException(
+                    f"ParameterAssignments: {name!r} is a dataset parameter; set it in "
+                    'DataSetDefinitionValueAssignments as {"SavedDataSetReference": {"Id": ...}}'
                 )
             conf[name] = coerce_param(name, p["type"], value, where="ParameterAssignments")
     if data_path_assignments is not None:
@@ -64,6 +70,28 @@ def build_conf(
                     f"workspace does not define (known: {record['datastores']})"
                 )
             conf[name] = bound
+    if dataset_assignments is not None:
+        if not isinstance(dataset_assignments, dict):
+            raise UserErrorException(
+                "DataSetDefinitionValueAssignments must be an object of parameter name -> "
+                f'{{"SavedDataSetReference": {{"Id": ...}}}}, got {dataset_assignments!r}'
+            )
+        for name, value in dataset_assignments.items():
+            p = params.get(name)
+            if p is None or p["type"] != "dataset":
+                datasets = sorted(n for n, q in params.items() if q["type"] == "dataset")
+                raise UserErrorException(
+                    f"DataSetDefinitionValueAssignments: {name!r} is not a dataset parameter of published "
+                    f"pipeline {record['name']!r}; its dataset parameters are {datasets}"
+                )
+            conf[name] = coerce_param(name, "dataset", value, where="DataSetDefinitionValueAssignments")
+    for name, value in conf.items():
+        if params.get(name, {}).get("type") == "dataset" and "datastore" in value:
+            if value["datastore"] not in record["datastores"]:
+                raise UserErrorException(
+                    f"DataSetDefinitionValueAssignments: {name!r} names datastore {value['datastore']!r}, "
+                    f"which the workspace does not define (known: {record['datastores']})"
+                )
     if not isinstance(regenerate_outputs, bool):
         raise UserErrorException(f"RegenerateOutputs must be true or false, got {regenerate_outputs!r}")
     conf["regenerate_outputs"] = regenerate_outputs

@@ -31,28 +31,84 @@ def settings_of(step: dict[str, Any]) -> dict[str, Any]:
     inner.pop("source_directory", None)  # its content is the snapshot; its path differs per checkout
     inner.pop("snapshot", None)  # likewise: the snapshot's files are the source component
     settings["settings"] = inner
+    # where an input's data is stays out (its content is the inputs component); how it is read stays in
     settings["inputs"] = [
-        {k: v for k, v in i.items() if k not in ("dataset", "path", "datastore")} for i in step["inputs"]
+        {k: v for k, v in i.items() if k not in ("dataset", "path", "datastore")}
+        | ({"read_as": {k: i["dataset"].get(k) for k in ("type", "options")}} if "dataset" in i else {})
+        for i in step["inputs"]
     ]
     settings["environment"] = {"python": ".".join(platform.python_version_tuple()[:2])}
     return settings
 
 
-def dataset_fingerprint(datastores: dict[str, Any], paths: list[tuple[str, str]]) -> str:
-    """What is at some datastore paths now: names, sizes and content tags (MD5 or etag)."""
-    listing = []
-    for ds, path in paths:
+def dataset_fingerprint(datastores: dict[str, Any], entries: list[dict[str, str]]) -> str:
+    """What is at some datastore paths and URLs now: names, sizes and content tags (MD5 or etag;
+    a URL's ETag and size, or its content's hash when the server gives no ETag)."""
+    listing: list[Any] = []
+    for entry in entries:
+        if "url" in entry:
+            from airflow_mlpipe.storage import web
+
+            listing.append(("url", entry["url"], digest(web.fingerprint(entry["url"]))))
+            continue
+        ds, path = entry["datastore"], entry["path"]
+        if ds not in datastores:
+            raise UserErrorException(
+                f"data path {path!r} is on datastore {ds!r}, which this workspace does not define "
+                f"(known: {sorted(datastores)})"
+            )
         for info, rel in open_store(datastores[ds]).resolve(path):
             listing.append((ds, path, rel, info.size, info.etag))
-    return digest(sorted(listing))
+    return digest(sorted(listing, key=str))
 
 
-def bind_inputs(
-    step: dict[str, Any], parameters: dict[str, Any], datastores: dict[str, Any]
+def registry_datastore(pipeline: dict[str, Any]) -> str | None:
+    """The datastore holding the workspace's registered datasets and models (its default one)."""
+    return pipeline.get("default_datastore") or (pipeline.get("reuse") or {}).get("datastore")
+
+
+def bind_dataset(
+    step_name: str, inp: dict[str, Any], value: dict[str, Any], pipeline: dict[str, Any]
 ) -> dict[str, Any]:
-    """The step with each DataPath-parameter input bound to this run's value: a datastore path."""
-    if not any(i["kind"] == "datapath_param" for i in step["inputs"]):
+    """The dataset spec a dataset parameter's run value (coerce_dataset's forms) means."""
+    from airflow_mlpipe.definitions.registered import bound_spec, registry_on
+
+    param = inp["parameter"]
+    where = f"step {step_name!r}: dataset parameter {param!r}"
+    if "dataset" in value:
+        return value["dataset"]
+    if "datastore" in value:
+        if value["datastore"] not in pipeline["datastores"]:
+            raise UserErrorException(
+                f"{where} names datastore {value['datastore']!r}, which the workspace does not define "
+                f"(known: {sorted(pipeline['datastores'])})"
+            )
+        default = pipeline["parameters"][param]["default"]["dataset"]
+        return {
+            "type": default["type"],
+            "paths": [{"datastore": value["datastore"], "path": value["path"]}],
+            "options": default.get("options", {}),
+        }
+    ds_name = registry_datastore(pipeline)
+    if ds_name is None:
+        raise UserErrorException(f"{where}: a registered dataset needs the workspace's default datastore")
+    registry = registry_on(open_store(pipeline["datastores"][ds_name]))
+    try:
+        record = (
+            registry.get_by_id(value["id"])
+            if "id" in value
+            else registry.get(value["name"], value["version"])
+        )
+    except UserErrorException as exc:
+        raise UserErrorException(f"{where}: {exc}") from None
+    return bound_spec(record)
+
+
+def bind_inputs(step: dict[str, Any], parameters: dict[str, Any], pipeline: dict[str, Any]) -> dict[str, Any]:
+    """The step with each DataPath- and dataset-parameter input bound to this run's value."""
+    if not any(i["kind"] in ("datapath_param", "dataset_param") for i in step["inputs"]):
         return step
+    datastores = pipeline["datastores"]
     bound = []
     for inp in step["inputs"]:
         if inp["kind"] == "datapath_param":
@@ -63,14 +119,18 @@ def bind_inputs(
                     f"{value['datastore']!r}, which the workspace does not define (known: {sorted(datastores)})"
                 )
             inp = {**inp, "kind": "datastore_path", "datastore": value["datastore"], "path": value["path"]}
+        elif inp["kind"] == "dataset_param":
+            spec = bind_dataset(step["name"], inp, parameters[inp["parameter"]], pipeline)
+            inp = {**inp, "kind": "dataset", "dataset": spec}
         bound.append(inp)
     return {**step, "inputs": bound}
 
 
-def input_paths(inp: dict[str, Any]) -> list[tuple[str, str]]:
+def input_paths(inp: dict[str, Any]) -> list[dict[str, str]]:
+    """The datastore paths and URLs an input reads (not for PipelineData)."""
     if inp["kind"] == "dataset":
-        return [(p["datastore"], p["path"]) for p in inp["dataset"]["paths"]]
-    return [(inp["datastore"], inp["path"])]
+        return inp["dataset"]["paths"]
+    return [{"datastore": inp["datastore"], "path": inp["path"]}]
 
 
 def components(

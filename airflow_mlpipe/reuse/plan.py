@@ -53,7 +53,7 @@ def plan_spec(
     producers = {name: d.get("producer") for name, d in spec["data"].items()}
     plans = []
     for step in spec["steps"]:  # in dependency order
-        step = decide.bind_inputs(step, parameters, spec["datastores"])
+        step = decide.bind_inputs(step, parameters, spec)
         inputs: dict[str, str] = {}
         pending = []
         for inp in step["inputs"]:

@@ -30,6 +30,15 @@ LOCK_TTL = 30.0
 LOCK_WAIT = 120.0
 
 
+def check_asset_name(name: str, label: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise UserErrorException(
+            f"{label} name {name!r} is invalid: use letters, digits, '_', '-' and '.', "
+            "starting with a letter or digit (at most 255 characters)"
+        )
+    return name
+
+
 class AssetNotFound(UserErrorException):
     """No asset of that name, version or id."""
 
@@ -43,12 +52,7 @@ class AssetRegistry:
     # --- paths -----------------------------------------------------------------------------
 
     def check_name(self, name: str) -> str:
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise UserErrorException(
-                f"{self.label} name {name!r} is invalid: use letters, digits, '_', '-' and '.', "
-                "starting with a letter or digit (at most 255 characters)"
-            )
-        return name
+        return check_asset_name(name, self.label)
 
     def _root(self, name: str) -> str:
         return f"{PREFIX}/{self.kind}/{name}"

@@ -140,11 +140,22 @@ class Store:
                 found.append((info, info.path[len(path) + 1 :] if path else info.path))
         return found
 
+    @staticmethod
+    def names_one_file(path: str, files: list[tuple[FileInfo, str]]) -> bool:
+        """Whether ``path`` (resolved to ``files``) names one file, not a folder or a glob."""
+        return len(files) == 1 and files[0][0].path == normalize_path(path)
+
     def download(self, path: str, local_dir: Path, *, max_workers: int = 8) -> list[Path]:
         """Download what ``path`` means into ``local_dir``; raises when it matches nothing."""
         files = self.resolve(path)
         if not files:
             raise DatastoreError(f"nothing found at {self.location(path)}")
+        return self.download_resolved(files, local_dir, max_workers=max_workers)
+
+    def download_resolved(
+        self, files: list[tuple[FileInfo, str]], local_dir: Path, *, max_workers: int = 8
+    ) -> list[Path]:
+        """Download files ``resolve`` found, each to ``local_dir`` / its relative path."""
         local_dir.mkdir(parents=True, exist_ok=True)
         targets = [(info, local_dir / rel) for info, rel in files]
         from concurrent.futures import ThreadPoolExecutor
@@ -172,3 +183,21 @@ class Store:
             with ThreadPoolExecutor(max_workers=max_workers) as pool:
                 list(pool.map(lambda j: self.upload_file(j[0], j[1], overwrite=True), jobs))
         return self.list(prefix) if jobs else []
+
+    def publish_dir(self, local_dir: Path, dest: str, *, overwrite: bool) -> list[FileInfo]:
+        """Make folder ``dest`` hold exactly the files of ``local_dir``; with ``overwrite=False`` a
+        ``dest`` that holds files already is an error. Each file is replaced atomically; stores
+        with an atomic folder rename (the local one) replace the whole folder at once."""
+        dest = normalize_path(dest)
+        existing = self.list(dest)
+        if existing and not overwrite:
+            raise DatastoreError(
+                f"{self.location(dest)} already holds {len(existing)} file(s); the output may not "
+                "overwrite them (as_upload(overwrite=True) or as_mount() replaces them)"
+            )
+        listed = self.upload_dir(local_dir, dest)
+        kept = {f.path for f in listed}
+        for info in existing:
+            if info.path not in kept:
+                self.delete(info.path)
+        return self.list(dest)

@@ -36,7 +36,7 @@ class LocalStore(Store):
             return []
         out = []
         for dirpath, dirnames, filenames in os.walk(target):
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".mlpipe-tmp-"))
             for name in sorted(filenames):
                 if name.startswith(".mlpipe-tmp-"):
                     continue  # an upload in progress is not a file yet
@@ -78,6 +78,38 @@ class LocalStore(Store):
             raise DatastoreError(f"no file at {src}")
         local.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, local)
+
+    def publish_dir(self, local_dir: Path, dest: str, *, overwrite: bool) -> list[FileInfo]:
+        """Replace folder ``dest`` as a whole: the new folder is built beside it, then renamed
+        into place, so readers see the old files or the new ones, never a mix."""
+        target = self._abs(dest)
+        if target == self.root:
+            raise DatastoreError("cannot publish to the datastore root itself; give a folder path")
+        if target.is_file() or (target.is_dir() and any(target.iterdir())):
+            if not overwrite:
+                count = len(self.list(dest))
+                raise DatastoreError(
+                    f"{target} already holds {count} file(s); the output may not overwrite them "
+                    "(as_upload(overwrite=True) or as_mount() replaces them)"
+                )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".mlpipe-tmp-", dir=target.parent))
+        old = target.parent / f".mlpipe-tmp-old-{uuid.uuid4().hex}"
+        try:
+            shutil.copytree(local_dir, staging, dirs_exist_ok=True)
+            if target.exists():
+                os.rename(target, old)
+            os.rename(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if old.exists() and not target.exists():
+                os.rename(old, target)
+            raise
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old.exists():
+            old.unlink()
+        return self.list(dest)
 
     # small objects and leases -------------------------------------------------------------
 

@@ -77,8 +77,8 @@ _TRANSFER = (
 )
 _SYNAPSE = "Synapse is not supported; run the code in a PythonScriptStep"
 _OUTPUT_CONFIG = (
-    "use PipelineData(name, datastore=...) for a step output: put it in the step's arguments and "
-    "outputs, and in the next step's inputs"
+    "HDFS and link outputs are not supported; use OutputFileDatasetConfig (read_delimited_files() for "
+    "a table), or PipelineData"
 )
 _EXCEPTION = (
     "this error is never raised here; catch AzureMLException (airflow_mlpipe.v1.exceptions), the "
@@ -187,16 +187,15 @@ UNSUPPORTED: dict[str, str] = {
         "column types cannot be set here (set_column_types is refused); convert columns in the step "
         "script with pandas"
     ),
-    "azureml.data.OutputFileDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.HDFSOutputDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.LinkFileOutputDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.LinkTabularOutputDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.DatacacheStore": (
         "datacaches are not supported; consume inputs with as_download() or as_mount()"
     ),
-    "azureml.data.output_dataset_config.OutputDatasetConfig": _OUTPUT_CONFIG,
-    "azureml.data.output_dataset_config.OutputFileDatasetConfig": _OUTPUT_CONFIG,
-    "azureml.data.output_dataset_config.OutputTabularDatasetConfig": _OUTPUT_CONFIG,
+    "azureml.data.output_dataset_config.OutputDatasetConfig": (
+        "the abstract base class is not exported; use OutputFileDatasetConfig"
+    ),
     "azureml.data.output_dataset_config.HDFSOutputDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.output_dataset_config.LinkFileOutputDatasetConfig": _OUTPUT_CONFIG,
     "azureml.data.output_dataset_config.LinkTabularOutputDatasetConfig": _OUTPUT_CONFIG,

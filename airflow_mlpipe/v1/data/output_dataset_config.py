@@ -1,7 +1,11 @@
-"""Twin of ``azureml.data.output_dataset_config`` (use PipelineData for step outputs)."""
+"""Twin of ``azureml.data.output_dataset_config``."""
 
 from __future__ import annotations
 
 from airflow_mlpipe.v1._lazy import re_export
 
-re_export(__name__, "azureml.data.output_dataset_config", [])
+re_export(
+    __name__,
+    "azureml.data.output_dataset_config",
+    ["OutputFileDatasetConfig", "OutputTabularDatasetConfig"],
+)
