@@ -178,7 +178,7 @@ class Run(_MetricSink):
         self.input_datasets: dict[str, Any] = {}
         for name, inp in ctx.get("input_datasets", {}).items():
             if inp["kind"] == "tabular":
-                self.input_datasets[name] = TabularInput(name, inp["files"], inp["options"])
+                self.input_datasets[name] = TabularInput(name, inp["files"], inp["options"], root=inp.get("path"))
             else:
                 self.input_datasets[name] = inp["path"]
         self._offline = offline

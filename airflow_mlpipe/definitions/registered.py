@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_mlpipe.definitions.dataset import AbstractDataset, FileDataset, dataset_paths
-from airflow_mlpipe.definitions.tabular import from_delimited_files
+from airflow_mlpipe.definitions.tabular import from_delimited_files, from_parquet_files
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.storage.assets import AssetRegistry
 
@@ -25,6 +25,7 @@ class Dataset:
 
     class Tabular:
         from_delimited_files = staticmethod(from_delimited_files)
+        from_parquet_files = staticmethod(from_parquet_files)
 
     # --- the workspace's registered datasets ---------------------------------------------------
 

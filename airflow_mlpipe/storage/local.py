@@ -144,8 +144,13 @@ class LocalStore(Store):
         lock.parent.mkdir(parents=True, exist_ok=True)
         body = json.dumps({"owner": owner, "expires": time.time() + ttl}).encode()
         for _ in range(3):
+            # the lock appears with its content (a hard link of a written file), never empty: an
+            # empty lock file, seen between create and write, would read as stale and be taken
+            fd, tmp = tempfile.mkstemp(prefix=".mlpipe-tmp-", dir=lock.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(body)
             try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                os.link(tmp, lock)
             except FileExistsError:
                 held = _read_lock(lock)
                 if held is not None and held.get("expires", 0) > time.time():
@@ -158,8 +163,8 @@ class LocalStore(Store):
                 except FileNotFoundError:
                     pass
                 continue
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
+            finally:
+                os.unlink(tmp)
             return {"path": path, "owner": owner, "ttl": ttl}
         return None
 

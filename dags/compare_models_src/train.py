@@ -1,7 +1,6 @@
 """Train two classifiers on the iris data and save them (step 'train.py' of compare_models)."""
 
 import argparse
-import glob
 import json
 import os
 import pickle
@@ -14,13 +13,12 @@ from sklearn.tree import DecisionTreeClassifier
 from airflow_mlpipe import Run
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--input", required=True, help="folder holding the iris CSV")
+parser.add_argument("--input", required=True, help="the iris CSV file")
 parser.add_argument("--output", required=True, help="folder to write the models to")
 args = parser.parse_args()
 
 run = Run.get_context()
-files = sorted(glob.glob(os.path.join(args.input, "**", "*.csv"), recursive=True))
-data = pd.concat([pd.read_csv(f) for f in files])
+data = pd.read_csv(args.input)  # a dataset of one file arrives as that file, as in Azure ML v1
 features = data.drop(columns=["species"])
 x_train, _, y_train, _ = train_test_split(features, data["species"], test_size=0.3, random_state=0)
 

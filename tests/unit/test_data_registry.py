@@ -152,7 +152,7 @@ def test_dataset_parameter_spec_and_binding_per_run(ws):
     step = PythonScriptStep(
         "s.py", name="s", source_directory="steps", arguments=["--in", DatasetConsumptionConfig("data", param).as_mount()]
     )
-    spec = Pipeline(ws, [step]).spec()
+    spec = Pipeline(ws, [step]).to_spec()
     assert spec["parameters"]["train_data"]["type"] == "dataset"
     assert spec["parameters"]["train_data"]["default"]["dataset"]["registered"]["version"] == 1
     (inp,) = spec["steps"][0]["inputs"]
