@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "PythonScriptStep": "airflow_mlpipe.definitions.steps",
     "Pipeline": "airflow_mlpipe.definitions.pipeline",
     "StepSequence": "airflow_mlpipe.definitions.pipeline",
+    "Model": "airflow_mlpipe.definitions.model",
     # submitting and following runs
     "Experiment": "airflow_mlpipe.client.run",
     "PipelineRun": "airflow_mlpipe.client.pipeline_run",
@@ -100,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover
         DataReference,
         Datastore,
     )
+    from airflow_mlpipe.definitions.model import Model
     from airflow_mlpipe.definitions.parameter import PipelineParameter
     from airflow_mlpipe.definitions.pipeline import Pipeline, StepSequence
     from airflow_mlpipe.definitions.pipeline_data import PipelineData

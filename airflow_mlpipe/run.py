@@ -215,5 +215,40 @@ class Run(_MetricSink):
             )
         return found[0]
 
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: dict[str, Any] | None = None,
+        properties: dict[str, Any] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        description: str | None = None,
+        datasets: list[Any] | None = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Register a file or folder of this run (``outputs/model.pkl``; default: ``model_name``) as
+        the next version of ``model_name``, with this run's id (v1). Needs a pipeline step."""
+        from airflow_mlpipe.definitions.model import Model
+
+        return Model._register_from_run(
+            self,
+            model_name,
+            model_path,
+            tags=tags,
+            properties=properties,
+            model_framework=model_framework,
+            model_framework_version=model_framework_version,
+            description=description,
+            datasets=datasets,
+            sample_input_dataset=sample_input_dataset,
+            sample_output_dataset=sample_output_dataset,
+            resource_configuration=resource_configuration,
+            **kwargs,
+        )
+
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, experiment={self.experiment.name!r})"

@@ -121,7 +121,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.ScriptRun": (
         "runs are pipeline runs here: Experiment.submit returns a PipelineRun whose steps are StepRuns"
     ),
-    "azureml.core.Model": _MODEL,
     "azureml.core.Webservice": _DEPLOY,
     "azureml.core.Image": _DEPLOY,
     "azureml.core.ContainerRegistry": _ENVIRONMENT,
@@ -180,7 +179,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.runconfig.CondaDependencies": _ENVIRONMENT,
     "azureml.core.conda_dependencies.CondaDependencies": _ENVIRONMENT,
     "azureml.core.environment.Environment": _ENVIRONMENT,
-    "azureml.core.model.Model": _MODEL,
     "azureml.core.model.InferenceConfig": _DEPLOY,
     # azureml.data
     "azureml.data.DataType": (
