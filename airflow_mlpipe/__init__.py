@@ -31,6 +31,7 @@ _LAZY: dict[str, str] = {
     "PythonScriptStep": "airflow_mlpipe.definitions.steps",
     "Pipeline": "airflow_mlpipe.definitions.pipeline",
     "StepSequence": "airflow_mlpipe.definitions.pipeline",
+    "Model": "airflow_mlpipe.definitions.model",
     # submitting and following runs
     "Experiment": "airflow_mlpipe.client.run",
     "PipelineRun": "airflow_mlpipe.client.pipeline_run",
@@ -59,6 +60,8 @@ _LAZY: dict[str, str] = {
     "UserErrorException": "airflow_mlpipe.exceptions",
     "DatastoreError": "airflow_mlpipe.exceptions",
     "StepFailedError": "airflow_mlpipe.exceptions",
+    "ModelNotFoundException": "airflow_mlpipe.storage.models",
+    "ModelPathNotFoundException": "airflow_mlpipe.storage.models",
     # the Airflow operator, for hand-written DAGs
     "PythonScriptStepOperator": "airflow_mlpipe.operators.python_script",
 }
@@ -102,6 +105,7 @@ if TYPE_CHECKING:  # pragma: no cover
         DataReference,
         Datastore,
     )
+    from airflow_mlpipe.definitions.model import Model
     from airflow_mlpipe.definitions.output_dataset import OutputFileDatasetConfig, OutputTabularDatasetConfig
     from airflow_mlpipe.definitions.parameter import PipelineParameter
     from airflow_mlpipe.definitions.pipeline import Pipeline, StepSequence
@@ -122,3 +126,4 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from airflow_mlpipe.operators.python_script import PythonScriptStepOperator
     from airflow_mlpipe.run import Run
+    from airflow_mlpipe.storage.models import ModelNotFoundException, ModelPathNotFoundException

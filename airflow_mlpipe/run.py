@@ -178,7 +178,9 @@ class Run(_MetricSink):
         self.input_datasets: dict[str, Any] = {}
         for name, inp in ctx.get("input_datasets", {}).items():
             if inp["kind"] == "tabular":
-                self.input_datasets[name] = TabularInput(name, inp["files"], inp["options"], root=inp.get("path"))
+                self.input_datasets[name] = TabularInput(
+                    name, inp["files"], inp["options"], root=inp.get("path")
+                )
             else:
                 self.input_datasets[name] = inp["path"]
         self._offline = offline
@@ -214,6 +216,41 @@ class Run(_MetricSink):
                 f"run {run.id} has no step {step!r}; its steps: {[s.name for s in run.get_steps()]}"
             )
         return found[0]
+
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        tags: dict[str, Any] | None = None,
+        properties: dict[str, Any] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        description: str | None = None,
+        datasets: list[Any] | None = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Register a file or folder of this run (``outputs/model.pkl``; default: ``model_name``) as
+        the next version of ``model_name``, with this run's id (v1). Needs a pipeline step."""
+        from airflow_mlpipe.definitions.model import Model
+
+        return Model._register_from_run(
+            self,
+            model_name,
+            model_path,
+            tags=tags,
+            properties=properties,
+            model_framework=model_framework,
+            model_framework_version=model_framework_version,
+            description=description,
+            datasets=datasets,
+            sample_input_dataset=sample_input_dataset,
+            sample_output_dataset=sample_output_dataset,
+            resource_configuration=resource_configuration,
+            **kwargs,
+        )
 
     def __repr__(self) -> str:
         return f"Run(id={self.id!r}, experiment={self.experiment.name!r})"

@@ -14,6 +14,8 @@ from typing import Any
 
 from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.operators.base import StepOperator, StepRun
+from airflow_mlpipe.operators.broker import ModelRequests, StepBroker
+from airflow_mlpipe.reuse.decide import registry_datastore
 
 STDERR_TAIL_LINES = 40
 STOP_POLL_SECONDS = 2.0  # how often a running script checks whether another step of its run failed
@@ -120,7 +122,7 @@ class PythonScriptStepOperator(StepOperator):
             "parent_files_dir": str(run.files_dirs["parent_files"]),
             "workspace": {
                 "datastores": self.pipeline["datastores"],
-                "default_datastore": self.default_datastore(),
+                "default_datastore": registry_datastore(self.pipeline),
             },
         }
         (run.workdir / "run_context.json").write_text(json.dumps(run_context))
@@ -132,7 +134,17 @@ class PythonScriptStepOperator(StepOperator):
         env["MLPIPE_PARENT_PID"] = str(os.getpid())
         cmd = [sys.executable, "-m", "airflow_mlpipe._launch", "-u", settings["script_name"], *args]
         self.log.info("running %s in a copy of %s", " ".join(cmd[4:]), source)
-        rc, tail, failed = self._run(cmd, snapshot, env, lambda: self.failed_siblings(context))
+        # the script reaches the model registry through this operator (it has no datastore secrets)
+        models = ModelRequests(
+            lambda: self.datastore_store(registry_datastore(self.pipeline), "the model registry"),
+            run_id=run_context["run_id"],
+            experiment_name=run_context["experiment"],
+            cwd=snapshot,
+            files_dir=run.files_dirs["files"],
+        )
+        with StepBroker(models.handlers(), self.log) as broker_env:
+            env.update(broker_env)
+            rc, tail, failed = self._run(cmd, snapshot, env, lambda: self.failed_siblings(context))
         if failed:  # another step failed while this one ran: it was stopped
             self.stop(context, failed)
         for folder in ("outputs", "logs"):  # v1 kept what a script wrote to ./outputs and ./logs

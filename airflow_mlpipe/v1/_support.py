@@ -54,10 +54,6 @@ _DEPLOY = (
     "deploying models as web services is out of scope for airflow-mlpipe; serve the model with "
     "Azure ML SDK v2 online endpoints or your own service"
 )
-_MODEL = (
-    "model registration is not supported; keep the model file as a step output (PipelineData) or "
-    "upload it to a datastore with Datastore.upload_files"
-)
 _LEGACY_COMPUTE = (
     "legacy compute targets are not supported; define an AmlCompute target with "
     "ComputeTarget.create(ws, name, AmlCompute.provisioning_configuration(max_nodes=...))"
@@ -121,7 +117,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.ScriptRun": (
         "runs are pipeline runs here: Experiment.submit returns a PipelineRun whose steps are StepRuns"
     ),
-    "azureml.core.Model": _MODEL,
     "azureml.core.Webservice": _DEPLOY,
     "azureml.core.Image": _DEPLOY,
     "azureml.core.ContainerRegistry": _ENVIRONMENT,
@@ -180,7 +175,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.runconfig.CondaDependencies": _ENVIRONMENT,
     "azureml.core.conda_dependencies.CondaDependencies": _ENVIRONMENT,
     "azureml.core.environment.Environment": _ENVIRONMENT,
-    "azureml.core.model.Model": _MODEL,
     "azureml.core.model.InferenceConfig": _DEPLOY,
     # azureml.data
     "azureml.data.DataType": (
@@ -204,8 +198,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.exceptions.DatasetTimestampMissingError": _EXCEPTION,
     "azureml.exceptions.DiscoveryUrlNotFoundException": _EXCEPTION,
     "azureml.exceptions.ExperimentExecutionException": _EXCEPTION,
-    "azureml.exceptions.ModelNotFoundException": _MODEL,
-    "azureml.exceptions.ModelPathNotFoundException": _MODEL,
     "azureml.exceptions.ParallelRunException": _PARALLEL,
     "azureml.exceptions.ProjectSystemException": _EXCEPTION,
     "azureml.exceptions.RunConfigurationException": _RUNCONFIG,

@@ -12,6 +12,8 @@ re_export(
         "AuthenticationException",
         "AzureMLException",
         "ComputeTargetException",
+        "ModelNotFoundException",
+        "ModelPathNotFoundException",
         "UserErrorException",
     ],
 )

@@ -36,7 +36,9 @@ def test_register_gives_versions_ids_and_reads_back_by_name_version_and_id(ws):
     again = Dataset.File.from_files((ds, "data/folder")).register(ws, "images", create_new_version=True)
     assert again.version == 1 and again.id == first.id
     # another definition under the same name needs create_new_version=True (v1's rule)
-    with pytest.raises(UserErrorException, match=r"dataset 'images' is already registered .*create_new_version=True"):
+    with pytest.raises(
+        UserErrorException, match=r"dataset 'images' is already registered .*create_new_version=True"
+    ):
         Dataset.File.from_files((ds, "data/one.csv")).register(ws, "images")
     second = Dataset.File.from_files((ds, "data/one.csv")).register(ws, "images", create_new_version=True)
     assert second.version == 2
@@ -133,7 +135,14 @@ def test_dataset_parameter_values_in_every_form():
     }
     spec = {"type": "file", "paths": [{"datastore": "s", "path": "x"}], "options": {}}
     assert coerce_param("p", "dataset", {"dataset": spec}) == {"dataset": spec}
-    for bad in [1, "x", {"name": ""}, {"id": 3}, {"dataset": {"type": "other", "paths": []}}, {"name": "n", "version": "v"}]:
+    for bad in [
+        1,
+        "x",
+        {"name": ""},
+        {"id": 3},
+        {"dataset": {"type": "other", "paths": []}},
+        {"name": "n", "version": "v"},
+    ]:
         with pytest.raises(UserErrorException, match=r"parameter 'p' in here: .* is not a dataset"):
             coerce_param("p", "dataset", bad, where="here")
 
@@ -150,7 +159,10 @@ def test_dataset_parameter_spec_and_binding_per_run(ws):
     src.mkdir()
     (src / "s.py").write_text("print(1)\n")
     step = PythonScriptStep(
-        "s.py", name="s", source_directory="steps", arguments=["--in", DatasetConsumptionConfig("data", param).as_mount()]
+        "s.py",
+        name="s",
+        source_directory="steps",
+        arguments=["--in", DatasetConsumptionConfig("data", param).as_mount()],
     )
     spec = Pipeline(ws, [step]).to_spec()
     assert spec["parameters"]["train_data"]["type"] == "dataset"
@@ -160,16 +172,24 @@ def test_dataset_parameter_spec_and_binding_per_run(ws):
     pipeline = spec
     default = coerce_param("train_data", "dataset", spec["parameters"]["train_data"]["default"])
     bound = bind_inputs(spec["steps"][0], {"train_data": default}, pipeline)["inputs"][0]
-    assert bound["kind"] == "dataset" and bound["dataset"]["paths"] == [{"datastore": ds.name, "path": "data/one.csv"}]
+    assert bound["kind"] == "dataset" and bound["dataset"]["paths"] == [
+        {"datastore": ds.name, "path": "data/one.csv"}
+    ]
     by_id = bind_inputs(spec["steps"][0], {"train_data": {"id": v2.id}}, pipeline)["inputs"][0]
     assert by_id["dataset"]["registered"]["version"] == 2
     by_name = bind_inputs(spec["steps"][0], {"train_data": {"name": "train", "version": "latest"}}, pipeline)
     assert by_name["inputs"][0]["dataset"]["paths"][0]["path"] == "data/folder"
-    by_path = bind_inputs(spec["steps"][0], {"train_data": {"datastore": ds.name, "path": "data/folder"}}, pipeline)
+    by_path = bind_inputs(
+        spec["steps"][0], {"train_data": {"datastore": ds.name, "path": "data/folder"}}, pipeline
+    )
     assert by_path["inputs"][0]["dataset"]["type"] == "file"
-    with pytest.raises(UserErrorException, match=r"dataset parameter 'train_data': dataset 'train' has no version 9"):
+    with pytest.raises(
+        UserErrorException, match=r"dataset parameter 'train_data': dataset 'train' has no version 9"
+    ):
         bind_inputs(spec["steps"][0], {"train_data": {"name": "train", "version": 9}}, pipeline)
-    with pytest.raises(UserErrorException, match=r"names datastore 'elsewhere', which the workspace does not define"):
+    with pytest.raises(
+        UserErrorException, match=r"names datastore 'elsewhere', which the workspace does not define"
+    ):
         bind_inputs(spec["steps"][0], {"train_data": {"datastore": "elsewhere", "path": "x"}}, pipeline)
 
 
@@ -187,12 +207,22 @@ def test_rest_body_dataset_assignments_become_conf():
     assert conf["data"] == {"id": "i-1"}
     conf = build_conf(
         record,
-        dataset_assignments={"data": {"DataPath": {"DataStoreName": "workspaceblobstore", "RelativePath": "x"}}},
+        dataset_assignments={
+            "data": {"DataPath": {"DataStoreName": "workspaceblobstore", "RelativePath": "x"}}
+        },
     )
     assert conf["data"] == {"datastore": "workspaceblobstore", "path": "x"}
-    with pytest.raises(UserErrorException, match=r"'n' is not a dataset parameter .*its dataset parameters are \['data'\]"):
+    with pytest.raises(
+        UserErrorException, match=r"'n' is not a dataset parameter .*its dataset parameters are \['data'\]"
+    ):
         build_conf(record, dataset_assignments={"n": {"SavedDataSetReference": {"Id": "i"}}})
-    with pytest.raises(UserErrorException, match=r"'data' is a dataset parameter; set it in DataSetDefinitionValueAssignments"):
+    with pytest.raises(
+        UserErrorException,
+        match=r"'data' is a dataset parameter; set it in DataSetDefinitionValueAssignments",
+    ):
         build_conf(record, parameter_assignments={"data": "x"})
     with pytest.raises(UserErrorException, match=r"names datastore 'nowhere'"):
-        build_conf(record, dataset_assignments={"data": {"DataPath": {"DataStoreName": "nowhere", "RelativePath": "x"}}})
+        build_conf(
+            record,
+            dataset_assignments={"data": {"DataPath": {"DataStoreName": "nowhere", "RelativePath": "x"}}},
+        )

@@ -34,10 +34,12 @@ def step(script, arguments, **kw):
 
 def test_an_output_in_arguments_is_an_output_and_as_input_is_the_edge(ws):
     ds = ws.get_default_datastore()
-    prepped = OutputFileDatasetConfig(name="prepped", destination=(ds, "out/{run-id}/{output-name}")).as_upload(
-        overwrite=True, source_globs=["*.csv"]
+    prepped = OutputFileDatasetConfig(
+        name="prepped", destination=(ds, "out/{run-id}/{output-name}")
+    ).as_upload(overwrite=True, source_globs=["*.csv"])
+    registered = prepped.read_delimited_files(separator=";").register_on_complete(
+        "prepped_table", "d", {"k": "v"}
     )
-    registered = prepped.read_delimited_files(separator=";").register_on_complete("prepped_table", "d", {"k": "v"})
     model = OutputFileDatasetConfig("model")
     s1 = step("prep.py", ["--out", registered])
     s2 = step("train.py", ["--data", registered.as_input("train_data"), "--model", model])
@@ -49,7 +51,9 @@ def test_an_output_in_arguments_is_an_output_and_as_input_is_the_edge(ws):
     assert by["prep"]["arguments"] == [{"literal": "--out"}, {"output": "prepped"}]
     assert by["train"]["upstream"] == ["prep"] and by["score"]["upstream"] == ["train"]
     (inp,) = by["train"]["inputs"]
-    assert inp["name"] == "train_data" and inp["kind"] == "pipeline_data" and inp["tabular"]["separator"] == ";"
+    assert (
+        inp["name"] == "train_data" and inp["kind"] == "pipeline_data" and inp["tabular"]["separator"] == ";"
+    )
     data = spec["data"]["prepped"]
     assert data["destination"] == "out/{run-id}/{output-name}"
     assert data["overwrite"] is True and data["source_globs"] == ["*.csv"]
@@ -87,10 +91,20 @@ def test_destination_and_options_are_checked():
 def test_pipeline_data_as_dataset_parses_tables(ws):
     pd = PipelineData("table")
     s1 = step("prep.py", ["--out", pd], outputs=[pd])
-    s2 = step("train.py", ["--in", pd.as_dataset().parse_delimited_files(separator="\t", file_extension=".tsv").as_named_input("t")])
+    s2 = step(
+        "train.py",
+        [
+            "--in",
+            pd.as_dataset().parse_delimited_files(separator="\t", file_extension=".tsv").as_named_input("t"),
+        ],
+    )
     spec = Pipeline(ws, [s1, s2]).to_spec()
     (inp,) = spec["steps"][1]["inputs"]
-    assert inp["name"] == "t" and inp["tabular"]["separator"] == "\t" and inp["tabular"]["path_glob"] == "**/*.tsv"
+    assert (
+        inp["name"] == "t"
+        and inp["tabular"]["separator"] == "\t"
+        and inp["tabular"]["path_glob"] == "**/*.tsv"
+    )
 
 
 def test_source_globs_and_tabular_inputs_pick_files(tmp_path):

@@ -8,7 +8,7 @@ from airflow_mlpipe.v1._lazy import re_export
 re_export(
     __name__,
     "azureml.core",
-    ["ComputeTarget", "Dataset", "Datastore", "Experiment", "Run", "Workspace", "get_run"],
+    ["ComputeTarget", "Dataset", "Datastore", "Experiment", "Model", "Run", "Workspace", "get_run"],
 )
 
 VERSION = __version__  # azureml.core.VERSION: this package's version

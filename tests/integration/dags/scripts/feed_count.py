@@ -1,5 +1,4 @@
 import argparse
-import os
 
 from airflow_mlpipe import Run
 
