@@ -41,8 +41,8 @@ def test_an_output_in_arguments_is_an_output_and_as_input_is_the_edge(ws):
         "prepped_table", "d", {"k": "v"}
     )
     model = OutputFileDatasetConfig("model")
-    s1 = step("prep.py", ["--out", registered])
-    s2 = step("train.py", ["--data", registered.as_input("train_data"), "--model", model])
+    step("prep.py", ["--out", registered])
+    step("train.py", ["--data", registered.as_input("train_data"), "--model", model])
     s3 = step("score.py", ["--model", model.as_input("m")])
     spec = Pipeline(ws, [s3]).to_spec()  # resolve_closure finds the producers through the edges
     by = {s["name"]: s for s in spec["steps"]}
