@@ -93,7 +93,7 @@ class AbstractDataset:
                         web.fingerprint(p)
                     except Exception as exc:
                         raise UserErrorException(
-                            f"dataset URL {web.safe_url(p)}: cannot be read ({exc}); pass validate=False "
+                            f"dataset URL {web.redact_url(p)}: cannot be read ({exc}); pass validate=False "
                             "to define the dataset anyway"
                         ) from None
                 elif not ds.store.resolve(p):

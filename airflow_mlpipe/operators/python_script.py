@@ -129,6 +129,10 @@ class PythonScriptStepOperator(StepOperator):
         env = script_environment(dict(os.environ))
         for name, encoded in settings["params"].items():
             env[f"AML_PARAMETER_{name}"] = str(self.value_of(encoded, run))
+        for out in self.step["outputs"]:
+            if "read_as" in self.pipeline["data"].get(out["name"], {}):
+                # v1 gave an OutputFileDatasetConfig's local path in an env variable of its name
+                env[out["name"]] = str(run.outputs[out["name"]])
         env["MLPIPE_RUN_CONTEXT"] = str(run.workdir / "run_context.json")
         env["PYTHONUNBUFFERED"] = "1"
         env["MLPIPE_PARENT_PID"] = str(os.getpid())

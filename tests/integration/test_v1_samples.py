@@ -23,6 +23,9 @@ pytestmark = pytest.mark.integration
 SAMPLES = Path(__file__).resolve().parents[1] / "v1_samples"
 NAMES = sorted(p.name for p in SAMPLES.iterdir() if (p / "pipeline.py").is_file())
 MLPIPE = str(Path(sys.executable).parent / "mlpipe")
+# samples whose workspace keeps its datastores (and so its registered datasets and models) on Blob
+# Storage (Azurite), not on the embedded local folder
+ON_BLOB = {"data_and_models"}
 
 
 # Programs running at once: the embedded deployment's SQLite takes one writer at a time, so more
@@ -63,17 +66,34 @@ def _run_all(runs: list[SampleRun], stop: threading.Event) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_runs(deployment, client, tmp_path_factory):
+def web_data(tmp_path_factory):
+    """A folder served over HTTP on loopback (ETags on), for the web dataset sample."""
+    from web_server import serve_folder
+
+    folder = tmp_path_factory.mktemp("web")
+    (folder / "table.csv").write_text("a,b\n1,2\n3,4\n")
+    with serve_folder(folder) as server:
+        yield folder, server.url("table.csv")
+
+
+@pytest.fixture(scope="module")
+def sample_runs(deployment, client, tmp_path_factory, web_data, azurite, blob_config):
     """Migrate each sample's copy, then run them, AT_ONCE at a time; yields name -> SampleRun."""
+    from conftest import wasb_connection
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLPIPE_", "AIRFLOW_"))}
     env["MLPIPE_HOME"] = str(deployment.home)  # the embedded deployment's workspace and credentials
+    env["WEB_DATA_DIR"], env["WEB_DATA_URL"] = str(web_data[0]), web_data[1]
     runs = {}
     for name in NAMES:
         copy = tmp_path_factory.mktemp("v1") / name
         shutil.copytree(SAMPLES / name, copy)
         migrated = subprocess.run([MLPIPE, "migrate", str(copy)], capture_output=True, text=True, env=env)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        runs[name] = SampleRun(copy, migrated.stdout, env)
+        own = dict(env)
+        if name in ON_BLOB:  # the client reaches Azurite through the same Airflow connection as the workers
+            own.update(MLPIPE_CONFIG=str(blob_config), AIRFLOW_CONN_AZURITE=wasb_connection(azurite))
+        runs[name] = SampleRun(copy, migrated.stdout, own)
     stop = threading.Event()
     launcher = threading.Thread(target=_run_all, args=(list(runs.values()), stop), daemon=True)
     launcher.start()
@@ -196,3 +216,41 @@ def test_submit_an_endpoint_through_experiment_submit(sample_runs):
     assert "bonjour world" in text  # the step's log, streamed by wait_for_completion(show_output=True)
     assert "found again: True Finished" in text and "experiment lists it: True" in text
     assert "unknown version: NotFoundError True" in text
+
+
+def test_data_and_models(sample_runs):
+    text = finished(sample_runs, "data_and_models")
+    assert "default datastore: lake AzureBlob" in text  # the registry lives on Blob Storage (Azurite)
+    assert "status: Finished" in text and "order: ['featurize', 'prep', 'score', 'train']" in text
+    assert "raw arrived as a file: True" in text
+    assert "featurize saw: ['clean.csv']" in text
+    assert "train rows: 60 model version: 1" in text
+    assert "score accuracy ok: True model.pkl" in text  # get_model_path in a later step
+    assert "prepped: iris_prepped 1 {'stage': 'prep'} cleaned iris rows" in text
+    assert "prepped files: ['/clean.csv']" in text
+    # registered as a table (read_delimited_files); source_globs kept only the CSV
+    assert "features: TabularDataset 1 (60, 6) ['sepal_length', 'sepal_width']" in text
+    assert "by id: iris_features" in text and "workspace datasets: ['iris_features', 'iris_prepped']" in text
+    assert "models: [('iris_model', 1)] framework: ScikitLearn" in text
+    assert "model run: train tags: {'algo': 'tree'}" in text and "downloaded: model.pkl" in text
+    assert "second run: Finished versions: 1 1" in text  # reused: no new dataset or model version
+    assert "unknown dataset: no dataset named 'no_such_dataset'" in text
+    assert "unknown version: dataset 'iris_features' has no version 99" in text
+    assert "unknown model: " in text and "'iris_model'" in text.split("unknown model: ")[1].splitlines()[0]
+
+
+def test_dataset_parameters_and_web_data(sample_runs):
+    text = finished(sample_runs, "dataset_parameters")
+    assert "versions: 1 2" in text
+    assert "default run: Finished 3" in text  # the parameter's default: version 1
+    assert "python run: Finished 5" in text  # swapped from Python for this run
+    assert "by name and version: Finished 3" in text
+    assert "rest by id: Finished 5" in text  # DataSetDefinitionValueAssignments, SavedDataSetReference
+    assert "rest by path: Finished 3" in text  # ... and the DataPath form
+    assert "airflow conf: Finished 5" in text  # Airflow's own trigger, by name and version
+    assert "bad assignment: 400 True" in text
+    assert "unknown id run: Failed True" in text
+    assert "wrong type: True" in text
+    assert "web first: Finished 2 reused: False" in text
+    assert "web unchanged: Finished 2 reused: True" in text
+    assert "web changed: Finished 3 reused: False" in text  # a new ETag reruns the consumer
