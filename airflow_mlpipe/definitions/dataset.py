@@ -47,7 +47,14 @@ def dataset_paths(path: Any) -> list[Location]:
                     f"dataset path {item!r}: give an http(s) URL or a datastore path as a (datastore, "
                     "'relative/path') tuple; upload local files to a datastore first (Datastore.upload)"
                 )
-            out.append((None, web.check_url(item)))
+            url = web.check_url(item)
+            if web.redact_url(url) != url:
+                raise UserErrorException(
+                    f"dataset URL {web.redact_url(url)}: it carries credentials (a user name, a SAS "
+                    "signature or a token), which would be stored in pipeline specs and logs; put the "
+                    "data on a datastore whose Airflow connection holds the credentials"
+                )
+            out.append((None, url))
         else:
             raise UserErrorException(
                 f"dataset path {item!r}: expected a (Datastore, path) tuple, a DataPath, an http(s) URL "
