@@ -148,10 +148,14 @@ def test_datasets_validate_their_paths(tmp_path):
     assert frame["a"].tolist() == [1, 2]
     with pytest.raises(UserErrorException, match=r"give an http\(s\) URL or a datastore path"):
         Dataset.File.from_files("local/x.csv")
-    with pytest.raises(UserErrorException, match=r"dataset URL https://example.invalid/x.csv: cannot be read"):
+    with pytest.raises(
+        UserErrorException, match=r"dataset URL https://example.invalid/x.csv: cannot be read"
+    ):
         Dataset.File.from_files("https://example.invalid/x.csv")
     web = Dataset.File.from_files("https://example.invalid/x.csv", validate=False)
-    assert web.to_path() == ["/x.csv"] and web.to_spec()["paths"] == [{"url": "https://example.invalid/x.csv"}]
+    assert web.to_path() == ["/x.csv"] and web.to_spec()["paths"] == [
+        {"url": "https://example.invalid/x.csv"}
+    ]
     with pytest.raises(UserErrorException, match=r"x.csv\?a=1: it carries credentials"):
         Dataset.File.from_files("https://host.invalid/x.csv?a=1&sv=1&sig=SECRET", validate=False)
 
