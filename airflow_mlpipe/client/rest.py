@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -13,6 +14,7 @@ from airflow_mlpipe.exceptions import MlpipeError
 TERMINAL_RUN_STATES = {"success", "failed"}
 RETRY_STATUS = {429, 500, 502, 503, 504}  # a busy or restarting API server (e.g. SQLite locked)
 RETRY_ATTEMPTS = 5
+TRIGGER_ATTEMPTS = 5  # a run trigger the server did not answer is retried this often
 PAGE = 100  # Airflow's default maximum_page_limit
 
 
@@ -175,9 +177,21 @@ class AirflowClient:
         self.request("PATCH", f"/api/v2/dags/{quote(dag_id)}", json={"is_paused": paused})
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.request(
-            "POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", json={"logical_date": None, "conf": conf or {}}
-        )
+        """Start a DAG run. The run id is chosen here, so a trigger the server failed to answer
+        (a busy database's 500) is retried safely: a retry finds the run if the first one made it."""
+        run_id = f"manual__{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}_{uuid.uuid4().hex[:8]}"
+        body = {"dag_run_id": run_id, "logical_date": None, "conf": conf or {}}
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns"
+        for attempt in range(TRIGGER_ATTEMPTS):
+            try:
+                return self.request("POST", path, json=body)
+            except AirflowApiError as exc:
+                if exc.status == 409:  # an earlier attempt created it
+                    return self.dag_run(dag_id, run_id)
+                if exc.status is None or exc.status < 500 or attempt == TRIGGER_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.request("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mlpipe.definitions.parameter import coerce_datapath, coerce_param
+from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.exceptions import UserErrorException
 
 SUBMISSION_KEY = "mlpipe_submission"  # run metadata in the DAG run conf (experiment, source, tags)
@@ -49,49 +49,8 @@ def build_conf(
                     'DataSetDefinitionValueAssignments as {"SavedDataSetReference": {"Id": ...}}'
                 )
             conf[name] = coerce_param(name, p["type"], value, where="ParameterAssignments")
-    if data_path_assignments is not None:
-        if not isinstance(data_path_assignments, dict):
-            raise UserErrorException(
-                "DataPathAssignments must be an object of parameter name -> "
-                f'{{"DataStoreName", "RelativePath"}}, got {data_path_assignments!r}'
-            )
-        for name, value in data_path_assignments.items():
-            p = params.get(name)
-            if p is None or p["type"] != "datapath":
-                datapaths = sorted(n for n, q in params.items() if q["type"] == "datapath")
-                raise UserErrorException(
-                    f"DataPathAssignments: {name!r} is not a DataPath parameter of published pipeline "
-                    f"{record['name']!r}; its DataPath parameters are {datapaths}"
-                )
-            bound = coerce_datapath(name, value, " in DataPathAssignments")
-            if bound["datastore"] not in record["datastores"]:
-                raise UserErrorException(
-                    f"DataPathAssignments: {name!r} names datastore {bound['datastore']!r}, which the "
-                    f"workspace does not define (known: {record['datastores']})"
-                )
-            conf[name] = bound
-    if dataset_assignments is not None:
-        if not isinstance(dataset_assignments, dict):
-            raise UserErrorException(
-                "DataSetDefinitionValueAssignments must be an object of parameter name -> "
-                f'{{"SavedDataSetReference": {{"Id": ...}}}}, got {dataset_assignments!r}'
-            )
-        for name, value in dataset_assignments.items():
-            p = params.get(name)
-            if p is None or p["type"] != "dataset":
-                datasets = sorted(n for n, q in params.items() if q["type"] == "dataset")
-                raise UserErrorException(
-                    f"DataSetDefinitionValueAssignments: {name!r} is not a dataset parameter of published "
-                    f"pipeline {record['name']!r}; its dataset parameters are {datasets}"
-                )
-            conf[name] = coerce_param(name, "dataset", value, where="DataSetDefinitionValueAssignments")
-    for name, value in conf.items():
-        if params.get(name, {}).get("type") == "dataset" and "datastore" in value:
-            if value["datastore"] not in record["datastores"]:
-                raise UserErrorException(
-                    f"DataSetDefinitionValueAssignments: {name!r} names datastore {value['datastore']!r}, "
-                    f"which the workspace does not define (known: {record['datastores']})"
-                )
+    conf.update(_typed(record, "DataPathAssignments", data_path_assignments, "datapath"))
+    conf.update(_typed(record, "DataSetDefinitionValueAssignments", dataset_assignments, "dataset"))
     if not isinstance(regenerate_outputs, bool):
         raise UserErrorException(f"RegenerateOutputs must be true or false, got {regenerate_outputs!r}")
     conf["regenerate_outputs"] = regenerate_outputs
@@ -105,4 +64,41 @@ def build_conf(
             f"steps {record['steps']}"
         )
     conf["force_rerun"] = sorted(set(force))
+    return conf
+
+
+# the REST body field of each data-valued parameter type: its label and the value shape it takes
+_DATA_FIELDS = {
+    "datapath": ("DataPath", '{"DataStoreName", "RelativePath"}'),
+    "dataset": ("dataset", '{"SavedDataSetReference": {"Id": ...}} or {"DataPath": {...}}'),
+}
+
+
+def _typed(record: dict[str, Any], field: str, assignments: Any, type_name: str) -> dict[str, Any]:
+    """The conf values of a body field that sets the parameters of one data type (DataPath,
+    dataset): each must be such a parameter, with a value of that type on a known datastore."""
+    if assignments is None:
+        return {}
+    label, shape = _DATA_FIELDS[type_name]
+    if not isinstance(assignments, dict):
+        raise UserErrorException(
+            f"{field} must be an object of parameter name -> {shape}, got {assignments!r}"
+        )
+    params = record["parameters"]
+    conf = {}
+    for name, value in assignments.items():
+        p = params.get(name)
+        if p is None or p["type"] != type_name:
+            known = sorted(n for n, q in params.items() if q["type"] == type_name)
+            raise UserErrorException(
+                f"{field}: {name!r} is not a {label} parameter of published pipeline {record['name']!r}; "
+                f"its {label} parameters are {known}"
+            )
+        bound = coerce_param(name, type_name, value, where=field)
+        if "datastore" in bound and bound["datastore"] not in record["datastores"]:
+            raise UserErrorException(
+                f"{field}: {name!r} names datastore {bound['datastore']!r}, which the workspace does not "
+                f"define (known: {record['datastores']})"
+            )
+        conf[name] = bound
     return conf
