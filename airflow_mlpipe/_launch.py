@@ -1,6 +1,6 @@
 """Start a step script so that it dies with the task process that started it.
 
-``python -m airflow_mlpipe._launch <python args...>`` asks Linux to send SIGKILL to this process
+``python -m airflow_mlpipe._launch <interpreter> <its args...>`` asks Linux to send SIGKILL to this process
 when its parent dies (PR_SET_PDEATHSIG; kept across exec), then execs the real interpreter. A task
 process killed with SIGKILL cannot stop its script itself; this way the script stops anyway.
 """
@@ -21,7 +21,7 @@ def main() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if expected_parent and os.getppid() != expected_parent:
             os._exit(137)  # the parent died before the signal was armed
-    os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+    os.execv(sys.argv[1], sys.argv[1:])
 
 
 if __name__ == "__main__":

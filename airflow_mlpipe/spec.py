@@ -147,6 +147,8 @@ def build_spec(
         # where registered datasets and models live (the workspace's default datastore)
         "default_datastore": b.datastore(default_ds) if default_ds is not None else None,
         "steps": [by_name[n] for n in order],
+        # how steps with a container environment reach Docker (the workspace's 'docker' settings)
+        "docker": dict(workspace.docker) if workspace is not None else {},
     }
     return spec
 

@@ -89,11 +89,15 @@ class PythonScriptStep(Step):
         super().__init__(
             name or script_name, inputs, outputs, arguments, compute_target, allow_reuse, version
         )
-        if runconfig is not None or runconfig_pipeline_params:
-            raise UserErrorException(
-                f"step {self.name!r}: runconfig and runconfig_pipeline_params are not supported; the script "
-                "runs with the Airflow worker's Python environment (pass settings through arguments or params)"
-            )
+        if runconfig is not None:
+            from airflow_mlpipe.definitions.runconfig import RunConfiguration
+
+            if not isinstance(runconfig, RunConfiguration):
+                raise UserErrorException(
+                    f"step {self.name!r}: runconfig must be a RunConfiguration, got {type(runconfig).__name__}"
+                )
+        self.runconfig = runconfig
+        self.runconfig_pipeline_params = check_runconfig_params(self.name, runconfig_pipeline_params)
         if params is not None and not isinstance(params, dict):
             raise UserErrorException(
                 f"step {self.name!r}: params must be a dict, got {type(params).__name__}"
@@ -122,10 +126,49 @@ class PythonScriptStep(Step):
             raise UserErrorException(
                 f"step {self.name!r}: no source_directory, and the Pipeline has no default_source_directory"
             )
-        return {
+        from airflow_mlpipe.definitions.environment import environment_definition
+
+        try:
+            environment = environment_definition(self.runconfig)
+        except UserErrorException as exc:
+            raise UserErrorException(f"step {self.name!r}: runconfig: {exc}") from None
+        settings = {
             "script_name": self.script_name,
             "source_directory": builder.resolve_dir(str(source)),
             "params": {
                 k: builder.encode_value(self, f"params[{k!r}]", v) for k, v in sorted(self.params.items())
             },
         }
+        if environment is not None:  # the step's environment (docs/environments.md); else the worker's Python
+            settings["environment"] = environment
+        if self.runconfig_pipeline_params:
+            settings["runconfig_params"] = {
+                k: builder.encode_value(self, f"runconfig_pipeline_params[{k!r}]", v)
+                for k, v in sorted(self.runconfig_pipeline_params.items())
+            }
+        return settings
+
+
+# runconfig properties v1 let a PipelineParameter set per run; a step runs on one node here, so
+# each must come to 1 at run time (the operator checks the run's value)
+RUNCONFIG_PARAMS = ("NodeCount", "MpiProcessCountPerNode")
+_TENSORFLOW_PARAMS = ("TensorflowWorkerCount", "TensorflowParameterServerCount")
+
+
+def check_runconfig_params(step: str, params: Any) -> dict[str, Any]:
+    if not params:
+        return {}
+    if not isinstance(params, dict):
+        raise UserErrorException(f"step {step!r}: runconfig_pipeline_params must be a dict, got {params!r}")
+    for key in params:
+        if key in _TENSORFLOW_PARAMS:
+            raise UserErrorException(
+                f"step {step!r}: runconfig_pipeline_params[{key!r}]: distributed TensorFlow is not supported; "
+                "a step runs as one process"
+            )
+        if key not in RUNCONFIG_PARAMS:
+            raise UserErrorException(
+                f"step {step!r}: runconfig_pipeline_params[{key!r}] is not a runconfig property a pipeline "
+                f"parameter can set; v1 allowed {list(RUNCONFIG_PARAMS + _TENSORFLOW_PARAMS)}"
+            )
+    return dict(params)

@@ -107,6 +107,7 @@ class Workspace:
         config_path: str | Path | None = None,
         api: dict[str, Any] | None = None,
         reuse: dict[str, Any] | None = None,
+        docker: dict[str, Any] | None = None,
         subscription_id: str | None = None,
         resource_group: str | None = None,
         location: str | None = None,
@@ -137,6 +138,7 @@ class Workspace:
             )
         self._default_datastore = default_datastore
         self.reuse = self._check_reuse(reuse or {})
+        self.docker = check_docker(docker or {}, self.config_path)
 
     def _check_datastore(self, ds_name: str, spec: Any) -> dict[str, Any]:
         where = f"datastore {ds_name!r} in {self.config_path or 'workspace config'}"
@@ -217,7 +219,7 @@ class Workspace:
             raise WorkspaceConfigError(f"{config}: not valid JSON ({exc})") from exc
         if not isinstance(data, dict):
             raise WorkspaceConfigError(f"{config}: expected a JSON object at the top level")
-        known = {"root", "default_datastore", "datastores", "api", "reuse", *IDENTITY_KEYS}
+        known = {"root", "default_datastore", "datastores", "api", "reuse", "docker", *IDENTITY_KEYS}
         unknown = set(data) - known
         if unknown:
             raise WorkspaceConfigError(f"{config}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -234,6 +236,7 @@ class Workspace:
             "config_path": config,
             "api": data.get("api"),
             "reuse": data.get("reuse"),
+            "docker": data.get("docker"),
         }
 
     @staticmethod
@@ -354,6 +357,8 @@ class Workspace:
             data["api"] = dict(self.api)
         if self.reuse.get("datastore") or self.reuse.get("max_age"):
             data["reuse"] = {k: v for k, v in self.reuse.items() if v is not None}
+        if any(self.docker.values()):
+            data["docker"] = {k: v for k, v in self.docker.items() if v is not None}
         write_json_atomic(target, data)
         return target
 
@@ -386,3 +391,20 @@ class Workspace:
 def _candidates(folder: Path, file_name: str) -> tuple[Path, Path]:
     """Where a config file may be in a folder: there, or in its ``.azureml`` subfolder (as v1)."""
     return folder / file_name, folder / ".azureml" / file_name
+
+
+# how steps with a container environment reach Docker (docs/environments.md); no secrets here:
+# registry logins come from the Airflow connection named by conn_id
+DOCKER_KEYS = ("conn_id", "base_url", "default_base_image")
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
+
+
+def check_docker(docker: Any, where: Any) -> dict[str, str | None]:
+    if not isinstance(docker, dict) or set(docker) - set(DOCKER_KEYS):
+        raise WorkspaceConfigError(
+            f"'docker' in {where or 'workspace config'}: expected an object with keys among {list(DOCKER_KEYS)}, got {docker!r}"
+        )
+    bad = [k for k, v in docker.items() if v is not None and not (isinstance(v, str) and v)]
+    if bad:
+        raise WorkspaceConfigError(f"'docker' in {where or 'workspace config'}: {bad} must be non-empty strings")
+    return {k: docker.get(k) for k in DOCKER_KEYS}

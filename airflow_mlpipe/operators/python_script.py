@@ -15,6 +15,7 @@ from typing import Any
 from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.operators.base import StepOperator, StepRun
 from airflow_mlpipe.operators.broker import ModelRequests, StepBroker
+from airflow_mlpipe.definitions.environment import needs_container
 from airflow_mlpipe.reuse.decide import registry_datastore
 
 STDERR_TAIL_LINES = 40
@@ -126,18 +127,17 @@ class PythonScriptStepOperator(StepOperator):
             },
         }
         (run.workdir / "run_context.json").write_text(json.dumps(run_context))
-        env = script_environment(dict(os.environ))
-        for name, encoded in settings["params"].items():
-            env[f"AML_PARAMETER_{name}"] = str(self.value_of(encoded, run))
+        step_env = {f"AML_PARAMETER_{name}": str(self.value_of(e, run)) for name, e in settings["params"].items()}
         for out in self.step["outputs"]:
             if "read_as" in self.pipeline["data"].get(out["name"], {}):
                 # v1 gave an OutputFileDatasetConfig's local path in an env variable of its name
-                env[out["name"]] = str(run.outputs[out["name"]])
-        env["MLPIPE_RUN_CONTEXT"] = str(run.workdir / "run_context.json")
-        env["PYTHONUNBUFFERED"] = "1"
-        env["MLPIPE_PARENT_PID"] = str(os.getpid())
-        cmd = [sys.executable, "-m", "airflow_mlpipe._launch", "-u", settings["script_name"], *args]
-        self.log.info("running %s in a copy of %s", " ".join(cmd[4:]), source)
+                step_env[out["name"]] = str(run.outputs[out["name"]])
+        environment = settings.get("environment")
+        if environment is not None:
+            step_env.update(environment.get("environment_variables") or {})
+        check_runconfig_params(self.task_id, settings.get("runconfig_params") or {}, run, self.value_of)
+        step_env["MLPIPE_RUN_CONTEXT"] = str(run.workdir / "run_context.json")
+        step_env["PYTHONUNBUFFERED"] = "1"
         # the script reaches the model registry through this operator (it has no datastore secrets)
         models = ModelRequests(
             lambda: self.datastore_store(registry_datastore(self.pipeline), "the model registry"),
@@ -147,8 +147,19 @@ class PythonScriptStepOperator(StepOperator):
             files_dir=run.files_dirs["files"],
         )
         with StepBroker(models.handlers(), self.log) as broker_env:
-            env.update(broker_env)
-            rc, tail, failed = self._run(cmd, snapshot, env, lambda: self.failed_siblings(context))
+            step_env.update(broker_env)
+            if environment is not None and needs_container(environment):
+                from airflow_mlpipe.operators.container_run import run_in_container
+
+                rc, tail, failed = run_in_container(
+                    self, context, environment, [settings["script_name"], *args], snapshot, step_env
+                )
+            else:
+                python = worker_python(environment)
+                cmd = [sys.executable, "-m", "airflow_mlpipe._launch", python, "-u", settings["script_name"], *args]
+                self.log.info("running %s in a copy of %s", " ".join(cmd[5:]), source)
+                env = {**script_environment(dict(os.environ)), **step_env, "MLPIPE_PARENT_PID": str(os.getpid())}
+                rc, tail, failed = self._run(cmd, snapshot, env, lambda: self.failed_siblings(context))
         if failed:  # another step failed while this one ran: it was stopped
             self.stop(context, failed)
         for folder in ("outputs", "logs"):  # v1 kept what a script wrote to ./outputs and ./logs
@@ -246,9 +257,36 @@ class PythonScriptStepOperator(StepOperator):
             pass
 
     def on_kill(self) -> None:
+        hook = getattr(self, "_container_hook", None)
+        if hook is not None:
+            self.log.info("stopping the step's container")
+            hook.kill()
         if self._proc is not None and self._proc.poll() is None:
             self.log.info("stopping the step script (process group %s)", self._proc.pid)
             self._kill(self._proc)
+
+
+def worker_python(environment: dict[str, Any] | None) -> str:
+    """The interpreter a step runs with on the worker: the worker's own, or a user-managed
+    environment's ``interpreter_path``."""
+    path = ((environment or {}).get("python") or {}).get("interpreter_path") or "python"
+    if path in ("python", "python3"):
+        return sys.executable
+    found = shutil.which(path)
+    if found is None:
+        raise StepFailedError(f"the environment's interpreter_path {path!r} is not on this worker")
+    return found
+
+
+def check_runconfig_params(step: str, encoded: dict[str, Any], run: StepRun, value_of: Any) -> None:
+    """runconfig_pipeline_params (NodeCount, MpiProcessCountPerNode) must come to 1: one node, one process."""
+    for key, value in encoded.items():
+        got = value_of(value, run)
+        if got != 1:
+            raise StepFailedError(
+                f"step {step!r}: runconfig_pipeline_params[{key!r}] is {got!r} for this run; a step runs "
+                "as one process on one worker here, so it must be 1"
+            )
 
 
 def experiment_name(context: Any) -> str:

@@ -20,7 +20,8 @@ NOT_IN_FINGERPRINT = {"name", "compute_target", "allow_reuse", "max_reuse_age", 
 
 def referenced_parameters(step: dict[str, Any]) -> list[str]:
     names = {a["parameter"] for a in step["arguments"] if "parameter" in a}
-    names |= {v["parameter"] for v in step["settings"].get("params", {}).values() if "parameter" in v}
+    for group in ("params", "runconfig_params"):
+        names |= {v["parameter"] for v in step["settings"].get(group, {}).values() if "parameter" in v}
     return sorted(names)
 
 
@@ -30,6 +31,11 @@ def settings_of(step: dict[str, Any]) -> dict[str, Any]:
     inner = dict(settings.get("settings", {}))
     inner.pop("source_directory", None)  # its content is the snapshot; its path differs per checkout
     inner.pop("snapshot", None)  # likewise: the snapshot's files are the source component
+    if inner.get("environment") is not None:
+        # what defines the environment, not its name: an identical one under another name is the same
+        from airflow_mlpipe.definitions.environment import environment_hash
+
+        inner["environment"] = environment_hash(inner["environment"])
     settings["settings"] = inner
     # where an input's data is stays out (its content is the inputs component); how it is read stays in
     settings["inputs"] = [
