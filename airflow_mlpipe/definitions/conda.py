@@ -53,6 +53,16 @@ def check_no_credentials(text: str, where: str) -> str:
     return text
 
 
+def check_pip_option(option: str, where: str = "pip option") -> str:
+    """A pip option that can be stored: no credentials, no reference to a local requirements file."""
+    if option.split()[0] in ("-r", "--requirement", "-c", "--constraint"):
+        raise UserErrorException(
+            f"{where} {option!r}: requirement files named inside requirements are not read; list their "
+            "packages in the file itself"
+        )
+    return check_no_credentials(option, where)
+
+
 def package_name(spec: str) -> str:
     """``"scikit-learn[all]>=1.3"`` -> ``"scikit-learn"``; a wheel file or URL -> its distribution name."""
     if spec.endswith(".whl"):
@@ -93,11 +103,6 @@ class CondaDependencies:
 
     def __repr__(self) -> str:
         return f"CondaDependencies({self._conda_dependencies!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CondaDependencies) and other._conda_dependencies == self._conda_dependencies
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as in v1
 
     @staticmethod
     def create(
@@ -243,7 +248,7 @@ class CondaDependencies:
         """Add a pip option, or replace the one with the same flag (``--index-url``)."""
         if not _is_option(pip_option):
             raise UserErrorException(f"Invalid pip option {pip_option}: options start with '-'")
-        check_no_credentials(pip_option, "pip option")
+        check_pip_option(pip_option)
         pip = self._pip_list(create=True)
         assert pip is not None
         flag = pip_option.split()[0]
@@ -268,7 +273,7 @@ class CondaDependencies:
         """Replace the whole pip section (packages and options)."""
         lines = [x.strip() for x in pip_requirements if x.strip() and not x.strip().startswith("#")]
         for line in lines:
-            check_no_credentials(line, "pip requirement")
+            (check_pip_option if _is_option(line) else check_no_credentials)(line, "pip requirement")
         pip = self._pip_list(create=True)
         assert pip is not None
         pip[:] = lines
@@ -316,7 +321,7 @@ class CondaDependencies:
 
     def conda_section(self) -> dict[str, Any]:
         """The ``conda`` section of an environment definition: SDK packages left out, credentials refused."""
-        options = [check_no_credentials(x, "pip option") for x in self.pip_options]
+        options = [check_pip_option(x) for x in self.pip_options]
         python = self.get_python_version()
         return {
             "channels": [check_no_credentials(x, "conda channel") for x in self.conda_channels],
@@ -360,8 +365,9 @@ def _validate(structure: Any, where: str) -> None:
                 raise UserErrorException(
                     f"{where}: a dependency mapping must be {{'pip': [...]}}, got {item!r}"
                 )
-            for spec in item[_PIP] or []:
-                check_no_credentials(str(spec), f"{where}, pip entry")
+            item[_PIP] = [str(spec) for spec in item[_PIP] or []]
+            for spec in item[_PIP]:
+                check_no_credentials(spec, f"{where}, pip entry")
         elif isinstance(item, str):
             check_no_credentials(item, f"{where}, conda package")
         else:

@@ -355,7 +355,10 @@ def definition_of(
     python, docker = env.python, env.docker
     conda = None
     if not python.user_managed_dependencies and python.conda_dependencies is not None:
-        conda = python.conda_dependencies.conda_section()
+        try:
+            conda = python.conda_dependencies.conda_section()
+        except UserErrorException as exc:
+            raise UserErrorException(f"{where}: {exc}") from None
     base_image = docker.base_image
     if base_image and base_image.split("@")[0].split(":")[0] == DEFAULT_CPU_IMAGE:
         base_image = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from airflow_mlpipe.definitions.conda import CondaDependencies
@@ -58,15 +59,11 @@ class DockerConfiguration:
         self.shm_size = shm_size or DEFAULT_SHM_SIZE
 
 
-class _Settings:
-    """A plain settings section (mpi, tensorflow, history): attributes with v1's defaults."""
-
-    def __init__(self, **defaults: Any):
-        self.__dict__.update(defaults)
-        self._defaults = dict(defaults)
-
-    def changed(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k != "_defaults" and self._defaults.get(k) != v}
+# v1's defaults of the distributed-training sections: anything else is refused
+_DISTRIBUTED = {
+    "mpi": {"process_count_per_node": 1, "node_count": 1},
+    "tensorflow": {"worker_count": 1, "parameter_server_count": 1},
+}
 
 
 class RunConfiguration:
@@ -99,11 +96,11 @@ class RunConfiguration:
         self.environment = Environment(name="default-environment")
         self.environment.python.conda_dependencies = conda_dependencies or CondaDependencies()
         self.docker = DockerConfiguration()
-        self.history = _Settings(output_collection=True, snapshot_project=True)
+        self.history = SimpleNamespace(output_collection=True, snapshot_project=True)
         if _history_enabled:
             self.history.output_collection = _history_enabled
-        self.mpi = _Settings(process_count_per_node=1, node_count=1)
-        self.tensorflow = _Settings(worker_count=1, parameter_server_count=1)
+        self.mpi = SimpleNamespace(**_DISTRIBUTED["mpi"])
+        self.tensorflow = SimpleNamespace(**_DISTRIBUTED["tensorflow"])
         self.data_references: dict[str, Any] = {}
         self.data: dict[str, Any] = {}
         self.output_data: dict[str, Any] = {}
@@ -144,8 +141,9 @@ class RunConfiguration:
             _refuse(where, f"communicator={self.communicator!r}", "distributed training is not supported")
         if (self.node_count or 1) != 1:
             _refuse(where, f"node_count={self.node_count!r}", "a step runs on one worker")
-        for section in ("mpi", "tensorflow"):
-            changed = getattr(self, section).changed()
+        for section, defaults in _DISTRIBUTED.items():
+            value = getattr(self, section, None)
+            changed = {k: getattr(value, k, d) for k, d in defaults.items() if getattr(value, k, d) != d}
             if changed:
                 _refuse(where, f"{section} settings {changed}", "distributed training is not supported")
         for section in ("data_references", "data", "output_data"):
@@ -187,8 +185,8 @@ class RunConfiguration:
         python = data["environment"]["python"]
         python.pop("condaDependencies")
         conda_file = python.get("condaDependenciesFile") or relative_dir + "conda_dependencies.yml"
-        python["condaDependenciesFile"] = conda_file
         if self.environment.python.conda_dependencies is not None:
+            python["condaDependenciesFile"] = conda_file
             self.environment.python.conda_dependencies.save_to_file(
                 path if relative_dir else folder, conda_file
             )
@@ -202,7 +200,7 @@ class RunConfiguration:
         """Read a run configuration file (YAML or JSON) written by ``save`` or by Azure ML v1."""
         path = path or os.getcwd()
         if os.path.isfile(path):
-            full, project = path, os.path.dirname(path) or "."
+            full, project = path, os.path.dirname(os.path.abspath(path))
         else:
             if not name:
                 raise UserErrorException(f"RunConfiguration.load: {path!r} is not a file; give the name too")
@@ -217,7 +215,7 @@ class RunConfiguration:
         if not isinstance(data, dict):
             raise UserErrorException(f"run configuration {full!r} should be a mapping")
         if isinstance(data.get("environment"), str):
-            data["environment"] = _read_yaml(os.path.join(project, data["environment"]))
+            data["environment"] = _read_yaml(_beside(project, data["environment"]))
         return runconfig_from_dict(data, project, where=full, _path=path, _name=name)
 
 
@@ -226,6 +224,15 @@ def _refuse(where: str, option: str, why: str) -> None:
         f"{where}: RunConfiguration {option} cannot be honoured: {why} (airflow-mlpipe runs a step as one "
         "Python process on one worker)"
     )
+
+
+def _beside(project: str, relative: str) -> str:
+    """A file a run configuration names: relative to its project folder, which is the parent of the
+    folder of a file loaded directly from ``.azureml`` (``aml_config``)."""
+    first = os.path.join(project, relative)
+    if os.path.exists(first) or os.path.basename(project) not in _DIRS:
+        return first
+    return os.path.join(os.path.dirname(project), relative)
 
 
 def _project_dir(path: str) -> str:
@@ -305,7 +312,7 @@ def runconfig_from_dict(data: dict[str, Any], project: str, where: str, **privat
         rc.environment = env_from_dict(data["environment"], where=where)
         conda_file = rc.environment.python.conda_dependencies_file
         if rc.environment.python.conda_dependencies is None and conda_file:
-            rc.environment.python.conda_dependencies = CondaDependencies(os.path.join(project, conda_file))
+            rc.environment.python.conda_dependencies = CondaDependencies(_beside(project, conda_file))
     docker = data.get("docker") or {}
     rc.docker = DockerConfiguration(
         use_docker=_get(docker, "use_docker", False),
@@ -313,11 +320,8 @@ def runconfig_from_dict(data: dict[str, Any], project: str, where: str, **privat
         arguments=docker.get("arguments"),
         shm_size=_get(docker, "shm_size"),
     )
-    for section, keys in (
-        ("mpi", ("process_count_per_node", "node_count")),
-        ("tensorflow", ("worker_count", "parameter_server_count")),
-    ):
-        for key in keys:
+    for section, defaults in _DISTRIBUTED.items():
+        for key in defaults:
             value = _get(data.get(section) or {}, key)
             if value is not None:
                 setattr(getattr(rc, section), key, value)
