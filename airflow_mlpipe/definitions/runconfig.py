@@ -156,7 +156,8 @@ class RunConfiguration:
             self.environment,
             where,
             use_docker=docker.use_docker,
-            shm_size=docker.shm_size,
+            # v1's deprecated environment.docker settings count when DockerConfiguration keeps its defaults
+            shm_size=docker.shm_size if docker.shm_size != DEFAULT_SHM_SIZE else None,
             arguments=list(docker.arguments or []),
             variables=self.environment_variables,
         )

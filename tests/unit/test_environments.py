@@ -451,7 +451,9 @@ def test_run_configuration_definition_merges_docker_and_variables():
     # v1's deprecated path decides too
     rc = RunConfiguration()
     rc.environment.docker.enabled = True
-    assert environment_definition(rc)["docker"]["enabled"] is True
+    rc.environment.docker.shm_size, rc.environment.docker.arguments = "4g", ["--ipc=host"]
+    docker = environment_definition(rc)["docker"]
+    assert docker["enabled"] is True and docker["shm_size"] == "4g" and docker["arguments"] == ["--ipc=host"]
     assert environment_definition(rc)["name"] == "default-environment"
 
 
