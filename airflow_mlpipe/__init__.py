@@ -32,6 +32,15 @@ _LAZY: dict[str, str] = {
     "Pipeline": "airflow_mlpipe.definitions.pipeline",
     "StepSequence": "airflow_mlpipe.definitions.pipeline",
     "Model": "airflow_mlpipe.definitions.model",
+    # step environments and run configurations
+    "Environment": "airflow_mlpipe.definitions.environment",
+    "PythonSection": "airflow_mlpipe.definitions.environment",
+    "DockerSection": "airflow_mlpipe.definitions.environment",
+    "CondaDependencies": "airflow_mlpipe.definitions.conda",
+    "RunConfiguration": "airflow_mlpipe.definitions.runconfig",
+    "DockerConfiguration": "airflow_mlpipe.definitions.runconfig",
+    "DEFAULT_CPU_IMAGE": "airflow_mlpipe.definitions.runconfig",
+    "DEFAULT_GPU_IMAGE": "airflow_mlpipe.definitions.runconfig",
     # submitting and following runs
     "Experiment": "airflow_mlpipe.client.run",
     "PipelineRun": "airflow_mlpipe.client.pipeline_run",
@@ -98,6 +107,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from airflow_mlpipe.client.step_run import StepRun
     from airflow_mlpipe.client.widgets import RunDetails
     from airflow_mlpipe.definitions.compute import AmlCompute, ComputeTarget
+    from airflow_mlpipe.definitions.conda import CondaDependencies
     from airflow_mlpipe.definitions.dataset import DatasetConsumptionConfig, FileDataset
     from airflow_mlpipe.definitions.datastore import (
         DataPath,
@@ -105,12 +115,19 @@ if TYPE_CHECKING:  # pragma: no cover
         DataReference,
         Datastore,
     )
+    from airflow_mlpipe.definitions.environment import DockerSection, Environment, PythonSection
     from airflow_mlpipe.definitions.model import Model
     from airflow_mlpipe.definitions.output_dataset import OutputFileDatasetConfig, OutputTabularDatasetConfig
     from airflow_mlpipe.definitions.parameter import PipelineParameter
     from airflow_mlpipe.definitions.pipeline import Pipeline, StepSequence
     from airflow_mlpipe.definitions.pipeline_data import PipelineData
     from airflow_mlpipe.definitions.registered import Dataset
+    from airflow_mlpipe.definitions.runconfig import (
+        DEFAULT_CPU_IMAGE,
+        DEFAULT_GPU_IMAGE,
+        DockerConfiguration,
+        RunConfiguration,
+    )
     from airflow_mlpipe.definitions.steps import PythonScriptStep
     from airflow_mlpipe.definitions.tabular import TabularDataset
     from airflow_mlpipe.definitions.workspace import Workspace

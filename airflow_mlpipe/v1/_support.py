@@ -38,17 +38,9 @@ SUPPORTED_MODULES: tuple[str, ...] = (
 )
 
 # Advice shared by several v1 names (each name keeps its own key below).
-_ENVIRONMENT = (
-    "environments are not supported yet; a step runs in the Python environment of the Airflow worker "
-    "that runs it, so install what the scripts need on the workers (or in the worker image)"
-)
-_RUNCONFIG = (
-    "run configurations are not supported yet; drop runconfig= from PythonScriptStep (the script runs "
-    "in the worker's Python) and pass settings through arguments or params"
-)
-_DOCKER = (
-    "per-step Docker images are not supported yet; a step runs on the Airflow worker, so run the "
-    "workers in the image the scripts need"
+_REGISTRY = (
+    "registry logins come from an Airflow docker connection (workspace config docker.conn_id); "
+    "Environment.from_docker_image accepts a registry object only when its conn_id names that connection"
 )
 _DEPLOY = (
     "deploying models as web services is out of scope for airflow-mlpipe; serve the model with "
@@ -108,8 +100,6 @@ _TOKEN_AUTH = (
 # "azureml.<module>.<Name>" -> what to do instead (one or two sentences, no trailing period needed)
 UNSUPPORTED: dict[str, str] = {
     # azureml.core
-    "azureml.core.Environment": _ENVIRONMENT,
-    "azureml.core.RunConfiguration": _RUNCONFIG,
     "azureml.core.ScriptRunConfig": (
         "submit a script as a pipeline: wrap it in a PythonScriptStep and submit "
         "Pipeline(ws, [step]) with Experiment(ws, name).submit"
@@ -119,7 +109,7 @@ UNSUPPORTED: dict[str, str] = {
     ),
     "azureml.core.Webservice": _DEPLOY,
     "azureml.core.Image": _DEPLOY,
-    "azureml.core.ContainerRegistry": _ENVIRONMENT,
+    "azureml.core.ContainerRegistry": _REGISTRY,
     "azureml.core.Keyvault": (
         "keep secrets in Airflow connections or Airflow's secrets backend; a datastore names its "
         "Airflow connection (conn_id)"
@@ -162,19 +152,12 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.compute_target.is_compute_target_prepared": _LEGACY_COMPUTE,
     "azureml.core.compute_target.attach_legacy_compute_target": _LEGACY_COMPUTE,
     "azureml.core.compute_target.remove_legacy_compute_target": _LEGACY_COMPUTE,
-    # azureml.core.runconfig, conda_dependencies, environment, model, run
-    "azureml.core.runconfig.RunConfiguration": _RUNCONFIG,
-    "azureml.core.runconfig.DockerConfiguration": _DOCKER,
-    "azureml.core.runconfig.DEFAULT_CPU_IMAGE": _DOCKER,
-    "azureml.core.runconfig.DEFAULT_GPU_IMAGE": _DOCKER,
+    # azureml.core.runconfig, model
     "azureml.core.runconfig.DataReferenceConfiguration": (
         "pass DataReference objects in a step's inputs (and arguments); they are downloaded or mounted "
         "for the script"
     ),
     "azureml.core.runconfig.MpiConfiguration": _TRAINING,
-    "azureml.core.runconfig.CondaDependencies": _ENVIRONMENT,
-    "azureml.core.conda_dependencies.CondaDependencies": _ENVIRONMENT,
-    "azureml.core.environment.Environment": _ENVIRONMENT,
     "azureml.core.model.InferenceConfig": _DEPLOY,
     # azureml.data
     "azureml.data.DataType": (
@@ -200,8 +183,8 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.exceptions.ExperimentExecutionException": _EXCEPTION,
     "azureml.exceptions.ParallelRunException": _PARALLEL,
     "azureml.exceptions.ProjectSystemException": _EXCEPTION,
-    "azureml.exceptions.RunConfigurationException": _RUNCONFIG,
-    "azureml.exceptions.RunEnvironmentException": _ENVIRONMENT,
+    "azureml.exceptions.RunConfigurationException": _EXCEPTION,
+    "azureml.exceptions.RunEnvironmentException": _EXCEPTION,
     "azureml.exceptions.ServiceException": _EXCEPTION,
     "azureml.exceptions.SnapshotException": _EXCEPTION,
     "azureml.exceptions.TrainingException": _TRAINING,
@@ -289,12 +272,6 @@ _AML_NETWORKING = (
     "networking, identities and admin users belong to the Airflow deployment; remove the argument"
 )
 UNSUPPORTED_ARGUMENTS: dict[str, dict[str, str]] = {
-    "azureml.pipeline.steps.PythonScriptStep": {
-        "runconfig": "a RunConfiguration is not supported yet; the script runs in the worker's Python",
-        "runconfig_pipeline_params": (
-            "a RunConfiguration is not supported yet; pass values through arguments or params"
-        ),
-    },
     "azureml.pipeline.core.PipelineData": {
         "training_output": _AUTOML,
     },

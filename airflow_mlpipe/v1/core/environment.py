@@ -1,7 +1,11 @@
-"""Twin of ``azureml.core.environment`` (nothing is supported yet: steps use the worker's Python)."""
+"""Twin of ``azureml.core.environment``: a step's environment (packages, Docker settings, variables)."""
 
 from __future__ import annotations
 
 from airflow_mlpipe.v1._lazy import re_export
 
-re_export(__name__, "azureml.core.environment", [])
+re_export(
+    __name__,
+    "azureml.core.environment",
+    ["DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE", "DockerSection", "Environment", "PythonSection"],
+)
