@@ -49,7 +49,10 @@ def cmd_images_prune(args: argparse.Namespace) -> int:
 
     older = parse_duration(args.older_than, "--older-than")
     removed = _engine(args).prune(older)
-    print(f"removed {len(removed)} image(s) not used for {args.older_than}" + "".join(f"\n  {t}" for t in removed))
+    print(
+        f"removed {len(removed)} image(s) not used for {args.older_than}"
+        + "".join(f"\n  {t}" for t in removed)
+    )
     return 0
 
 

@@ -128,10 +128,7 @@ class PythonScriptStep(Step):
             )
         from airflow_mlpipe.definitions.environment import environment_definition
 
-        try:
-            environment = environment_definition(self.runconfig)
-        except UserErrorException as exc:
-            raise UserErrorException(f"step {self.name!r}: runconfig: {exc}") from None
+        environment = environment_definition(self.runconfig, where=f"step {self.name!r}: runconfig")
         settings = {
             "script_name": self.script_name,
             "source_directory": builder.resolve_dir(str(source)),

@@ -378,8 +378,10 @@ class Workspace:
 
     @property
     def environments(self) -> dict[str, Any]:
-        """Registered environments by name: none, as steps run in the worker's Python (docs/migration.md)."""
-        return {}
+        """Registered and curated environments by name (``Environment.list``)."""
+        from airflow_mlpipe.definitions.environment import Environment
+
+        return Environment.list(self)
 
     def __repr__(self) -> str:
         return (
@@ -406,5 +408,7 @@ def check_docker(docker: Any, where: Any) -> dict[str, str | None]:
         )
     bad = [k for k, v in docker.items() if v is not None and not (isinstance(v, str) and v)]
     if bad:
-        raise WorkspaceConfigError(f"'docker' in {where or 'workspace config'}: {bad} must be non-empty strings")
+        raise WorkspaceConfigError(
+            f"'docker' in {where or 'workspace config'}: {bad} must be non-empty strings"
+        )
     return {k: docker.get(k) for k in DOCKER_KEYS}

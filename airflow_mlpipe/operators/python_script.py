@@ -12,10 +12,10 @@ import sys
 import threading
 from typing import Any
 
+from airflow_mlpipe.definitions.environment import needs_container
 from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.operators.base import StepOperator, StepRun
 from airflow_mlpipe.operators.broker import ModelRequests, StepBroker
-from airflow_mlpipe.definitions.environment import needs_container
 from airflow_mlpipe.reuse.decide import registry_datastore
 
 STDERR_TAIL_LINES = 40
@@ -127,7 +127,9 @@ class PythonScriptStepOperator(StepOperator):
             },
         }
         (run.workdir / "run_context.json").write_text(json.dumps(run_context))
-        step_env = {f"AML_PARAMETER_{name}": str(self.value_of(e, run)) for name, e in settings["params"].items()}
+        step_env = {
+            f"AML_PARAMETER_{name}": str(self.value_of(e, run)) for name, e in settings["params"].items()
+        }
         for out in self.step["outputs"]:
             if "read_as" in self.pipeline["data"].get(out["name"], {}):
                 # v1 gave an OutputFileDatasetConfig's local path in an env variable of its name
@@ -156,9 +158,21 @@ class PythonScriptStepOperator(StepOperator):
                 )
             else:
                 python = worker_python(environment)
-                cmd = [sys.executable, "-m", "airflow_mlpipe._launch", python, "-u", settings["script_name"], *args]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "airflow_mlpipe._launch",
+                    python,
+                    "-u",
+                    settings["script_name"],
+                    *args,
+                ]
                 self.log.info("running %s in a copy of %s", " ".join(cmd[5:]), source)
-                env = {**script_environment(dict(os.environ)), **step_env, "MLPIPE_PARENT_PID": str(os.getpid())}
+                env = {
+                    **script_environment(dict(os.environ)),
+                    **step_env,
+                    "MLPIPE_PARENT_PID": str(os.getpid()),
+                }
                 rc, tail, failed = self._run(cmd, snapshot, env, lambda: self.failed_siblings(context))
         if failed:  # another step failed while this one ran: it was stopped
             self.stop(context, failed)

@@ -165,8 +165,12 @@ def test_pipeline_data_and_step_arguments_are_checked():
         PipelineData("x", output_mode="stream")
     with pytest.raises(UserErrorException, match="invalid"):
         PipelineData("bad name")
-    with pytest.raises(UserErrorException, match="runconfig"):
+    with pytest.raises(UserErrorException, match="runconfig must be a RunConfiguration"):
         PythonScriptStep("a.py", runconfig=object())
+    with pytest.raises(UserErrorException, match="distributed TensorFlow is not supported"):
+        PythonScriptStep("a.py", runconfig_pipeline_params={"TensorflowWorkerCount": 2})
+    with pytest.raises(UserErrorException, match="not a runconfig property"):
+        PythonScriptStep("a.py", runconfig_pipeline_params={"Color": 2})
     with pytest.raises(UserErrorException, match="allow_reuse"):
         PythonScriptStep("a.py", allow_reuse="yes")
 

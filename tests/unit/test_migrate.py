@@ -122,24 +122,25 @@ def test_unknown_module_is_left_and_reported(tmp_path):
 
 def test_report_names_file_and_line_for_each_kind(tmp_path):
     (tmp_path / "steps.py").write_text(
-        "from azureml.core import Environment as E, Workspace\n"  # 1
-        "from azureml.core.environment import Environment\n"  # 2
+        "from azureml.core import ScriptRunConfig as E, Workspace\n"  # 1
+        "from azureml.core.runconfig import MpiConfiguration\n"  # 2
         "import azureml.train.estimator\n"  # 3
-        "from azureml.pipeline.steps import PythonScriptStep\n"  # 4
+        "from azureml.pipeline.core import PipelineData\n"  # 4
         "env = E(name='x')\n"  # 5
-        "step = PythonScriptStep(\n"  # 6
-        "    script_name='a.py',\n"  # 7
-        "    runconfig=None,\n"  # 8
+        "step = PipelineData(\n"  # 6
+        "    name='a',\n"  # 7
+        "    training_output=None,\n"  # 8
         ")\n"
         "from azureml.core import NoSuchThing\n"  # 10
     )
     code, out, _ = migrate("steps.py")  # the tests run in tmp_path
     assert code == 0
     lines = out.splitlines()
-    env = "azureml.core.Environment is not supported by airflow-mlpipe"
+    env = "azureml.core.ScriptRunConfig is not supported by airflow-mlpipe"
     assert any(line.startswith("steps.py:1: " + env) for line in lines), out
     assert any(
-        line.startswith("steps.py:2: azureml.core.environment.Environment is not supported") for line in lines
+        line.startswith("steps.py:2: azureml.core.runconfig.MpiConfiguration is not supported")
+        for line in lines
     )
     assert any(line.startswith("steps.py:5: " + env) for line in lines), out
     assert any(
@@ -147,7 +148,9 @@ def test_report_names_file_and_line_for_each_kind(tmp_path):
         for line in lines
     )
     assert any(
-        line.startswith("steps.py:8: azureml.pipeline.steps.PythonScriptStep(runconfig=...) is not supported")
+        line.startswith(
+            "steps.py:8: azureml.pipeline.core.PipelineData(training_output=...) is not supported"
+        )
         for line in lines
     ), out
     assert any(
@@ -161,10 +164,8 @@ def test_report_names_file_and_line_for_each_kind(tmp_path):
 
 
 def test_unsupported_name_through_an_attribute_chain(tmp_path):
-    _, out = rewrite(
-        tmp_path, "import azureml.core as aml\n\nenv = aml.Environment.from_conda_specification('a', 'b')\n"
-    )
-    assert out.splitlines()[0].startswith("pipe.py:3: azureml.core.Environment is not supported")
+    _, out = rewrite(tmp_path, "import azureml.core as aml\n\nrun = aml.ScriptRun.get_context()\n")
+    assert out.splitlines()[0].startswith("pipe.py:3: azureml.core.ScriptRun is not supported")
 
 
 def test_check_and_diff_exit_codes_through_the_installed_command(tmp_path):
@@ -264,7 +265,7 @@ def make_notebook(path: Path) -> nbformat.NotebookNode:
         nbformat.v4.new_markdown_cell("# Train – with `import azureml.core` in prose"),
         nbformat.v4.new_code_cell(MAGIC_CELL),
         nbformat.v4.new_code_cell(
-            "from azureml.core import Environment\nenv = Environment('é')",
+            "from azureml.core import ScriptRunConfig\nenv = ScriptRunConfig('é')",
             outputs=[nbformat.v4.new_output("stream", name="stdout", text="azureml.core ok – é\n")],
             execution_count=3,
         ),
@@ -285,7 +286,7 @@ def test_notebook_cells_are_migrated_and_the_json_layout_kept(tmp_path):
     nb.cells[1].source = MAGIC_CELL.replace("import azureml.core", "import airflow_mlpipe.v1.core").replace(
         "ws = azureml.core.", "ws = airflow_mlpipe.v1.core."
     )
-    nb.cells[2].source = "from airflow_mlpipe.v1.core import Environment\nenv = Environment('é')"
+    nb.cells[2].source = "from airflow_mlpipe.v1.core import ScriptRunConfig\nenv = ScriptRunConfig('é')"
     nb.cells[4].source = "%%time\nimport airflow_mlpipe.v1.pipeline.core\n"
     expected = tmp_path / "expected.ipynb"
     nbformat.write(nb, str(expected))
@@ -296,10 +297,12 @@ def test_notebook_cells_are_migrated_and_the_json_layout_kept(tmp_path):
     lines = out.splitlines()
     assert "train.ipynb:cell2:2: `!pip install azureml-sdk` installs Azure ML SDK v1 packages" in out
     assert any(
-        line.startswith("train.ipynb:cell3:1: azureml.core.Environment is not supported") for line in lines
+        line.startswith("train.ipynb:cell3:1: azureml.core.ScriptRunConfig is not supported")
+        for line in lines
     )
     assert any(
-        line.startswith("train.ipynb:cell3:2: azureml.core.Environment is not supported") for line in lines
+        line.startswith("train.ipynb:cell3:2: azureml.core.ScriptRunConfig is not supported")
+        for line in lines
     )
     assert any(line.startswith("train.ipynb:cell4:2: `pip install azureml-core` installs") for line in lines)
     assert any(line.startswith("train.ipynb:cell6:1: `%pip install azureml-pipeline`") for line in lines)
@@ -344,7 +347,7 @@ def test_python_cell_magics_are_migrated_below_their_first_line(tmp_path):
     assert migrate_cell(script, catalog)[0] == script.replace("azureml.core", "airflow_mlpipe.v1.core")
     text = "%%writefile notes.txt\nfrom azureml.core import Run\n"
     assert migrate_cell(text, catalog) == (text, [])
-    env = migrate_cell("%%capture\n\nfrom azureml.core import Environment\n", catalog)[1]
+    env = migrate_cell("%%capture\n\nfrom azureml.core import ScriptRunConfig\n", catalog)[1]
     assert [f.line for f in env] == [3]
 
 

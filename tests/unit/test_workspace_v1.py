@@ -34,7 +34,7 @@ def test_embedded_workspace_has_documented_identity():
     details = ws.get_details()
     assert details["resourceGroup"] == "mlpipe-local" and details["defaultDatastore"] == "workspaceblobstore"
     assert details["id"].endswith("/resourceGroups/mlpipe-local/providers/airflow-mlpipe/workspaces/local")
-    assert ws.datasets == {} and ws.environments == {}
+    assert ws.datasets == {} and "AzureML-Minimal" in ws.environments  # curated environments are always there
 
 
 def test_constructor_reads_the_config_file_and_checks_the_identity(tmp_path, monkeypatch):

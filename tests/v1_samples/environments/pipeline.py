@@ -34,8 +34,12 @@ pip_config.environment = pip_env
 
 def steps(pip_config):
     plain = PythonScriptStep(name="plain", script_name="where.py", source_directory=src)
-    pip_step = PythonScriptStep(name="with_pip", script_name="where.py", source_directory=src, runconfig=pip_config)
-    sklearn = PythonScriptStep(name="with_conda", script_name="train.py", source_directory=src, runconfig=run_config)
+    pip_step = PythonScriptStep(
+        name="with_pip", script_name="where.py", source_directory=src, runconfig=pip_config
+    )
+    sklearn = PythonScriptStep(
+        name="with_conda", script_name="train.py", source_directory=src, runconfig=run_config
+    )
     return [plain, pip_step, sklearn]
 
 
@@ -47,7 +51,9 @@ def report(label, run):
     print(label, "status:", run.get_status())
     for step in sorted(run.get_steps(), key=lambda s: s.name):
         reused = step.get_details()["reused_from"] is not None
-        print(f"  {label} {step.name}: {step.get_status()} reused={reused} {sorted(step.get_metrics().items())}")
+        print(
+            f"  {label} {step.name}: {step.get_status()} reused={reused} {sorted(step.get_metrics().items())}"
+        )
     return run
 
 
