@@ -1,18 +1,50 @@
 """Start a step script so that it dies with the task process that started it.
 
-``python -m airflow_mlpipe._launch <interpreter> <its args...>`` asks Linux to send SIGKILL to this process
-when its parent dies (PR_SET_PDEATHSIG; kept across exec), then execs the real interpreter. A task
-process killed with SIGKILL cannot stop its script itself; this way the script stops anyway.
+``python -m airflow_mlpipe._launch <interpreter> <its args...>`` on the worker asks Linux to send
+SIGKILL to this process when its parent dies (PR_SET_PDEATHSIG; kept across exec), then execs the
+interpreter. A task process killed with SIGKILL cannot stop its script itself; this way the script
+stops anyway.
+
+In a container the task process is not a parent Linux knows about. There ``MLPIPE_LIFELINE`` names
+a FIFO whose writing end the task process holds open: this process starts the script as its child,
+and when the FIFO reads end-of-file (the task process is gone, however it died) it stops the script
+and exits, so the container ends (and, created with auto-remove, disappears). SIGTERM from
+``docker stop`` is passed on to the script.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import threading
+
+
+def _watch_lifeline(fifo: str, child: subprocess.Popen) -> None:
+    with open(fifo, "rb") as fh:  # blocks until the task process has opened it for writing
+        while fh.read(4096):
+            pass
+    if child.poll() is None:  # end-of-file: the task process is gone
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def _supervise(fifo: str) -> None:
+    child = subprocess.Popen(sys.argv[1:])
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda s, _f: child.send_signal(s))
+    threading.Thread(target=_watch_lifeline, args=(fifo, child), daemon=True).start()
+    sys.exit(child.wait())
 
 
 def main() -> None:
+    fifo = os.environ.pop("MLPIPE_LIFELINE", "")
+    if fifo:
+        _supervise(fifo)
     expected_parent = int(os.environ.pop("MLPIPE_PARENT_PID", "0"))
     if sys.platform.startswith("linux"):
         import ctypes

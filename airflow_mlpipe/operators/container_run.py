@@ -62,17 +62,27 @@ def run_in_container(
             stopped_by.extend(failed)
         return bool(failed)
 
+    # the lifeline: while this task process lives it holds the FIFO open; if it dies (even by
+    # SIGKILL, when on_kill never runs) the launcher in the container reads end-of-file and stops
+    lifeline = workdir / "lifeline"
+    os.mkfifo(lifeline, 0o600)
+    held = os.open(lifeline, os.O_RDWR)  # does not block; not inherited by child processes
+    env["MLPIPE_LIFELINE"] = str(lifeline)
+    python = hook.image_python(image)
     op.log.info("running %s in image %s", " ".join(script), image)
     tail: list[str] = []
-    rc = hook.run_container(
-        image,
-        [hook.interpreter(image), "-u", *script],
-        mounts=mounts,
-        env=env,
-        workdir=str(snapshot),
-        user=f"{os.getuid()}:{os.getgid()}",
-        log=op.log,
-        should_stop=should_stop,
-        stderr_tail=tail,
-    )
+    try:
+        rc = hook.run_container(
+            image,
+            [python, "-m", "airflow_mlpipe._launch", python, "-u", *script],
+            mounts=mounts,
+            env=env,
+            workdir=str(snapshot),
+            user=f"{os.getuid()}:{os.getgid()}",
+            log=op.log,
+            should_stop=should_stop,
+            stderr_tail=tail,
+        )
+    finally:
+        os.close(held)
     return rc, tail, stopped_by

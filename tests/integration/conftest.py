@@ -87,12 +87,21 @@ def blob_config(tmp_path_factory, azurite):
     return config
 
 
+@pytest.fixture(scope="session")
+def docker_url(tmp_path_factory):
+    """A private Docker engine (Debian's dockerd) with the base image mlpipe-python:3.11."""
+    from docker_engine import docker_engine
+
+    with docker_engine(tmp_path_factory.mktemp("dockerd")) as url:
+        yield url
+
+
 def wasb_connection(conn_string: str) -> str:
     return json.dumps({"conn_type": "wasb", "extra": {"connection_string": conn_string}})
 
 
 @pytest.fixture(scope="session")
-def deployment(tmp_path_factory, azurite, blob_config):
+def deployment(tmp_path_factory, azurite, blob_config, docker_url):
     """The embedded Airflow deployment with the repo's dags/ and the test DAGs."""
     home = tmp_path_factory.mktemp("deployment")
     dags = home / "dags"
@@ -115,6 +124,9 @@ def deployment(tmp_path_factory, azurite, blob_config):
             "AIRFLOW_CONN_SECRET_PROBE": json.dumps({"conn_type": "generic", "password": SECRET_PROBE}),
             "MLPIPE_TEST_BLOB_CONFIG": str(blob_config),
             "MLPIPE_TEST_FLAGS": str(flags),
+            # steps with a container environment: the test engine, and its base image
+            "DOCKER_HOST": docker_url,
+            "MLPIPE_DEFAULT_BASE_IMAGE": "mlpipe-python:3.11",
             # a second user whose role may read but not trigger DAGs (403 tests)
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin,viewer:viewer",
         },
