@@ -98,15 +98,6 @@ class EnvironmentStats:
         with _STATS_LOCK:
             setattr(self, key, getattr(self, key) + 1)
 
-    def __getitem__(self, key: str) -> int:
-        return getattr(self, key)
-
-
-def _env_api():
-    from airflow_mlpipe.definitions.environment import environment_hash, needs_container
-
-    return environment_hash, needs_container
-
 
 def conda_to_pip(spec: str) -> str | None:
     """``numpy=1.24`` -> ``numpy==1.24``; channel prefixes and build strings dropped; python/pip skipped."""
@@ -241,19 +232,16 @@ class DockerEnvironmentHook:
             except (OSError, ValueError):
                 data = {}
             if update:
-                for tag, when in update.items():
-                    if when is None:
-                        data.pop(tag, None)
-                    else:
-                        data[tag] = when
+                data = {tag: when for tag, when in {**data, **update}.items() if when is not None}
                 write_json_atomic(path, data)
             return data
 
-    def _image(self, name: str) -> dict | None:
+    def _labels(self, image: str) -> dict | None:
+        """The image's labels ({} when it has none), or None when the engine does not have it."""
         import docker.errors
 
         try:
-            return self.client.inspect_image(name)
+            return (self.client.inspect_image(image).get("Config") or {}).get("Labels") or {}
         except docker.errors.ImageNotFound:
             return None
 
@@ -262,7 +250,7 @@ class DockerEnvironmentHook:
         import docker.errors
         from docker.utils import parse_repository_tag
 
-        if self._image(image):
+        if self._labels(image) is not None:
             return True
         repo, tag = parse_repository_tag(image)
         try:
@@ -271,7 +259,7 @@ class DockerEnvironmentHook:
             reason = (str(exc).splitlines() or [""])[0][:200]
             log.info("base image %s is not on the Docker engine and cannot be pulled: %s", image, reason)
             return False
-        return self._image(image) is not None
+        return self._labels(image) is not None
 
     def _base_image(self, wanted: str | None, step: str, log) -> str:
         """``wanted`` if the engine has it or can pull it, else the default base image (with a note)."""
@@ -290,7 +278,8 @@ class DockerEnvironmentHook:
     # -- images ---------------------------------------------------------------------------------
     def ensure_image(self, definition: dict, step: str, log) -> str:
         """The environment's image tag, building it first unless the engine already has it."""
-        environment_hash, _ = _env_api()
+        from airflow_mlpipe.definitions.environment import environment_hash
+
         full = environment_hash(definition)
         tag = f"{IMAGE_REPO}:{full[:20]}"
         if self._built(tag, full):
@@ -308,8 +297,7 @@ class DockerEnvironmentHook:
         return tag
 
     def _built(self, tag: str, full: str) -> bool:
-        info = self._image(tag)
-        return bool(info) and ((info.get("Config") or {}).get("Labels") or {}).get(LABEL_HASH) == full
+        return (self._labels(tag) or {}).get(LABEL_HASH) == full
 
     def _build(self, definition: dict, step: str, tag: str, full: str, log) -> None:
         python = definition.get("python") or {}
@@ -320,10 +308,8 @@ class DockerEnvironmentHook:
         if docker_def.get("base_dockerfile"):
             first, base = name_last_stage(docker_def["base_dockerfile"])
         else:
-            first, base = (
-                f"FROM {self._base_image(docker_def.get('base_image'), step, log)} AS mlpipe-base",
-                "mlpipe-base",
-            )
+            first, base = f"FROM {self._base_image(docker_def.get('base_image'), step, log)}", "mlpipe-base"
+            first += " AS mlpipe-base"
         lines = [first]
         settings = host_pip_settings()
         with tempfile.TemporaryDirectory(prefix="mlpipe-build-") as ctx:
@@ -409,18 +395,14 @@ class DockerEnvironmentHook:
             return
         missing = missing_packages(tail)
         if missing:
-            kind = (
-                "conda packages" if any(m in conda.get("conda_packages", []) for m in missing) else "packages"
-            )
-            message = f"step {step}: the environment's {kind} cannot be installed: {', '.join(missing)}"
+            message = f"step {step}: the environment's packages cannot be installed: {', '.join(missing)}"
         else:
             message = f"step {step}: building the environment image {tag} failed: {clean(str(error))}"
         raise EnvironmentBuildError(message, step=step, packages=missing, tail=tail[-20:])
 
     def image_python(self, image: str) -> str:
         """The interpreter the image's environment runs (its ``mlpipe.env.python`` label)."""
-        info = self._image(image) or {}
-        return ((info.get("Config") or {}).get("Labels") or {}).get(LABEL_PYTHON) or "python"
+        return (self._labels(image) or {}).get(LABEL_PYTHON) or "python"
 
     def images(self) -> list[dict]:
         """The engine's environment images with their size, creation and last use (epoch seconds)."""

@@ -7,6 +7,9 @@ import hashlib
 import http.server
 import io
 import json
+import shutil
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -293,6 +296,77 @@ def test_the_workers_pip_index_settings_reach_the_build_but_no_log_or_image_laye
     assert PROBE_SECRET not in history
     image = b"".join(hook.client.get_image(tag))  # every layer of the tagged image, as `docker save`
     assert PROBE_SECRET.encode() not in image and b"mlpipe-build/pip.conf" not in image
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """Debian's docker-registry (the distribution registry) on loopback with a password; yields its address."""
+    for tool in ("docker-registry", "htpasswd"):
+        assert shutil.which(tool), f"{tool} is not installed: run scripts/setup.sh"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    users = subprocess.run(
+        ["htpasswd", "-Bbn", "probe", PROBE_SECRET], check=True, capture_output=True, text=True
+    )
+    (tmp_path / "htpasswd").write_text(users.stdout)
+    (tmp_path / "config.yml").write_text(
+        "version: 0.1\n"
+        f"storage: {{filesystem: {{rootdirectory: {tmp_path / 'data'}}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+        f"auth: {{htpasswd: {{realm: mlpipe, path: {tmp_path / 'htpasswd'}}}}}\n"
+    )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(tmp_path / "config.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline, "docker-registry did not start"
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_docker_conn_id_logs_in_before_pulling_the_base_image(engine, registry, monkeypatch):
+    import docker.errors
+
+    import docker
+
+    plain = docker.APIClient(base_url=engine)
+    ref = f"{registry}/team/base:1"
+    # a base image that only the password-protected registry has
+    marker = plain.create_container(BASE_IMAGE, command=["sh", "-c", "echo from-the-registry > /etc/marker"])
+    plain.start(marker)
+    plain.wait(marker)
+    plain.commit(marker, repository=f"{registry}/team/base", tag="1")
+    plain.remove_container(marker)
+    auth = {"username": "probe", "password": PROBE_SECRET}
+    for line in plain.push(f"{registry}/team/base", tag="1", auth_config=auth, stream=True, decode=True):
+        assert "error" not in line, line
+    plain.remove_image(ref)
+    with pytest.raises(docker.errors.APIError):  # without the login the registry refuses the pull
+        plain.pull(f"{registry}/team/base", tag="1")
+
+    conn = {"conn_type": "docker", "host": registry.split(":")[0], "port": int(registry.split(":")[1])}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TEAM_REGISTRY", json.dumps({**conn, "login": "probe", "password": PROBE_SECRET})
+    )
+    hook = DockerEnvironmentHook(docker_conn_id="team_registry", base_url=engine)
+    log = Lines()
+    tag = hook.ensure_image(definition("registry", base_image=ref, user_managed=True), "s", log)
+    assert "using the default base image" not in log.text() and PROBE_SECRET not in log.text()
+    out = Lines()
+    assert hook.run_container(tag, ["cat", "/etc/marker"], log=out) == 0
+    assert out.lines == ["from-the-registry"]
 
 
 def test_base_dockerfile_is_the_start_of_the_build(engine):
