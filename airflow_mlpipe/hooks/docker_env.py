@@ -59,7 +59,7 @@ if command -v conda >/dev/null 2>&1; then
 else
   PY=$(command -v python3 || command -v python) || { echo "ERROR: the base image has neither conda nor python3"; exit 3; }
   HAVE=$($PY -c 'import platform; print(platform.python_version())')
-  case "$HAVE" in "$PYVER"|"$PYVER".*) ;; *)
+  case "$HAVE" in "$PYVER"|"$PYVER".*) ;; *) [ -z "$PYVER" ] ||
     echo "python_version $PYVER was asked for, but conda is not in the base image: the image's Python $HAVE is used";;
   esac
   $PY -m venv /opt/mlpipe/venv

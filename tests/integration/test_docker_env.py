@@ -258,6 +258,7 @@ def test_concurrent_steps_build_once(engine):
     assert not errors and len(set(tags)) == 1 and len(tags) == 3
     assert (hook.stats.builds, hook.stats.reuses) == (1, 2)
     assert sum("building environment image" in log.text() for log in logs) == 1
+    assert not any("was asked for" in log.text() for log in logs)  # no python_version: no note
 
 
 def test_uninstallable_package_fails_naming_it_and_the_step(engine):
