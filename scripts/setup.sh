@@ -1,14 +1,54 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs on a bare machine: uv, a virtualenv in .venv with this
-# package and its dev/test tools, and Azurite (the Azure Blob emulator the tests use) in .tools/.
+# package and its dev/test tools, Azurite (the Azure Blob emulator the tests use) in .tools/, and for
+# Docker steps Debian's docker.io engine plus a Debian rootfs with Python (.tools/python-base.tar).
 # Safe to run again: each step is skipped when it is already done.
+# `setup.sh python-base` runs only the rootfs step (tests/docker_engine.py calls it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
 AZURITE_VERSION="3.35.0"
+PYTHON_BASE_TAR="${PYTHON_BASE_TAR:-.tools/python-base.tar}"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+apt_install() {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# The Debian mirror this machine's apt already uses (so a local mirror or proxy is honoured);
+# empty means debootstrap's own default. MLPIPE_DEBIAN_MIRROR overrides both.
+debian_mirror() {
+  if [ -n "${MLPIPE_DEBIAN_MIRROR:-}" ]; then echo "$MLPIPE_DEBIAN_MIRROR"; return; fi
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null \
+    | sed -nE 's/^(URIs:|deb)[[:space:]]+(\[[^]]*\][[:space:]]+)?([a-z]+:\/\/[^[:space:]]*\/debian)\/?([[:space:]].*)?$/\3/p' \
+    | head -1
+}
+
+# The default base image of step environments: Debian bookworm (minbase) with python3, venv, pip
+# and CA certificates, as a rootfs tar. The tests `docker import` it into their own dockerd as
+# mlpipe-python:3.11; on a worker, `docker import .tools/python-base.tar mlpipe-python:3.11`.
+build_python_base() {
+  [ -f "$PYTHON_BASE_TAR" ] && return 0
+  command -v debootstrap >/dev/null 2>&1 || { say "installing debootstrap (Debian package)"; apt_install debootstrap; }
+  say "building $PYTHON_BASE_TAR: a Debian rootfs with python3 (about 80 s)"
+  local rootfs
+  rootfs="$(mktemp -d)"
+  # shellcheck disable=SC2046  # an empty mirror must be no argument at all
+  debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
+    bookworm "$rootfs" $(debian_mirror) >/dev/null
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  mkdir -p "$(dirname "$PYTHON_BASE_TAR")"
+  tar -C "$rootfs" -c . >"$PYTHON_BASE_TAR.part"
+  mv "$PYTHON_BASE_TAR.part" "$PYTHON_BASE_TAR"
+  rm -rf "$rootfs"
+}
+
+if [ "${1:-}" = "python-base" ]; then
+  build_python_base
+  exit 0
+fi
 
 if ! command -v npm >/dev/null 2>&1; then
   say "installing Node.js and npm (Debian packages) for Azurite"
@@ -24,6 +64,16 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   say "installing docker-compose (Debian package) to validate docker-compose.yaml"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
 fi
+
+if ! command -v dockerd >/dev/null 2>&1; then
+  say "installing docker.io (Debian package): the Docker engine for steps that run in containers"
+  apt_install docker.io
+fi
+if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
+  say "installing docker-registry and apache2-utils (Debian packages): a password-protected registry for the tests"
+  apt_install docker-registry apache2-utils
+fi
+build_python_base
 
 if ! command -v uv >/dev/null 2>&1 && ! "$PY" -m uv --version >/dev/null 2>&1; then
   say "installing uv"

@@ -1,0 +1,552 @@
+"""Docker runtime for per-step environments: one image per environment definition, built once.
+
+The tag is ``mlpipe-env:<first 20 hex of environment_hash(definition)>``; the image installs the
+definition's conda and pip packages on top of its base image (``/opt/mlpipe/bin/python`` is the
+environment's interpreter, recorded in the ``mlpipe.env.python`` label). Steps run in containers
+with host networking and the host's CA bundle. All engine traffic of the package lives here.
+"""
+
+from __future__ import annotations
+
+import ast
+import codecs
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_mlpipe.exceptions import StepFailedError, UserErrorException
+
+__all__ = ["DEFAULT_BASE_IMAGE", "PYTHON", "DockerEnvironmentHook", "EnvironmentBuildError"]
+
+IMAGE_REPO = "mlpipe-env"
+DEFAULT_BASE_IMAGE = "mlpipe-python:3.11"  # a Debian rootfs with python3, venv and pip
+ENV_PYTHON = "/opt/mlpipe/bin/python"
+PYTHON = "{python}"  # in run_container's command: replaced by the image's interpreter
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+LABEL_HASH, LABEL_NAME, LABEL_PYTHON = "mlpipe.env.hash", "mlpipe.env.name", "mlpipe.env.python"
+PIP_KEYS = ("index-url", "extra-index-url", "trusted-host")
+
+# Runs inside the build: conda when the base image has it, else a venv from its python3.
+INSTALL_SH = r"""set -e
+B=/tmp/mlpipe-build
+[ -f $B/pip.conf ] && export PIP_CONFIG_FILE=$B/pip.conf
+if [ -f $B/ca.crt ]; then
+  export PIP_CERT=$B/ca.crt SSL_CERT_FILE=$B/ca.crt REQUESTS_CA_BUNDLE=$B/ca.crt CONDA_SSL_VERIFY=$B/ca.crt
+fi
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1
+PYVER=$(cat $B/python_version)
+mkdir -p /opt/mlpipe/bin
+if command -v conda >/dev/null 2>&1; then
+  CH=""; for c in $(cat $B/channels.txt); do CH="$CH -c $c"; done
+  [ -n "$PYVER" ] || PYVER=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
+  echo "conda is in the base image: creating the conda environment /opt/mlpipe/conda (python=$PYVER)"
+  conda create -y -q -p /opt/mlpipe/conda $CH --file $B/conda.txt "python=$PYVER" pip
+  TARGET=/opt/mlpipe/conda/bin/python
+else
+  PY=$(command -v python3 || command -v python) || { echo "ERROR: the base image has neither conda nor python3"; exit 3; }
+  HAVE=$($PY -c 'import platform; print(platform.python_version())')
+  case "$HAVE" in "$PYVER"|"$PYVER".*) ;; *) [ -z "$PYVER" ] ||
+    echo "python_version $PYVER was asked for, but conda is not in the base image: the image's Python $HAVE is used";;
+  esac
+  $PY -m venv /opt/mlpipe/venv
+  TARGET=/opt/mlpipe/venv/bin/python
+  if [ -s $B/conda_as_pip.txt ]; then
+    echo "conda is not in the base image: installing conda packages $(tr '\n' ' ' < $B/conda_as_pip.txt)with pip"
+    $TARGET -m pip install -r $B/conda_as_pip.txt
+  fi
+fi
+# a wrapper, not a symlink: Python finds its venv/conda prefix from the path it was started by
+printf '#!/bin/sh\nexec %s "$@"\n' "$TARGET" > /opt/mlpipe/bin/python && chmod 755 /opt/mlpipe/bin/python
+if [ -s $B/pip.txt ]; then $TARGET -m pip install -r $B/pip.txt; fi
+"""
+
+
+class EnvironmentBuildError(StepFailedError):
+    """A step's environment image could not be built; names the packages and the step."""
+
+    def __init__(self, message: str, *, step: str, packages: Sequence[str] = (), tail: Sequence[str] = ()):
+        self.step, self.packages, self.tail = step, list(packages), list(tail)
+        last = "\n".join(f"  | {line}" for line in self.tail)
+        super().__init__(f"{message}\nlast build output:\n{last}" if last else message)
+
+
+_STATS_LOCK = threading.Lock()
+
+
+@dataclass
+class EnvironmentStats:
+    """How many images this hook built and how many it found already built."""
+
+    builds: int = 0
+    reuses: int = 0
+
+    def count(self, key: str) -> None:
+        with _STATS_LOCK:
+            setattr(self, key, getattr(self, key) + 1)
+
+
+def conda_to_pip(spec: str) -> str | None:
+    """``numpy=1.24`` -> ``numpy==1.24``; channel prefixes and build strings dropped; python/pip skipped."""
+    spec = spec.strip().split("::")[-1]
+    if re.fullmatch(r"[A-Za-z0-9_.\-]+ +[^ ]+.*", spec):  # "numpy 1.24" or "numpy 1.24 py_0"
+        spec = "=".join(spec.split()[:2])
+    m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)=([^=<>!~]+?)(=[^=]*)?", spec)
+    if m:
+        spec = f"{m.group(1)}=={m.group(2)}"
+    name = re.split(r"[=<>!~\[ ]", spec, maxsplit=1)[0].lower()
+    return None if name in ("python", "pip", "") else spec
+
+
+def name_last_stage(dockerfile: str) -> tuple[str, str]:
+    """The Dockerfile with its last stage named (``AS mlpipe-base`` unless it has a name) and that name."""
+    lines = dockerfile.rstrip().splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        m = re.match(r"\s*FROM\s+(?:--\S+\s+)*\S+(?:\s+AS\s+(\S+))?\s*$", lines[i], re.IGNORECASE)
+        if m:
+            if m.group(1):
+                return "\n".join(lines), m.group(1)
+            lines[i] = lines[i].rstrip() + " AS mlpipe-base"
+            return "\n".join(lines), "mlpipe-base"
+    raise UserErrorException("docker.base_dockerfile has no FROM line: it must start from a base image")
+
+
+def missing_packages(lines: Sequence[str]) -> list[str]:
+    """Package names pip or conda reported as not installable in build output."""
+    found: list[str] = []
+    conda_block = False
+    for line in lines:
+        for pattern in (r"No matching distribution found for (\S+)", r"Invalid requirement: '?([^'\s]+)"):
+            found += re.findall(pattern, line)
+        if "PackagesNotFoundError" in line:
+            conda_block = True
+        elif conda_block and line.strip().lower().startswith("current channels"):
+            conda_block = False
+        elif conda_block and (m := re.match(r"\s*- (\S+)\s*$", line)):
+            found.append(m.group(1))
+    return list(dict.fromkeys(found))
+
+
+def host_pip_settings() -> dict[str, str]:
+    """The worker's pip index settings (env vars first, then ``pip config list``). Never logged."""
+    found: dict[str, str] = {}
+    pip = [sys.executable, "-m", "pip"]
+    if subprocess.run([*pip, "--version"], capture_output=True).returncode != 0:
+        exe = shutil.which("pip3") or shutil.which("pip")
+        pip = [exe] if exe else []
+    if pip:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run([*pip, "config", "list"], capture_output=True, text=True, timeout=30).stdout
+            for line in out.splitlines():
+                key, _, raw = line.partition("=")
+                section, _, name = key.partition(".")
+                if name in (*PIP_KEYS, "cert") and section in ("global", "install") and raw:
+                    with contextlib.suppress(ValueError, SyntaxError):
+                        value = ast.literal_eval(raw)
+                        if section == "install" or name not in found:
+                            found[name] = " ".join(str(value).split())
+    for name in (*PIP_KEYS, "cert"):
+        value = os.environ.get("PIP_" + name.upper().replace("-", "_"))
+        if value:
+            found[name] = " ".join(value.split())
+    return found
+
+
+class DockerEnvironmentHook:
+    """Builds environment images on a Docker engine and runs step containers on it."""
+
+    def __init__(
+        self,
+        docker_conn_id: str | None = None,
+        base_url: str | None = None,
+        default_base_image: str | None = None,
+        timeout: int = 900,
+    ):
+        self.docker_conn_id = docker_conn_id
+        self.base_url = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        self.default_base_image = default_base_image or DEFAULT_BASE_IMAGE
+        self.timeout = timeout
+        self.stats = EnvironmentStats()
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self._engine_id: str | None = None
+
+    # -- engine ---------------------------------------------------------------------------------
+    @property
+    def client(self):
+        """The engine's low-level client; logged in to ``docker_conn_id``'s registry when set."""
+        with self._lock:
+            if self._client is None:
+                if self.docker_conn_id:
+                    from airflow.providers.docker.hooks.docker import DockerHook
+
+                    hook = DockerHook(docker_conn_id=self.docker_conn_id, base_url=self.base_url)
+                    self._client = hook.get_conn()  # pings the engine and logs in
+                else:
+                    import docker
+
+                    self._client = docker.APIClient(base_url=self.base_url, timeout=self.timeout)
+            return self._client
+
+    def _state_dir(self) -> Path:
+        from airflow_mlpipe.definitions.workspace import mlpipe_home
+
+        if self._engine_id is None:
+            self._engine_id = re.sub(r"[^A-Za-z0-9]", "", str(self.client.info().get("ID", "engine")))[:24]
+        return mlpipe_home() / "docker" / self._engine_id
+
+    @contextlib.contextmanager
+    def _flock(self, name: str) -> Iterator[None]:
+        home = os.environ.get("MLPIPE_HOME")
+        folder = Path(home) / "locks" / "docker" if home else Path(tempfile.gettempdir()) / "mlpipe-locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{name}.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _index(self, update: dict[str, float | None] | None = None) -> dict[str, float]:
+        """Read (and with ``update``, change) the engine's {tag: last_used} index."""
+        from airflow_mlpipe.definitions.workspace import write_json_atomic
+
+        path = self._state_dir() / "images.json"
+        with self._flock(f"index-{self._engine_id}"):
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                data = {}
+            if update:
+                data = {tag: when for tag, when in {**data, **update}.items() if when is not None}
+                write_json_atomic(path, data)
+            return data
+
+    def _labels(self, image: str) -> dict | None:
+        """The image's labels ({} when it has none), or None when the engine does not have it."""
+        import docker.errors
+
+        try:
+            return (self.client.inspect_image(image).get("Config") or {}).get("Labels") or {}
+        except docker.errors.ImageNotFound:
+            return None
+
+    def _available(self, image: str, log) -> bool:
+        """Whether the engine has ``image`` or could pull it (through the registry login, if any)."""
+        import docker.errors
+        from docker.utils import parse_repository_tag
+
+        if self._labels(image) is not None:
+            return True
+        repo, tag = parse_repository_tag(image)
+        try:
+            self.client.pull(repo, tag=tag or "latest")
+        except docker.errors.DockerException as exc:
+            reason = (str(exc).splitlines() or [""])[0][:200]
+            log.info("base image %s is not on the Docker engine and cannot be pulled: %s", image, reason)
+            return False
+        return self._labels(image) is not None
+
+    def _base_image(self, wanted: str | None, step: str, log) -> str:
+        """``wanted`` if the engine has it or can pull it, else the default base image (with a note)."""
+        if wanted and self._available(wanted, log):
+            return wanted
+        if wanted:
+            log.info("using the default base image %s instead of %s", self.default_base_image, wanted)
+        if self._available(self.default_base_image, log):
+            return self.default_base_image
+        raise EnvironmentBuildError(
+            f"step {step}: the default base image {self.default_base_image} is not on the Docker engine "
+            "and cannot be pulled: load it into the engine or pass default_base_image",
+            step=step,
+        )
+
+    # -- images ---------------------------------------------------------------------------------
+    def ensure_image(self, definition: dict, step: str, log) -> str:
+        """The environment's image tag, building it first unless the engine already has it."""
+        from airflow_mlpipe.definitions.environment import environment_hash
+
+        full = environment_hash(definition)
+        tag = f"{IMAGE_REPO}:{full[:20]}"
+        if self._built(tag, full):
+            self.stats.count("reuses")
+            log.info("environment image %s is already built: reused", tag)
+        else:
+            with self._flock(f"build-{full[:20]}"):
+                if self._built(tag, full):  # another step built it while this one waited
+                    self.stats.count("reuses")
+                    log.info("environment image %s was built by another step: reused", tag)
+                else:
+                    self._build(definition, step, tag, full, log)
+                    self.stats.count("builds")
+        self._index({tag: time.time()})
+        return tag
+
+    def _built(self, tag: str, full: str) -> bool:
+        return (self._labels(tag) or {}).get(LABEL_HASH) == full
+
+    def _build(self, definition: dict, step: str, tag: str, full: str, log) -> None:
+        python = definition.get("python") or {}
+        docker_def = definition.get("docker") or {}
+        conda = python.get("conda") or {}
+        managed = bool(python.get("user_managed_dependencies"))
+        interpreter = (python.get("interpreter_path") or "python") if managed else ENV_PYTHON
+        if docker_def.get("base_dockerfile"):
+            first, base = name_last_stage(docker_def["base_dockerfile"])
+        else:
+            first, base = f"FROM {self._base_image(docker_def.get('base_image'), step, log)}", "mlpipe-base"
+            first += " AS mlpipe-base"
+        lines = [first]
+        settings = host_pip_settings()
+        with tempfile.TemporaryDirectory(prefix="mlpipe-build-") as ctx:
+            if managed:
+                if interpreter == "python":  # Debian-like images only have python3
+                    lines.append(
+                        'RUN command -v python >/dev/null 2>&1 || ln -s "$(command -v python3)" '
+                        "/usr/local/bin/python || true"
+                    )
+            else:
+                # installs happen in a stage of their own: the tagged image gets /opt/mlpipe only,
+                # never a layer holding the build's pip configuration
+                self._write_context(Path(ctx), conda, settings)
+                lines += [
+                    f"FROM {base} AS mlpipe-deps",
+                    "COPY mlpipe-build /tmp/mlpipe-build",
+                    "RUN sh /tmp/mlpipe-build/install.sh",
+                    f"FROM {base}",
+                    "COPY --from=mlpipe-deps /opt/mlpipe /opt/mlpipe",
+                    'ENV PATH="/opt/mlpipe/venv/bin:/opt/mlpipe/conda/bin:$PATH"',
+                ]
+            (Path(ctx) / "Dockerfile").write_text("\n".join(lines) + "\n")
+            labels = {
+                LABEL_HASH: full,
+                LABEL_NAME: str(definition.get("name") or ""),
+                LABEL_PYTHON: interpreter,
+            }
+            log.info("building environment image %s for step %s", tag, step)
+            self._stream_build(ctx, tag, labels, step, conda, settings, log)
+
+    @staticmethod
+    def _write_context(ctx: Path, conda: dict, settings: dict[str, str]) -> None:
+        build = ctx / "mlpipe-build"
+        build.mkdir()
+        (build / "install.sh").write_text(INSTALL_SH)
+        conda_pkgs = [str(p) for p in conda.get("conda_packages") or []]
+        (build / "conda.txt").write_text("".join(f"{p}\n" for p in conda_pkgs))
+        as_pip = [s for s in map(conda_to_pip, conda_pkgs) if s]
+        (build / "conda_as_pip.txt").write_text("".join(f"{p}\n" for p in as_pip))
+        pip_lines = [*(conda.get("pip_options") or []), *(conda.get("pip_packages") or [])]
+        (build / "pip.txt").write_text("".join(f"{p}\n" for p in pip_lines))
+        (build / "channels.txt").write_text("".join(f"{c}\n" for c in conda.get("channels") or []))
+        (build / "python_version").write_text(str(conda.get("python_version") or ""))
+        index = {k: v for k, v in settings.items() if k in PIP_KEYS}
+        if index:
+            (build / "pip.conf").write_text("[global]\n" + "".join(f"{k} = {v}\n" for k, v in index.items()))
+        cert = settings.get("cert") or ssl.get_default_verify_paths().cafile or CA_BUNDLE
+        if cert and Path(cert).is_file():
+            shutil.copyfile(cert, build / "ca.crt")
+
+    def _stream_build(self, ctx: str, tag: str, labels: dict, step: str, conda: dict, settings, log) -> None:
+        secrets = [v for k, v in settings.items() if k in PIP_KEYS]
+        for url in [u for v in secrets for u in v.split() if "://" in u]:
+            parts = urlsplit(url)
+            secrets += [parts.netloc, parts.hostname or "", f"{parts.hostname}:{parts.port}"]
+        secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+        def clean(line: str) -> str:
+            line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # the builder colours RUN's stderr
+            for s in secrets:
+                line = line.replace(s, "***")
+            return line
+
+        tail: list[str] = []
+        error = None
+        pending = ""
+        for chunk in self.client.build(
+            path=ctx, tag=tag, labels=labels, decode=True, network_mode="host", rm=True, forcerm=True
+        ):
+            if "error" in chunk:
+                error = chunk.get("error") or str(chunk.get("errorDetail"))
+            text = pending + str(chunk.get("stream") or "")
+            *done, pending = text.split("\n")
+            for line in done:
+                if line.strip() and not line.startswith(("Looking in indexes:", "Looking in links:")):
+                    line = clean(line.rstrip())
+                    log.info("%s", line)
+                    tail = [*tail[-39:], line]
+        if pending.strip():
+            log.info("%s", clean(pending))
+            tail = [*tail[-39:], clean(pending)]
+        if error is None and self._built(tag, labels[LABEL_HASH]):
+            return
+        missing = missing_packages(tail)
+        if missing:
+            message = f"step {step}: the environment's packages cannot be installed: {', '.join(missing)}"
+        else:
+            message = f"step {step}: building the environment image {tag} failed: {clean(str(error))}"
+        raise EnvironmentBuildError(message, step=step, packages=missing, tail=tail[-20:])
+
+    def image_python(self, image: str) -> str:
+        """The interpreter the image's environment runs (its ``mlpipe.env.python`` label)."""
+        return (self._labels(image) or {}).get(LABEL_PYTHON) or "python"
+
+    def images(self) -> list[dict]:
+        """The engine's environment images with their size, creation and last use (epoch seconds)."""
+        used = self._index()
+        found = []
+        for img in self.client.images(filters={"label": LABEL_HASH}):
+            labels = img.get("Labels") or {}
+            for tag in [t for t in img.get("RepoTags") or [] if t.startswith(f"{IMAGE_REPO}:")]:
+                found.append(
+                    {
+                        "tag": tag,
+                        "name": labels.get(LABEL_NAME, ""),
+                        "hash": labels.get(LABEL_HASH, ""),
+                        "id": img["Id"],
+                        "size": img.get("Size", 0),
+                        "created": float(img.get("Created", 0)),
+                        "last_used": float(used.get(tag) or img.get("Created", 0)),
+                    }
+                )
+        return sorted(found, key=lambda i: i["last_used"], reverse=True)
+
+    def prune(self, older_than_seconds: float) -> list[str]:
+        """Remove environment images unused for ``older_than_seconds`` and used by no container."""
+        import docker.errors
+
+        cutoff = time.time() - older_than_seconds
+        removed = []
+        for img in self.images():
+            if img["last_used"] > cutoff or self.client.containers(all=True, filters={"ancestor": img["id"]}):
+                continue
+            try:
+                self.client.remove_image(img["tag"])
+            except docker.errors.APIError:
+                continue  # a container started meanwhile: keep it
+            removed.append(img["tag"])
+        if removed:
+            self._index(dict.fromkeys(removed))
+        return removed
+
+    # -- containers -----------------------------------------------------------------------------
+    def run_container(
+        self,
+        image: str,
+        command: Sequence[str] | str,
+        *,
+        mounts: Sequence[tuple[str, str, bool]] = (),
+        env: dict[str, str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+        log,
+        should_stop: Callable[[], bool] | None = None,
+        poll: float = 2.0,
+        step: str = "",
+        shm_size: str | None = None,
+    ) -> int:
+        """Run ``command`` in a container of ``image``, stream its output to ``log``, return its exit code.
+
+        ``PYTHON`` in ``command`` stands for the image's interpreter. The container is removed at the end.
+        """
+        import docker.errors
+        from docker.types import Mount
+
+        if isinstance(command, str):
+            command = ["/bin/sh", "-c", command]
+        if PYTHON in command:
+            command = [self.image_python(image) if part == PYTHON else part for part in command]
+        binds = [Mount(target, str(source), type="bind", read_only=ro) for source, target, ro in mounts]
+        env = dict(env or {})
+        cafile = ssl.get_default_verify_paths().cafile or CA_BUNDLE
+        if Path(cafile).is_file():
+            binds.append(Mount(CA_BUNDLE, cafile, type="bind", read_only=True))
+            env.setdefault("REQUESTS_CA_BUNDLE", CA_BUNDLE)
+            env.setdefault("SSL_CERT_FILE", CA_BUNDLE)
+        host_config = self.client.create_host_config(mounts=binds, network_mode="host", shm_size=shm_size)
+        container = self.client.create_container(
+            image,
+            command=list(command),
+            environment=env,
+            working_dir=workdir,
+            user=user or "",
+            labels={"mlpipe.step": step or "unknown"},
+            host_config=host_config,
+        )
+        cid = container["Id"]
+        with self._lock:
+            self._running.add(cid)
+        try:
+            if image.startswith(f"{IMAGE_REPO}:"):
+                self._index({image: time.time()})
+            stream = self.client.attach(cid, stream=True, stdout=True, stderr=True, logs=True, demux=True)
+            reader = threading.Thread(target=self._pump, args=(stream, log), daemon=True)
+            reader.start()
+            self.client.start(cid)
+            code = self._wait(cid, should_stop, poll, log)
+            reader.join(timeout=30)
+            return code
+        finally:
+            with self._lock:
+                self._running.discard(cid)
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.client.remove_container(cid, force=True)
+
+    def _wait(self, cid: str, should_stop, poll: float, log) -> int:
+        import docker.errors
+        import requests.exceptions
+
+        stopping = False
+        while True:
+            try:
+                return int(self.client.wait(cid, timeout=poll)["StatusCode"])
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                if not stopping and should_stop is not None and should_stop():
+                    log.info("stopping the container of this step")
+                    stopping = True
+                    with contextlib.suppress(docker.errors.APIError):
+                        self.client.stop(cid, timeout=10)
+            except docker.errors.NotFound:
+                return 137  # removed by kill()
+
+    @staticmethod
+    def _pump(stream, log) -> None:
+        """Log each output line; stderr lines get a ``[stderr] `` prefix."""
+        decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2)]
+        pending = ["", ""]
+        prefix = ["", "[stderr] "]
+        with contextlib.suppress(Exception):  # the stream ends abruptly when the container is killed
+            for frame in stream:
+                for i, data in enumerate(frame):
+                    if data:
+                        *lines, pending[i] = (pending[i] + decoders[i].decode(data)).split("\n")
+                        for line in lines:
+                            log.info("%s%s", prefix[i], line.rstrip("\r"))
+        for i in range(2):
+            if pending[i]:
+                log.info("%s%s", prefix[i], pending[i])
+
+    def kill(self) -> None:
+        """Stop and remove the containers this hook is running (``on_kill``, from another thread)."""
+        import docker.errors
+
+        with self._lock:
+            running = list(self._running)
+        for cid in running:
+            with contextlib.suppress(docker.errors.APIError):
+                self.client.stop(cid, timeout=5)
+            with contextlib.suppress(docker.errors.APIError):
+                self.client.remove_container(cid, force=True)
