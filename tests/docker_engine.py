@@ -91,6 +91,8 @@ def docker_engine(tmp: Path | str | None = None) -> Iterator[str]:
                 "--exec-root", str(root / "exec"),
                 "--pidfile", str(root / "pid"),
                 "-H", url,
+                # steps use the host network: no bridge, so several test engines can run at once
+                "--bridge", "none", "--iptables=false",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

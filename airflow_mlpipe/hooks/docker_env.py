@@ -8,7 +8,6 @@ with host networking and the host's CA bundle. All engine traffic of the package
 
 from __future__ import annotations
 
-import ast
 import codecs
 import contextlib
 import fcntl
@@ -17,8 +16,6 @@ import os
 import re
 import shutil
 import ssl
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,61 +25,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_mlpipe.exceptions import StepFailedError, UserErrorException
+from airflow_mlpipe.definitions.workspace import DEFAULT_BASE_IMAGE
+from airflow_mlpipe.hooks.docker_build import (
+    INSTALL_SH,
+    PIP_KEYS,
+    EnvironmentBuildError,
+    conda_to_pip,
+    host_pip_settings,
+    missing_packages,
+    name_last_stage,
+)
 
 __all__ = ["DEFAULT_BASE_IMAGE", "PYTHON", "DockerEnvironmentHook", "EnvironmentBuildError"]
 
 IMAGE_REPO = "mlpipe-env"
-DEFAULT_BASE_IMAGE = "mlpipe-python:3.11"  # a Debian rootfs with python3, venv and pip
 ENV_PYTHON = "/opt/mlpipe/bin/python"
 PYTHON = "{python}"  # in run_container's command: replaced by the image's interpreter
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+STDERR_TAIL = 40
 LABEL_HASH, LABEL_NAME, LABEL_PYTHON = "mlpipe.env.hash", "mlpipe.env.name", "mlpipe.env.python"
-PIP_KEYS = ("index-url", "extra-index-url", "trusted-host")
-
-# Runs inside the build: conda when the base image has it, else a venv from its python3.
-INSTALL_SH = r"""set -e
-B=/tmp/mlpipe-build
-[ -f $B/pip.conf ] && export PIP_CONFIG_FILE=$B/pip.conf
-if [ -f $B/ca.crt ]; then
-  export PIP_CERT=$B/ca.crt SSL_CERT_FILE=$B/ca.crt REQUESTS_CA_BUNDLE=$B/ca.crt CONDA_SSL_VERIFY=$B/ca.crt
-fi
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1
-PYVER=$(cat $B/python_version)
-mkdir -p /opt/mlpipe/bin
-if command -v conda >/dev/null 2>&1; then
-  CH=""; for c in $(cat $B/channels.txt); do CH="$CH -c $c"; done
-  [ -n "$PYVER" ] || PYVER=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
-  echo "conda is in the base image: creating the conda environment /opt/mlpipe/conda (python=$PYVER)"
-  conda create -y -q -p /opt/mlpipe/conda $CH --file $B/conda.txt "python=$PYVER" pip
-  TARGET=/opt/mlpipe/conda/bin/python
-else
-  PY=$(command -v python3 || command -v python) || { echo "ERROR: the base image has neither conda nor python3"; exit 3; }
-  HAVE=$($PY -c 'import platform; print(platform.python_version())')
-  case "$HAVE" in "$PYVER"|"$PYVER".*) ;; *) [ -z "$PYVER" ] ||
-    echo "python_version $PYVER was asked for, but conda is not in the base image: the image's Python $HAVE is used";;
-  esac
-  $PY -m venv /opt/mlpipe/venv
-  TARGET=/opt/mlpipe/venv/bin/python
-  if [ -s $B/conda_as_pip.txt ]; then
-    echo "conda is not in the base image: installing conda packages $(tr '\n' ' ' < $B/conda_as_pip.txt)with pip"
-    $TARGET -m pip install -r $B/conda_as_pip.txt
-  fi
-fi
-# a wrapper, not a symlink: Python finds its venv/conda prefix from the path it was started by
-printf '#!/bin/sh\nexec %s "$@"\n' "$TARGET" > /opt/mlpipe/bin/python && chmod 755 /opt/mlpipe/bin/python
-if [ -s $B/pip.txt ]; then $TARGET -m pip install -r $B/pip.txt; fi
-"""
-
-
-class EnvironmentBuildError(StepFailedError):
-    """A step's environment image could not be built; names the packages and the step."""
-
-    def __init__(self, message: str, *, step: str, packages: Sequence[str] = (), tail: Sequence[str] = ()):
-        self.step, self.packages, self.tail = step, list(packages), list(tail)
-        last = "\n".join(f"  | {line}" for line in self.tail)
-        super().__init__(f"{message}\nlast build output:\n{last}" if last else message)
-
 
 _STATS_LOCK = threading.Lock()
 
@@ -97,72 +58,6 @@ class EnvironmentStats:
     def count(self, key: str) -> None:
         with _STATS_LOCK:
             setattr(self, key, getattr(self, key) + 1)
-
-
-def conda_to_pip(spec: str) -> str | None:
-    """``numpy=1.24`` -> ``numpy==1.24``; channel prefixes and build strings dropped; python/pip skipped."""
-    spec = spec.strip().split("::")[-1]
-    if re.fullmatch(r"[A-Za-z0-9_.\-]+ +[^ ]+.*", spec):  # "numpy 1.24" or "numpy 1.24 py_0"
-        spec = "=".join(spec.split()[:2])
-    m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)=([^=<>!~]+?)(=[^=]*)?", spec)
-    if m:
-        spec = f"{m.group(1)}=={m.group(2)}"
-    name = re.split(r"[=<>!~\[ ]", spec, maxsplit=1)[0].lower()
-    return None if name in ("python", "pip", "") else spec
-
-
-def name_last_stage(dockerfile: str) -> tuple[str, str]:
-    """The Dockerfile with its last stage named (``AS mlpipe-base`` unless it has a name) and that name."""
-    lines = dockerfile.rstrip().splitlines()
-    for i in range(len(lines) - 1, -1, -1):
-        m = re.match(r"\s*FROM\s+(?:--\S+\s+)*\S+(?:\s+AS\s+(\S+))?\s*$", lines[i], re.IGNORECASE)
-        if m:
-            if m.group(1):
-                return "\n".join(lines), m.group(1)
-            lines[i] = lines[i].rstrip() + " AS mlpipe-base"
-            return "\n".join(lines), "mlpipe-base"
-    raise UserErrorException("docker.base_dockerfile has no FROM line: it must start from a base image")
-
-
-def missing_packages(lines: Sequence[str]) -> list[str]:
-    """Package names pip or conda reported as not installable in build output."""
-    found: list[str] = []
-    conda_block = False
-    for line in lines:
-        for pattern in (r"No matching distribution found for (\S+)", r"Invalid requirement: '?([^'\s]+)"):
-            found += re.findall(pattern, line)
-        if "PackagesNotFoundError" in line:
-            conda_block = True
-        elif conda_block and line.strip().lower().startswith("current channels"):
-            conda_block = False
-        elif conda_block and (m := re.match(r"\s*- (\S+)\s*$", line)):
-            found.append(m.group(1))
-    return list(dict.fromkeys(found))
-
-
-def host_pip_settings() -> dict[str, str]:
-    """The worker's pip index settings (env vars first, then ``pip config list``). Never logged."""
-    found: dict[str, str] = {}
-    pip = [sys.executable, "-m", "pip"]
-    if subprocess.run([*pip, "--version"], capture_output=True).returncode != 0:
-        exe = shutil.which("pip3") or shutil.which("pip")
-        pip = [exe] if exe else []
-    if pip:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run([*pip, "config", "list"], capture_output=True, text=True, timeout=30).stdout
-            for line in out.splitlines():
-                key, _, raw = line.partition("=")
-                section, _, name = key.partition(".")
-                if name in (*PIP_KEYS, "cert") and section in ("global", "install") and raw:
-                    with contextlib.suppress(ValueError, SyntaxError):
-                        value = ast.literal_eval(raw)
-                        if section == "install" or name not in found:
-                            found[name] = " ".join(str(value).split())
-    for name in (*PIP_KEYS, "cert"):
-        value = os.environ.get("PIP_" + name.upper().replace("-", "_"))
-        if value:
-            found[name] = " ".join(value.split())
-    return found
 
 
 class DockerEnvironmentHook:
@@ -457,10 +352,13 @@ class DockerEnvironmentHook:
         poll: float = 2.0,
         step: str = "",
         shm_size: str | None = None,
+        stderr_tail: list[str] | None = None,
     ) -> int:
         """Run ``command`` in a container of ``image``, stream its output to ``log``, return its exit code.
 
-        ``PYTHON`` in ``command`` stands for the image's interpreter. The container is removed at the end.
+        ``PYTHON`` in ``command`` stands for the image's interpreter. The container removes itself
+        when it ends (auto-remove: also when this process dies before it could), and is removed
+        at the end in any case. ``stderr_tail`` (a list) receives the last lines of stderr.
         """
         import docker.errors
         from docker.types import Mount
@@ -476,7 +374,9 @@ class DockerEnvironmentHook:
             binds.append(Mount(CA_BUNDLE, cafile, type="bind", read_only=True))
             env.setdefault("REQUESTS_CA_BUNDLE", CA_BUNDLE)
             env.setdefault("SSL_CERT_FILE", CA_BUNDLE)
-        host_config = self.client.create_host_config(mounts=binds, network_mode="host", shm_size=shm_size)
+        host_config = self.client.create_host_config(
+            mounts=binds, network_mode="host", shm_size=shm_size, auto_remove=True
+        )
         container = self.client.create_container(
             image,
             command=list(command),
@@ -493,10 +393,14 @@ class DockerEnvironmentHook:
             if image.startswith(f"{IMAGE_REPO}:"):
                 self._index({image: time.time()})
             stream = self.client.attach(cid, stream=True, stdout=True, stderr=True, logs=True, demux=True)
-            reader = threading.Thread(target=self._pump, args=(stream, log), daemon=True)
+            tail = stderr_tail if stderr_tail is not None else []
+            reader = threading.Thread(target=self._pump, args=(stream, log, tail), daemon=True)
             reader.start()
+            waiter = _Waiter(
+                self.client, cid
+            )  # asks before start: an auto-removed container cannot be asked after
             self.client.start(cid)
-            code = self._wait(cid, should_stop, poll, log)
+            code = self._wait(cid, waiter, should_stop, poll, log)
             reader.join(timeout=30)
             return code
         finally:
@@ -505,26 +409,21 @@ class DockerEnvironmentHook:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 self.client.remove_container(cid, force=True)
 
-    def _wait(self, cid: str, should_stop, poll: float, log) -> int:
+    def _wait(self, cid: str, waiter: _Waiter, should_stop, poll: float, log) -> int:
         import docker.errors
-        import requests.exceptions
 
         stopping = False
-        while True:
-            try:
-                return int(self.client.wait(cid, timeout=poll)["StatusCode"])
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-                if not stopping and should_stop is not None and should_stop():
-                    log.info("stopping the container of this step")
-                    stopping = True
-                    with contextlib.suppress(docker.errors.APIError):
-                        self.client.stop(cid, timeout=10)
-            except docker.errors.NotFound:
-                return 137  # removed by kill()
+        while not waiter.done.wait(poll):
+            if not stopping and should_stop is not None and should_stop():
+                log.info("stopping the container of this step")
+                stopping = True
+                with contextlib.suppress(docker.errors.APIError):
+                    self.client.stop(cid, timeout=10)
+        return waiter.code
 
     @staticmethod
-    def _pump(stream, log) -> None:
-        """Log each output line; stderr lines get a ``[stderr] `` prefix."""
+    def _pump(stream, log, tail: list[str]) -> None:
+        """Log each output line; stderr lines get a ``[stderr] `` prefix (and the last 40 go to ``tail``)."""
         decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2)]
         pending = ["", ""]
         prefix = ["", "[stderr] "]
@@ -535,6 +434,9 @@ class DockerEnvironmentHook:
                         *lines, pending[i] = (pending[i] + decoders[i].decode(data)).split("\n")
                         for line in lines:
                             log.info("%s%s", prefix[i], line.rstrip("\r"))
+                            if i == 1:
+                                tail.append(line.rstrip("\r"))
+                                del tail[:-STDERR_TAIL]
         for i in range(2):
             if pending[i]:
                 log.info("%s%s", prefix[i], pending[i])
@@ -550,3 +452,24 @@ class DockerEnvironmentHook:
                 self.client.stop(cid, timeout=5)
             with contextlib.suppress(docker.errors.APIError):
                 self.client.remove_container(cid, force=True)
+
+
+class _Waiter:
+    """One long wait on a container until it is removed. An auto-removed container's exit code is
+    known only to a wait already registered when it went, so the wait is asked (its answer's headers
+    received: the daemon has registered it) before the container starts; its body comes on a thread."""
+
+    def __init__(self, client: Any, cid: str):
+        self.code = 137  # gone without an answer: killed
+        self.done = threading.Event()
+        url = client._url("/containers/{0}/wait", cid)
+        self._response = client._post(url, params={"condition": "removed"}, stream=True, timeout=10**7)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self.code = int(self._response.json()["StatusCode"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        finally:
+            self.done.set()

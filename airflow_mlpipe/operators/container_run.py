@@ -81,6 +81,8 @@ def run_in_container(
             user=f"{os.getuid()}:{os.getgid()}",
             log=op.log,
             should_stop=should_stop,
+            step=op.task_id,
+            shm_size=(environment.get("docker") or {}).get("shm_size"),
             stderr_tail=tail,
         )
     finally:

@@ -10,10 +10,8 @@ import json
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
-import types
 import zipfile
 
 import pytest
@@ -21,45 +19,11 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def _install_contract_fallback() -> None:
-    """environment_hash/needs_container per the contract, until definitions/environment.py is merged."""
-    try:
-        import airflow_mlpipe.definitions.environment  # noqa: F401
-    except ImportError:
-        module = types.ModuleType("airflow_mlpipe.definitions.environment")
-
-        def environment_hash(definition: dict) -> str:
-            rest = {k: v for k, v in definition.items() if k not in ("name", "version")}
-            canonical = json.dumps(rest, sort_keys=True, separators=(",", ":"))
-            return hashlib.sha256(canonical.encode()).hexdigest()
-
-        def needs_container(definition: dict) -> bool:
-            python, docker = definition.get("python") or {}, definition.get("docker") or {}
-            conda = python.get("conda") or {}
-            packages = conda.get("conda_packages") or conda.get("pip_packages")
-            return bool(
-                docker.get("enabled")
-                or docker.get("base_dockerfile")
-                or (not python.get("user_managed_dependencies") and packages)
-            )
-
-        module.environment_hash, module.needs_container = environment_hash, needs_container
-        sys.modules[module.__name__] = module
-
-
-_install_contract_fallback()
-
 from docker_engine import BASE_IMAGE, docker_engine  # noqa: E402
 
 from airflow_mlpipe.exceptions import StepFailedError  # noqa: E402
-from airflow_mlpipe.hooks.docker_env import (  # noqa: E402
-    PYTHON,
-    DockerEnvironmentHook,
-    EnvironmentBuildError,
-    conda_to_pip,
-    missing_packages,
-    name_last_stage,
-)
+from airflow_mlpipe.hooks.docker_build import conda_to_pip, missing_packages, name_last_stage  # noqa: E402
+from airflow_mlpipe.hooks.docker_env import PYTHON, DockerEnvironmentHook, EnvironmentBuildError  # noqa: E402
 
 PROBE_SECRET = "s3cret-index-password"
 

@@ -254,3 +254,31 @@ def test_dataset_parameters_and_web_data(sample_runs):
     assert "web first: Finished 2 reused: False" in text
     assert "web unchanged: Finished 2 reused: True" in text
     assert "web changed: Finished 3 reused: False" in text  # a new ETag reruns the consumer
+
+
+def test_environments_run_in_containers(sample_runs):
+    text = finished(sample_runs, "environments")
+    lines = [line.strip() for line in text.splitlines()]
+    assert "first status: Finished" in lines
+    # the worker's Python, an image with pip packages, and the getting-started sample's conda
+    # packages (resolved with pip: the base image has no conda); metrics arrive from the containers
+    assert any(
+        line.startswith("first plain: Finished reused=False") and "('in_container', False)" in line
+        for line in lines
+    )
+    assert (
+        "first with_pip: Finished reused=False [('greeting', 'hello from pip-env'), ('in_container', True), ('six', '1.16.0')]"
+        in lines
+    )
+    assert "first with_conda: Finished reused=False [('accuracy_ok', True), ('in_container', True)]" in lines
+    # a changed package reruns only its step
+    assert any(line.startswith("changed plain: Finished reused=True") for line in lines)
+    assert any(
+        line.startswith("changed with_pip: Finished reused=False") and "('six', '1.17.0')" in line
+        for line in lines
+    )
+    assert any(line.startswith("changed with_conda: Finished reused=True") for line in lines)
+    # the same environment under another name is the same environment
+    assert sum(line.startswith("renamed ") and "reused=True" in line for line in lines) == 3
+    # a package that cannot be installed fails its step, naming the package
+    assert "broken status: Failed" in lines and "broken log names the package: True" in lines
