@@ -68,6 +68,7 @@ def run_in_container(
     os.mkfifo(lifeline, 0o600)
     held = os.open(lifeline, os.O_RDWR)  # does not block; not inherited by child processes
     env["MLPIPE_LIFELINE"] = str(lifeline)
+    env["MLPIPE_TASK_PID"] = str(os.getpid())  # which worker process runs it (seen in docker inspect)
     python = hook.image_python(image)
     op.log.info("running %s in image %s", " ".join(script), image)
     tail: list[str] = []

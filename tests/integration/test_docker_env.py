@@ -198,13 +198,13 @@ def test_second_ensure_image_is_a_reuse(built, engine):
     assert hook.ensure_image(env, "prep", log) == tag
     assert (hook.stats.builds, hook.stats.reuses) == (1, 1)
     # name and version are not part of the hash: a renamed copy reuses the image too
-    other = DockerEnvironmentHook(base_url=engine)
+    other = DockerEnvironmentHook(base_url=engine, default_base_image=BASE_IMAGE)
     assert other.ensure_image({**env, "name": "renamed", "version": "7"}, "train", Lines()) == tag
     assert (other.stats.builds, other.stats.reuses) == (0, 1)
 
 
 def test_concurrent_steps_build_once(engine):
-    hook = DockerEnvironmentHook(base_url=engine)
+    hook = DockerEnvironmentHook(base_url=engine, default_base_image=BASE_IMAGE)
     env = definition("concurrent", pip=["six==1.15.0"])
     logs, tags, errors = [Lines() for _ in range(3)], [], []
 
@@ -226,7 +226,7 @@ def test_concurrent_steps_build_once(engine):
 
 
 def test_uninstallable_package_fails_naming_it_and_the_step(engine):
-    hook = DockerEnvironmentHook(base_url=engine)
+    hook = DockerEnvironmentHook(base_url=engine, default_base_image=BASE_IMAGE)
     log = Lines()
     with pytest.raises(EnvironmentBuildError) as info:
         hook.ensure_image(definition("bad", pip=["six", "no-such-package-xyz-123"]), "train", log)
@@ -245,7 +245,7 @@ def test_the_workers_pip_index_settings_reach_the_build_but_no_log_or_image_laye
     port, requests = private_index
     monkeypatch.setenv("PIP_EXTRA_INDEX_URL", f"http://probe:{PROBE_SECRET}@127.0.0.1:{port}/simple/")
     monkeypatch.setenv("PIP_TRUSTED_HOST", "127.0.0.1")
-    hook = DockerEnvironmentHook(base_url=engine)
+    hook = DockerEnvironmentHook(base_url=engine, default_base_image=BASE_IMAGE)
     log = Lines()
     tag = hook.ensure_image(definition("private", pip=["mlpipe-probe-pkg==0.1"]), "s", log)
     assert "/files/mlpipe_probe_pkg-0.1-py3-none-any.whl" in requests  # installed from the private index
@@ -341,7 +341,7 @@ def test_base_dockerfile_is_the_start_of_the_build(engine):
     assert name_last_stage("FROM a AS x\nFROM x as final")[1] == "final"
     env = definition("dockerfile", pip=["six==1.16.0"])
     env["docker"]["base_dockerfile"] = dockerfile
-    hook = DockerEnvironmentHook(base_url=engine)
+    hook = DockerEnvironmentHook(base_url=engine, default_base_image=BASE_IMAGE)
     tag = hook.ensure_image(env, "s", Lines())
     out = Lines()
     code = hook.run_container(
@@ -351,7 +351,7 @@ def test_base_dockerfile_is_the_start_of_the_build(engine):
 
 
 def test_user_managed_runs_the_base_interpreter(engine):
-    hook = DockerEnvironmentHook(base_url=engine)
+    hook = DockerEnvironmentHook(base_url=engine, default_base_image=BASE_IMAGE)
     env = definition("managed", pip=["ignored-because-user-managed"], user_managed=True)
     tag = hook.ensure_image(env, "s", Lines())
     assert hook.image_python(tag) == "python"

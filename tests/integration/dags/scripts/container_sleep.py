@@ -1,0 +1,4 @@
+import time
+
+print("sleeping in a container", flush=True)
+time.sleep(600)

@@ -1,0 +1,54 @@
+"""Steps in container environments through Airflow: a killed task leaves no container.
+
+(The v1 program tests/v1_samples/environments runs three environments, metrics from containers,
+reuse by environment hash and a failing build; test_docker_env.py tests the hook on its own.)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from conftest import explain, task_states
+
+import docker
+
+pytestmark = pytest.mark.integration
+
+
+def step_containers(engine: docker.DockerClient) -> list:
+    return engine.containers.list(all=True, filters={"label": "mlpipe.step=sleepy"})
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = condition()
+        if got:
+            return got
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("how", ["marked failed", "SIGKILL"])
+def test_a_killed_task_leaves_no_container(client, docker_url, how):
+    engine = docker.DockerClient(base_url=docker_url)
+    client.wait_for_dag("env_kill", timeout=180)
+    run = client.trigger("env_kill")
+    (container,) = wait_for(lambda: step_containers(engine), 600, "the step's container never started")
+    env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
+    assert "AIRFLOW" not in " ".join(env)  # the worker's settings and secrets stay outside
+    if how == "SIGKILL":  # the task process dies at once: no on_kill; the lifeline stops the container
+        os.kill(int(env["MLPIPE_TASK_PID"]), signal.SIGKILL)
+    else:  # Airflow stops the task: on_kill stops the container
+        client.request(
+            "PATCH",
+            f"/api/v2/dags/env_kill/dagRuns/{run['dag_run_id']}/taskInstances/sleepy",
+            json={"new_state": "failed"},
+        )
+    wait_for(lambda: not step_containers(engine), 60, f"a container outlived its task ({how})")
+    done = client.wait_for_run("env_kill", run["dag_run_id"], timeout=300)
+    assert done["state"] == "failed", explain(client, "env_kill", done)
+    assert task_states(client, "env_kill", done)["sleepy"] == "failed"
