@@ -15,6 +15,7 @@ and exits, so the container ends (and, created with auto-remove, disappears). SI
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -22,9 +23,17 @@ import threading
 
 
 def _watch_lifeline(fifo: str, child: subprocess.Popen) -> None:
-    with open(fifo, "rb") as fh:  # blocks until the task process has opened it for writing
-        while fh.read(4096):
-            pass
+    # non-blocking: the task process opened the FIFO before the container started, so a writer
+    # exists from the start (a blocking open would wait forever if the task died before it)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    while True:
+        select.select([fd], [], [])
+        try:
+            if not os.read(fd, 4096):
+                break  # end-of-file: no writer left
+        except BlockingIOError:
+            continue
+    os.close(fd)
     if child.poll() is None:  # end-of-file: the task process is gone
         child.terminate()
         try:

@@ -207,9 +207,10 @@ class AirflowClient:
                 return found
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        """Every task instance of a run."""
+        """Every task instance of a run. Those Airflow marked ``removed`` are left out: they are tasks
+        of another version of the DAG (an experiment whose pipeline changed), not steps of this run."""
         path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances"
-        return self.collection(path, "task_instances")
+        return [ti for ti in self.collection(path, "task_instances") if ti.get("state") != "removed"]
 
     def stopped_steps(self, dag_id: str, run_id: str) -> set[str]:
         """Steps of a run that stopped because another step failed (their STOPPED_KEY XCom):

@@ -48,7 +48,20 @@ def test_a_killed_task_leaves_no_container(client, docker_url, how):
             f"/api/v2/dags/env_kill/dagRuns/{run['dag_run_id']}/taskInstances/sleepy",
             json={"new_state": "failed"},
         )
-    wait_for(lambda: not step_containers(engine), 60, f"a container outlived its task ({how})")
+    try:
+        wait_for(lambda: not step_containers(engine), 60, f"a container outlived its task ({how})")
+    except AssertionError:
+        left = step_containers(engine)
+        detail = [(c.status, c.attrs["Config"]["Env"], c.logs()[-2000:]) for c in left]
+        holders = []
+        for pid in os.listdir("/proc"):
+            try:
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == env["MLPIPE_LIFELINE"]:
+                        holders.append((pid, open(f"/proc/{pid}/cmdline").read().replace("\0", " ")[:200]))
+            except OSError:
+                pass
+        raise AssertionError(f"{how}: {detail}; lifeline holders: {holders}") from None
     done = client.wait_for_run("env_kill", run["dag_run_id"], timeout=300)
     assert done["state"] == "failed", explain(client, "env_kill", done)
     assert task_states(client, "env_kill", done)["sleepy"] == "failed"

@@ -282,3 +282,7 @@ def test_environments_run_in_containers(sample_runs):
     assert sum(line.startswith("renamed ") and "reused=True" in line for line in lines) == 3
     # a package that cannot be installed fails its step, naming the package
     assert "broken status: Failed" in lines and "broken log names the package: True" in lines
+    # the experiment's DAG changed to the one-step pipeline: only that step is a step of its run
+    assert [line.split(":")[0] for line in lines if line.startswith("broken ") and "reused=" in line] == [
+        "broken broken"
+    ]

@@ -4,7 +4,7 @@ import sys
 from azureml.core import Run
 
 run = Run.get_context()
-run.log("in_container", os.path.exists("/.dockerenv") or sys.prefix.startswith("/opt/mlpipe"))
+run.log("in_container", sys.executable.startswith("/opt/mlpipe"))  # the environment's interpreter
 run.log("greeting", os.environ.get("GREETING", "-"))
 try:
     import six
