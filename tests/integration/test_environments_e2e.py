@@ -65,3 +65,35 @@ def test_a_killed_task_leaves_no_container(client, docker_url, how):
     done = client.wait_for_run("env_kill", run["dag_run_id"], timeout=300)
     assert done["state"] == "failed", explain(client, "env_kill", done)
     assert task_states(client, "env_kill", done)["sleepy"] == "failed"
+
+
+def test_mlpipe_images_lists_and_prunes_environment_images(client, deployment, docker_url):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    client.wait_for_dag("env_kill", timeout=180)
+    run = client.trigger("env_kill")  # makes sure the environment's image exists and was used
+    engine = docker.DockerClient(base_url=docker_url)
+    wait_for(lambda: step_containers(engine), 600, "the step's container never started")
+    client.request(
+        "PATCH",
+        f"/api/v2/dags/env_kill/dagRuns/{run['dag_run_id']}/taskInstances/sleepy",
+        json={"new_state": "failed"},
+    )
+    mlpipe = str(Path(sys.executable).parent / "mlpipe")
+    env = {**os.environ, "DOCKER_HOST": docker_url, "MLPIPE_HOME": str(deployment.home)}
+    listed = subprocess.run([mlpipe, "images"], capture_output=True, text=True, env=env, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines() if line.startswith("mlpipe-env:")]
+    assert rows and all(" MB" in row for row in rows), listed.stdout
+    assert any("ago" in row for row in rows), listed.stdout  # last used, from the workers' index
+    pruned = subprocess.run(
+        [mlpipe, "images", "prune", "--older-than", "30d"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert pruned.returncode == 0 and "removed 0 image(s)" in pruned.stdout, pruned.stdout + pruned.stderr
+    assert len(engine.images.list(filters={"label": "mlpipe.env.hash"})) >= len(rows)
