@@ -90,7 +90,7 @@ class CondaDependencies:
 
     def __init__(self, conda_dependencies_file_path: str | None = None, _underlying_structure: Any = None):
         if conda_dependencies_file_path:
-            structure = _read_yaml(conda_dependencies_file_path)
+            structure = read_yaml(conda_dependencies_file_path)
             where = f"conda file {conda_dependencies_file_path!r}"
         elif _underlying_structure:
             structure = copy.deepcopy(dict(_underlying_structure))
@@ -335,16 +335,17 @@ class CondaDependencies:
         }
 
 
-def _read_yaml(path: str) -> Any:
+def read_yaml(path: str, what: str = "conda file") -> Any:
+    """A YAML (or JSON) file's content; a missing or malformed file is an error naming it."""
     import yaml
 
     try:
         with open(path, encoding="utf-8") as handle:
             return yaml.safe_load(handle)
     except FileNotFoundError:
-        raise UserErrorException(f"conda file {path!r} does not exist") from None
+        raise UserErrorException(f"{what} {path!r} does not exist") from None
     except yaml.YAMLError as exc:
-        raise UserErrorException(f"conda file {path!r} is not valid YAML: {exc}") from None
+        raise UserErrorException(f"{what} {path!r} is not valid YAML: {exc}") from None
 
 
 def _validate(structure: Any, where: str) -> None:

@@ -17,7 +17,7 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-from airflow_mlpipe.definitions.conda import CondaDependencies
+from airflow_mlpipe.definitions.conda import CondaDependencies, read_yaml
 from airflow_mlpipe.definitions.environment import (
     DEFAULT_CPU_IMAGE,
     DEFAULT_GPU_IMAGE,
@@ -212,11 +212,11 @@ class RunConfiguration:
             full, project = next((c for c in candidates if os.path.isfile(c)), ""), path
             if not full:
                 raise UserErrorException(f"Failed to load RunConfiguration from path={path} name={name}")
-        data = _read_yaml(full)
+        data = read_yaml(full, "run configuration file")
         if not isinstance(data, dict):
             raise UserErrorException(f"run configuration {full!r} should be a mapping")
         if isinstance(data.get("environment"), str):
-            data["environment"] = _read_yaml(_beside(project, data["environment"]))
+            data["environment"] = read_yaml(_beside(project, data["environment"]), "environment file")
         return runconfig_from_dict(data, project, where=full, _path=path, _name=name)
 
 
@@ -249,18 +249,6 @@ def _write_yaml(path: str, data: Any) -> None:
 
     with open(path, "w", encoding="utf-8") as handle:
         yaml.safe_dump(data, handle, sort_keys=False, default_flow_style=False)
-
-
-def _read_yaml(path: str) -> Any:
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
-    except FileNotFoundError:
-        raise UserErrorException(f"run configuration file {path!r} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise UserErrorException(f"{path!r} is not valid YAML or JSON: {exc}") from None
 
 
 # --- v1's serialized layout (camelCase keys; snake_case is read too; no login is ever written) ------
