@@ -67,6 +67,18 @@ def test_a_killed_task_leaves_no_container(client, docker_url, how):
     assert task_states(client, "env_kill", done)["sleepy"] == "failed"
 
 
+def test_a_timed_out_step_leaves_no_container(client, docker_url):
+    engine = docker.DockerClient(base_url=docker_url)
+    client.wait_for_dag("env_timeout", timeout=180)
+    run = client.trigger("env_timeout")
+    wait_for(lambda: step_containers(engine), 600, "the step's container never started")
+    done = client.wait_for_run("env_timeout", run["dag_run_id"], timeout=600)
+    assert done["state"] == "failed", explain(client, "env_timeout", done)
+    log = "\n".join(client.task_log("env_timeout", done["dag_run_id"], "sleepy", 1))
+    assert "Timeout" in log or "timed out" in log, log[-2000:]
+    wait_for(lambda: not step_containers(engine), 60, "a container outlived its timed-out task")
+
+
 def test_mlpipe_images_lists_and_prunes_environment_images(client, deployment, docker_url):
     import subprocess
     import sys

@@ -18,3 +18,8 @@ sleepy = PythonScriptStep(
     allow_reuse=False,
 )
 kill_dag = Pipeline(ws, [sleepy]).to_dag("env_kill")
+
+# env_timeout: the same step under an execution_timeout, which stops and removes its container
+timeout_dag = Pipeline(ws, [sleepy]).to_dag(
+    "env_timeout", default_args={"execution_timeout": __import__("datetime").timedelta(seconds=45)}
+)
