@@ -32,6 +32,27 @@ def wait_for(condition, timeout: float, what: str):
         time.sleep(0.5)
 
 
+def gone(engine: docker.DockerClient, what: str) -> None:
+    """Wait until the step's container is gone; else fail with its state, logs and who holds its lifeline."""
+    try:
+        wait_for(lambda: not step_containers(engine), 120, what)
+    except AssertionError:
+        detail, holders = [], []
+        for c in step_containers(engine):
+            env = dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
+            detail.append((c.status, env.get("MLPIPE_TASK_PID"), c.logs()[-1500:]))
+            for pid in os.listdir("/proc"):
+                try:
+                    for fd in os.listdir(f"/proc/{pid}/fd"):
+                        if os.readlink(f"/proc/{pid}/fd/{fd}") == env.get("MLPIPE_LIFELINE"):
+                            holders.append(
+                                (pid, open(f"/proc/{pid}/cmdline").read().replace("\0", " ")[:200])
+                            )
+                except OSError:
+                    pass
+        raise AssertionError(f"{what}: {detail}; lifeline holders: {holders}") from None
+
+
 @pytest.mark.parametrize("how", ["marked failed", "SIGKILL"])
 def test_a_killed_task_leaves_no_container(client, docker_url, how):
     engine = docker.DockerClient(base_url=docker_url)
@@ -48,20 +69,7 @@ def test_a_killed_task_leaves_no_container(client, docker_url, how):
             f"/api/v2/dags/env_kill/dagRuns/{run['dag_run_id']}/taskInstances/sleepy",
             json={"new_state": "failed"},
         )
-    try:
-        wait_for(lambda: not step_containers(engine), 60, f"a container outlived its task ({how})")
-    except AssertionError:
-        left = step_containers(engine)
-        detail = [(c.status, c.attrs["Config"]["Env"], c.logs()[-2000:]) for c in left]
-        holders = []
-        for pid in os.listdir("/proc"):
-            try:
-                for fd in os.listdir(f"/proc/{pid}/fd"):
-                    if os.readlink(f"/proc/{pid}/fd/{fd}") == env["MLPIPE_LIFELINE"]:
-                        holders.append((pid, open(f"/proc/{pid}/cmdline").read().replace("\0", " ")[:200]))
-            except OSError:
-                pass
-        raise AssertionError(f"{how}: {detail}; lifeline holders: {holders}") from None
+    gone(engine, f"a container outlived its task ({how})")
     done = client.wait_for_run("env_kill", run["dag_run_id"], timeout=300)
     assert done["state"] == "failed", explain(client, "env_kill", done)
     assert task_states(client, "env_kill", done)["sleepy"] == "failed"
@@ -76,7 +84,7 @@ def test_a_timed_out_step_leaves_no_container(client, docker_url):
     assert done["state"] == "failed", explain(client, "env_timeout", done)
     log = "\n".join(client.task_log("env_timeout", done["dag_run_id"], "sleepy", 1))
     assert "Timeout" in log or "timed out" in log, log[-2000:]
-    wait_for(lambda: not step_containers(engine), 60, "a container outlived its timed-out task")
+    gone(engine, "a container outlived its timed-out task")
 
 
 def test_mlpipe_images_lists_and_prunes_environment_images(client, deployment, docker_url):
