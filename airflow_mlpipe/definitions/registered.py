@@ -80,8 +80,8 @@ def register_spec(
     if tags is not None and not isinstance(tags, dict):
         raise UserErrorException(f"dataset {name!r}: tags must be a dict of str, got {type(tags).__name__}")
     definition = _definition(spec)
-    check_pinned(spec, datastores)  # a registered dataset re-registered must still hold its data
-    pinned = dataset_fingerprint(datastores, definition["paths"])
+    # a registered dataset registered again must still hold its data; then its check read the data
+    pinned = check_pinned(spec, datastores) or dataset_fingerprint(datastores, definition["paths"])
     record = {
         "dataset": definition,
         "pinned": pinned,

@@ -91,7 +91,10 @@ class ReuseSteps:
         if inp["kind"] == "pipeline_data":
             loc = self.upstream_output(context, inp["data"])
             return loc.get("content_hash") or decide.digest({k: loc[k] for k in ("datastore", "path")})
-        return decide.dataset_fingerprint(self.pipeline["datastores"], decide.input_paths(inp))
+        checked = getattr(self, "_pinned_fingerprints", {}).get(
+            inp["name"]
+        )  # a registered version's, just read
+        return checked or decide.dataset_fingerprint(self.pipeline["datastores"], decide.input_paths(inp))
 
     def reused_result(self, entry: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
         origin = entry["origin"]

@@ -86,12 +86,15 @@ class StepData:
         """A registered dataset version reads the data it was registered with, or the step fails."""
         from airflow_mlpipe.definitions.registered import check_pinned
 
+        self._pinned_fingerprints: dict[str, str] = {}  # what the check read, for the reuse fingerprint
         for inp in self.step["inputs"]:
             if inp["kind"] == "dataset":
                 try:
-                    check_pinned(inp["dataset"], self.pipeline["datastores"])
+                    now = check_pinned(inp["dataset"], self.pipeline["datastores"])
                 except UserErrorException as exc:
                     raise StepFailedError(f"step {self.task_id!r}: input {inp['name']!r}: {exc}") from None
+                if now is not None:
+                    self._pinned_fingerprints[inp["name"]] = now
 
     def materialize_inputs(self, context: Any, run: StepRun) -> None:
         for inp in self.step["inputs"]:
