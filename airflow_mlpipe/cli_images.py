@@ -16,12 +16,9 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit} ago"
-    return f"{seconds:.0f}s ago"
+    from airflow_mlpipe.client.run_table import format_duration
+
+    return "never" if seconds is None else f"{format_duration(seconds)} ago"
 
 
 def cmd_images(args: argparse.Namespace) -> int:
