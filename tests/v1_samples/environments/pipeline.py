@@ -25,17 +25,22 @@ run_config.environment.docker.base_image = DEFAULT_CPU_IMAGE
 run_config.environment.python.user_managed_dependencies = False
 run_config.environment.python.conda_dependencies = CondaDependencies.create(conda_packages=["scikit-learn"])
 
-pip_env = Environment(name="pip-env")
-pip_env.python.conda_dependencies = CondaDependencies.create(pip_packages=["six==1.16.0"])
-pip_env.environment_variables = {"GREETING": "hello from pip-env"}
-pip_config = RunConfiguration()
-pip_config.environment = pip_env
+
+def pip_config(name, package, greeting=None):
+    """A run configuration whose environment installs one pip package."""
+    env = Environment(name=name)
+    env.python.conda_dependencies = CondaDependencies.create(pip_packages=[package])
+    if greeting:
+        env.environment_variables = {"GREETING": greeting}
+    config = RunConfiguration()
+    config.environment = env
+    return config
 
 
-def steps(pip_config):
+def steps(config):
     plain = PythonScriptStep(name="plain", script_name="where.py", source_directory=src)
     pip_step = PythonScriptStep(
-        name="with_pip", script_name="where.py", source_directory=src, runconfig=pip_config
+        name="with_pip", script_name="where.py", source_directory=src, runconfig=config
     )
     sklearn = PythonScriptStep(
         name="with_conda", script_name="train.py", source_directory=src, runconfig=run_config
@@ -57,28 +62,20 @@ def report(label, run):
     return run
 
 
-report("first", experiment.submit(Pipeline(ws, steps(pip_config))))
+report(
+    "first",
+    experiment.submit(Pipeline(ws, steps(pip_config("pip-env", "six==1.16.0", "hello from pip-env")))),
+)
 
 # six 1.16.0 -> 1.17.0 in one environment: only its step reruns
-pip_env2 = Environment(name="pip-env")
-pip_env2.python.conda_dependencies = CondaDependencies.create(pip_packages=["six==1.17.0"])
-pip_env2.environment_variables = {"GREETING": "hello from pip-env"}
-changed = RunConfiguration()
-changed.environment = pip_env2
+changed = pip_config("pip-env", "six==1.17.0", "hello from pip-env")
 report("changed", experiment.submit(Pipeline(ws, steps(changed))))
 
 # the same environment under another name is the same environment: everything is reused
-renamed_env = Environment(name="another-name")
-renamed_env.python.conda_dependencies = CondaDependencies.create(pip_packages=["six==1.17.0"])
-renamed_env.environment_variables = {"GREETING": "hello from pip-env"}
-renamed = RunConfiguration()
-renamed.environment = renamed_env
+renamed = pip_config("another-name", "six==1.17.0", "hello from pip-env")
 report("renamed", experiment.submit(Pipeline(ws, steps(renamed))))
 
-broken_env = Environment(name="broken")
-broken_env.python.conda_dependencies = CondaDependencies.create(pip_packages=["no-such-package-mlpipe-4711"])
-broken = RunConfiguration()
-broken.environment = broken_env
+broken = pip_config("broken", "no-such-package-mlpipe-4711")
 bad = PythonScriptStep(name="broken", script_name="where.py", source_directory=src, runconfig=broken)
 run = report("broken", experiment.submit(Pipeline(ws, [bad])))
 log = run.find_step_run("broken")[0].get_details_with_logs()["logFiles"]
