@@ -16,15 +16,20 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Azure ML pipelines",
-                "python-modules": ["airflow_mlpipe.operators.python_script"],
+                "python-modules": [
+                    "airflow_mlpipe.operators.python_script",
+                    "airflow_mlpipe.operators.databricks",
+                ],
             }
         ],
-        # Blob datastores go through the Microsoft Azure provider's WasbHook; this package's own
-        # hooks, sensors and triggers arrive with the remote steps (Databricks, ADLA).
-        "hooks": [],
+        # DatabricksStepHook extends the Databricks provider's hook (its "databricks" connections);
+        # DatabricksStep waits on the Databricks provider's own trigger.
+        "hooks": [
+            {"integration-name": "Azure ML pipelines", "python-modules": ["airflow_mlpipe.hooks.databricks"]}
+        ],
         "sensors": [],
         "triggers": [],
-        # Datastores use the Microsoft Azure provider's "wasb" connections; this package's own
-        # connection types arrive with the hooks that own them (Databricks, ADLA).
+        # Datastores use the Microsoft Azure provider's "wasb" connections, Databricks targets the
+        # Databricks provider's "databricks" ones.
         "connection-types": [],
     }

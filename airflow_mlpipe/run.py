@@ -34,6 +34,24 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _remote_context_path() -> str | None:
+    """On a Databricks cluster the step's run context comes as ``--MLPIPE_RUN_CONTEXT <path>`` (a
+    script's arguments, beside v1's ``--AZUREML_RUN_ID`` ones) or as a notebook widget of that name."""
+    import sys
+
+    argv = sys.argv
+    for i, arg in enumerate(argv[:-1]):
+        if arg == f"--{ENV_CONTEXT}":
+            return argv[i + 1]
+    dbutils = getattr(sys.modules.get("__main__"), "dbutils", None)
+    if dbutils is not None:
+        try:
+            return dbutils.widgets.get(ENV_CONTEXT) or None
+        except Exception:  # no such widget: not a pipeline step
+            return None
+    return None
+
+
 class _Experiment:
     def __init__(self, name: str, workspace_info: dict[str, Any] | None = None):
         self.name = name
@@ -189,7 +207,7 @@ class Run(_MetricSink):
     def get_context(
         cls, allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any
     ) -> Run:
-        path = os.environ.get(ENV_CONTEXT)
+        path = os.environ.get(ENV_CONTEXT) or _remote_context_path()
         if path:
             return cls(json.loads(Path(path).read_text()))
         if not allow_offline:

@@ -18,6 +18,10 @@ def operator_class(kind: str) -> type:
         from airflow_mlpipe.operators.python_script import PythonScriptStepOperator
 
         return PythonScriptStepOperator
+    if kind == "databricks":
+        from airflow_mlpipe.operators.databricks import DatabricksStepOperator
+
+        return DatabricksStepOperator
     raise ValueError(f"no operator for step kind {kind!r}")
 
 
@@ -74,8 +78,8 @@ def build_dag(
         for step in spec["steps"]:
             target = step["compute_target"]
             extra: dict[str, Any] = {}
-            if target is not None:
-                extra = {"pool": target, "queue": target}
+            if target is not None and spec["compute_targets"][target].get("type") != "Databricks":
+                extra = {"pool": target, "queue": target}  # a Databricks step runs there, not on a pool
             task_id = task_id_for(step["name"])
             if task_id != step["name"]:  # v1 names may hold spaces and more: shown as they are
                 extra["task_display_name"] = step["name"]

@@ -224,6 +224,8 @@ def upload_snapshots(spec: dict[str, Any]) -> None:
 
 def ensure_pools(client: AirflowClient, spec: dict[str, Any]) -> None:
     for name, target in spec["compute_targets"].items():
+        if target.get("type") == "Databricks":
+            continue  # a Databricks step waits deferred; the Databricks workspace is its compute
         client.ensure_pool(name, int(target.get("max_nodes", 1)), f"AmlCompute {name}")
 
 

@@ -118,6 +118,22 @@ class StepOperator(StepData, ReuseSteps, BaseOperator):
     def run_step(self, context: Any, run: StepRun) -> None:
         raise NotImplementedError
 
+    def source_folder(self, settings: dict[str, Any]) -> str:
+        """The step's source folder: the submitted snapshot (fetched by hash), else its directory."""
+        if not settings.get("snapshot"):
+            return settings["source_directory"]
+        # a submitted pipeline runs exactly the code that was submitted
+        from airflow_mlpipe.definitions.workspace import mlpipe_home
+        from airflow_mlpipe.snapshots import materialize_snapshot
+
+        snap = settings["snapshot"]
+        store = self.datastore_store(snap["datastore"], "the source snapshot")
+        source = str(materialize_snapshot(store, snap["id"], mlpipe_home() / "cache" / "snapshots"))
+        self.log.info(
+            "source: snapshot %s (submitted from %s)", snap["id"][:12], settings["source_directory"]
+        )
+        return source
+
     # --- parameters ------------------------------------------------------------------------
 
     def resolve_parameters(self, context: Any) -> dict[str, Any]:
@@ -150,4 +166,57 @@ class StepOperator(StepData, ReuseSteps, BaseOperator):
             "reused_from": None,
         }
         json.dumps(result)
+        return result
+
+
+class RemoteStepOperator(StepOperator):
+    """A step whose work runs on a remote system (Databricks, ADLA): ``submit`` binds the inputs as
+    locations that system reads, starts the remote run and returns a JSON plan; the operator then
+    waits (deferred to a trigger, or polling) and ``complete`` verifies and stores the outputs. The
+    reuse decision was taken before ``submit``; the result is committed after ``complete``."""
+
+    def compute(
+        self, context: Any, parameters: dict[str, Any], decision: dict[str, Any] | None, lease: Any = None
+    ) -> dict[str, Any]:
+        plan = self.submit(context, parameters)
+        plan["parameters"] = parameters
+        plan["inputs"] = self.step["inputs"]  # as bound to this run's DataPath/dataset parameters
+        if decision is not None:
+            plan["reuse"] = {"fingerprint": decision["fingerprint"], "components": decision["components"]}
+        # the reuse lease ends here: a deferred task holds no process to renew it
+        return self.wait(context, plan)
+
+    def submit(self, context: Any, parameters: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def wait(self, context: Any, plan: dict[str, Any]) -> dict[str, Any]:
+        """Defer to a trigger (``execute_complete`` resumes) or poll, then ``finish``."""
+        raise NotImplementedError
+
+    def complete(
+        self, context: Any, event: dict[str, Any], plan: dict[str, Any], run: StepRun
+    ) -> dict[str, Any]:
+        """Check the remote run's end, fill ``run`` (metrics) and return the stored outputs."""
+        raise NotImplementedError
+
+    def finish(self, context: Any, event: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+        self.step = {**self.step, "inputs": plan["inputs"]}
+        self._upstream_results = {}
+        workdir = Path(tempfile.mkdtemp(prefix=f"mlpipe-{safe_segment(self.task_id)}-"))
+        try:
+            run = StepRun(workdir=workdir, parameters=plan["parameters"])
+            stored = self.complete(context, event, plan, run)
+            result = self.step_result(context, run, stored)
+            result.update(self.store_run_files(context, run))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if plan.get("reuse"):
+            from airflow_mlpipe.reuse.cache import CacheStore
+
+            reuse = self.pipeline["reuse"]
+            cache = CacheStore(
+                self.datastore_store(reuse["datastore"], "the reuse cache"), self.pipeline["datastores"]
+            )
+            self.commit(context, {**plan["reuse"], "cache": cache}, result, None)
+        self.register_outputs(context, result)
         return result

@@ -94,18 +94,7 @@ class PythonScriptStepOperator(StepOperator):
     def run_step(self, context: Any, run: StepRun) -> None:
         settings = self.step["settings"]
         snapshot = run.workdir / "snapshot"
-        source = settings["source_directory"]
-        if settings.get("snapshot"):
-            # a submitted pipeline runs exactly the code that was submitted, fetched by hash
-            from airflow_mlpipe.definitions.workspace import mlpipe_home
-            from airflow_mlpipe.snapshots import materialize_snapshot
-
-            snap = settings["snapshot"]
-            store = self.datastore_store(snap["datastore"], "the source snapshot")
-            source = str(materialize_snapshot(store, snap["id"], mlpipe_home() / "cache" / "snapshots"))
-            self.log.info(
-                "source: snapshot %s (submitted from %s)", snap["id"][:12], settings["source_directory"]
-            )
+        source = self.source_folder(settings)
         shutil.copytree(source, snapshot, ignore=shutil.ignore_patterns("__pycache__", ".git", ".complete"))
         args = [self._argument(a, run) for a in self.step["arguments"]]
         metrics_file = run.workdir / "metrics.jsonl"

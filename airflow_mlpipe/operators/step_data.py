@@ -96,8 +96,11 @@ class StepData:
                 if now is not None:
                     self._pinned_fingerprints[inp["name"]] = now
 
-    def materialize_inputs(self, context: Any, run: StepRun) -> None:
+    def materialize_inputs(self, context: Any, run: StepRun, names: set[str] | None = None) -> None:
+        """Download the inputs (those in ``names``, if given) into ``run.workdir/inputs``."""
         for inp in self.step["inputs"]:
+            if names is not None and inp["name"] not in names:
+                continue
             target = compute_path(
                 run.workdir / "inputs" / inp["name"], inp.get("path_on_compute"), self.task_id
             )
@@ -217,11 +220,16 @@ class StepData:
             ]
         )
 
-    def store_outputs(self, context: Any, run: StepRun) -> dict[str, dict[str, Any]]:
-        """Store each output under a path no other run writes and verify it; then copy it to its
-        named destination, if it has one. Consumers and the reuse cache read the first copy."""
+    def store_outputs(
+        self, context: Any, run: StepRun, names: set[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Store each output (those in ``names``, if given) under a path no other run writes and
+        verify it; then copy it to its named destination, if it has one. Consumers and the reuse
+        cache read the first copy."""
         stored: dict[str, dict[str, Any]] = {}
         for out in self.step["outputs"]:
+            if names is not None and out["name"] not in names:
+                continue
             data = self.pipeline["data"][out["name"]]
             local = run.outputs[out["name"]]
             if data.get("source_globs"):
