@@ -37,6 +37,8 @@ def sync_pools(client: Any, echo: Any = print) -> None:
     from airflow_mlpipe.definitions.workspace import Workspace
 
     for name, target in Workspace.from_config().compute_targets.items():
+        if target.spec.get("type") == "Databricks":
+            continue  # its steps run on Databricks and wait deferred: no pool
         client.ensure_pool(name, target.pool_slots, f"AmlCompute {name} (max_nodes={target.pool_slots})")
         echo(f"pool {name}: {target.pool_slots} slot(s)")
 
@@ -127,7 +129,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from airflow_mlpipe.deploy.local import LocalDeployment
 
     dags = args.dags_folder or ("dags" if Path("dags").is_dir() else None)
-    LocalDeployment(dags_folder=dags).up(port=args.port, timeout=args.timeout)
+    LocalDeployment(dags_folder=dags).up(port=args.port, timeout=args.timeout, databricks=args.databricks)
     return 0
 
 
@@ -346,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=None, help="API server port (default 28080)")
     up.add_argument("--dags-folder", default=None, help="DAG folder (default ./dags if present)")
     up.add_argument("--timeout", type=float, default=180)
+    up.add_argument(
+        "--databricks",
+        action="store_true",
+        help="also start the local Databricks emulator (Databricks workspace 'local' of the embedded workspace)",
+    )
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="stop every process of the embedded deployment")
     down.set_defaults(func=cmd_down)
@@ -387,7 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--dry-run", action="store_true")
     gc.add_argument("--config", default=None, help="workspace config file (default: found as usual)")
     gc.set_defaults(func=cmd_cache_gc)
+    from airflow_mlpipe.cli_databricks import add_databricks_parser
     from airflow_mlpipe.cli_images import add_images_parser
+
+    add_databricks_parser(sub)
     from airflow_mlpipe.migrate.command import add_migrate_parser
 
     add_migrate_parser(sub)

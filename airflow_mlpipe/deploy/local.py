@@ -27,6 +27,9 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 DEFAULT_PORT = 28080
 USERNAME = "admin"
+# `mlpipe up --databricks`: the emulator's Airflow connection and its Databricks workspace name
+DATABRICKS_CONN_ID = "mlpipe_databricks_local"
+DATABRICKS_WORKSPACE = "local"
 
 
 class DeploymentError(MlpipeError):
@@ -179,7 +182,11 @@ class LocalDeployment:
         st = self.state() or {}
         return {name: pid_alive(pid) for name, pid in st.get("pids", {}).items()}
 
-    def up(self, port: int | None = None, timeout: float = 180, echo: Any = print) -> dict[str, Any]:
+    def up(
+        self, port: int | None = None, timeout: float = 180, echo: Any = print, databricks: bool = False
+    ) -> dict[str, Any]:
+        """Start Airflow (and, with ``databricks``, the local Databricks emulator; see
+        ``start_databricks``)."""
         alive = self.running()
         if alive and all(alive.values()):
             echo(f"already running at {self.url}")
@@ -201,6 +208,17 @@ class LocalDeployment:
         write_dag_file(self.registry_dags)
         deployment_id = uuid.uuid4().hex
         env = self.environment(port, deployment_id, (free_port(), free_port()))
+        emulator = self.databricks_settings() if databricks else None
+        if emulator is not None:  # Airflow's workers and triggerer reach it through this connection
+            env[f"AIRFLOW_CONN_{DATABRICKS_CONN_ID.upper()}"] = json.dumps(
+                {
+                    "conn_type": "databricks",
+                    "host": "127.0.0.1",
+                    "port": emulator["port"],
+                    "schema": "http",
+                    "password": self._secrets_with_databricks()["databricks_token"],
+                }
+            )
         airflow = [sys.executable, "-m", "airflow"]
         echo(f"migrating the metadata database under {self.airflow_home}")
         migrate = subprocess.run(
@@ -222,6 +240,8 @@ class LocalDeployment:
             )
             log.close()
             pids[name] = proc.pid
+        if emulator is not None:
+            pids["databricks"] = self._start_emulator(env, emulator)
         state = {
             "url": f"http://127.0.0.1:{port}",
             "port": port,
@@ -230,6 +250,8 @@ class LocalDeployment:
             "dags_folder": env["AIRFLOW__CORE__DAGS_FOLDER"],
             "started": time.time(),
         }
+        if emulator is not None:
+            state["databricks"] = {**emulator, "conn_id": DATABRICKS_CONN_ID}
         write_json_atomic(self.state_file, state)
         echo(f"starting {', '.join(COMPONENTS)} (logs in {self.home / 'logs'})")
         try:
@@ -238,7 +260,68 @@ class LocalDeployment:
             self.down(echo=lambda *_: None)
             raise
         echo(f"Airflow is up: {state['url']}  (user {USERNAME}, password in {self.passwords_file})")
+        if emulator is not None:
+            echo(
+                f"Databricks emulator: http://127.0.0.1:{emulator['port']} (Databricks workspace "
+                f"'{DATABRICKS_WORKSPACE}', connection {DATABRICKS_CONN_ID})"
+            )
         return state
+
+    # --- the local Databricks emulator ----------------------------------------------------------
+
+    def databricks_settings(self) -> dict[str, Any]:
+        """Where ``mlpipe up --databricks`` serves the emulator, and what it mounts: the embedded
+        workspace's datastores at /mnt/<name>, as a Databricks workspace mounts its storage."""
+        from airflow_mlpipe.definitions.workspace import BUILTIN_DATASTORES
+
+        datastores = self.home / "workspace" / "datastores"
+        return {
+            "port": free_port(),
+            "root": str(self.home / "databricks"),
+            "mounts": {ds: f"/mnt/{ds}" for ds in BUILTIN_DATASTORES},
+            "mount_dirs": {f"/mnt/{ds}": str(datastores / ds) for ds in BUILTIN_DATASTORES},
+        }
+
+    def _secrets_with_databricks(self) -> dict[str, str]:
+        values = self._secrets()
+        if "databricks_token" not in values:
+            values["databricks_token"] = "dapi" + secrets.token_hex(16)
+            path = self.home / "secrets.json"
+            write_json_atomic(path, values)
+            path.chmod(0o600)
+        return values
+
+    def _start_emulator(self, env: dict[str, str], emulator: dict[str, Any]) -> int:
+        for folder in emulator["mount_dirs"].values():
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "airflow_mlpipe.emulators.databricks",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(emulator["port"]),
+            "--root",
+            emulator["root"],
+            "--token",
+            self._secrets_with_databricks()["databricks_token"],
+        ]
+        for mount, folder in emulator["mount_dirs"].items():
+            cmd += ["--mount", f"{mount}={folder}"]
+        own_env = {k: v for k, v in env.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
+        log = open(self.home / "logs" / "databricks.log", "ab")
+        proc = subprocess.Popen(
+            cmd,
+            env=own_env,
+            cwd=Path.cwd(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        return proc.pid
 
     def health(self) -> dict[str, Any] | None:
         import requests
