@@ -180,3 +180,72 @@ def explain(client: AirflowClient, dag_id: str, run: dict) -> str:
             log = client.task_log(dag_id, run["dag_run_id"], ti["task_id"], ti["try_number"])
             parts.append(f"--- {ti['task_id']} ---\n" + "\n".join(log[-30:]))
     return "\n".join(parts)
+
+
+# --- Databricks: the local emulator (airflow_mlpipe.emulators.databricks) -------------------------
+
+DATABRICKS_TOKEN = "dapi-emulator-test-token"
+DATABRICKS_NOTEBOOKS = REPO / "tests" / "v1_samples" / "databricks" / "notebooks"
+E2E_NOTEBOOKS = Path(__file__).parent / "databricks_notebooks"
+
+
+def import_notebook(emulator, source: Path, path: str) -> None:
+    """Put a notebook into the emulator's workspace, as a user's existing workspace notebook."""
+    import base64
+
+    import requests
+
+    got = requests.post(
+        f"{emulator.url}/api/2.0/workspace/import",
+        headers={"Authorization": f"Bearer {emulator.token}"},
+        json={
+            "path": path,
+            "format": "SOURCE",
+            "language": "PYTHON",
+            "content": base64.b64encode(source.read_bytes()).decode(),
+            "overwrite": True,
+        },
+        timeout=30,
+    )
+    assert got.status_code == 200, got.text
+
+
+@pytest.fixture(scope="session")
+def databricks_emulator(tmp_path_factory, deployment):
+    """The Databricks emulator with the embedded workspace's blob datastore mounted at
+    /mnt/workspaceblobstore (its file datastore is not mounted: steps stage through DBFS), and the
+    notebooks the tests' pipelines name already in its workspace."""
+    from databricks_emulator import start_emulator
+
+    blob = deployment.home / "workspace" / "datastores" / "workspaceblobstore"
+    blob.mkdir(parents=True, exist_ok=True)
+    with start_emulator(
+        tmp_path_factory.mktemp("databricks"),
+        DATABRICKS_TOKEN,
+        mounts={"/mnt/workspaceblobstore": str(blob)},
+    ) as emulator:
+        for notebook in (*DATABRICKS_NOTEBOOKS.glob("*.py"), *E2E_NOTEBOOKS.glob("*.py")):
+            import_notebook(emulator, notebook, f"/Users/ml@contoso.com/{notebook.stem}")
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def databricks_config(tmp_path_factory, deployment, databricks_emulator):
+    """A workspace config: the embedded workspace plus the emulator as Databricks workspace 'emu'."""
+    config = tmp_path_factory.mktemp("databricks-workspace") / "mlpipe.json"
+    config.write_text(
+        json.dumps(
+            {
+                "root": str(deployment.home / "workspace"),
+                "databricks": {
+                    "emu": {
+                        "host": "127.0.0.1",
+                        "port": databricks_emulator.port,
+                        "schema": "http",
+                        "mounts": {"workspaceblobstore": "/mnt/workspaceblobstore"},
+                    }
+                },
+            }
+        )
+    )
+    return config

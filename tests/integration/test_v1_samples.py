@@ -77,7 +77,16 @@ def web_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sample_runs(deployment, client, tmp_path_factory, web_data, azurite, blob_config):
+def sample_runs(
+    deployment,
+    client,
+    tmp_path_factory,
+    web_data,
+    azurite,
+    blob_config,
+    databricks_emulator,
+    databricks_config,
+):
     """Migrate each sample's copy, then run them, AT_ONCE at a time; yields name -> SampleRun."""
     from conftest import wasb_connection
 
@@ -93,6 +102,14 @@ def sample_runs(deployment, client, tmp_path_factory, web_data, azurite, blob_co
         own = dict(env)
         if name in ON_BLOB:  # the client reaches Azurite through the same Airflow connection as the workers
             own.update(MLPIPE_CONFIG=str(blob_config), AIRFLOW_CONN_AZURITE=wasb_connection(azurite))
+        if name == "databricks":  # the emulator as the Databricks workspace the program attaches
+            own.update(
+                MLPIPE_CONFIG=str(databricks_config),
+                DATABRICKS_COMPUTE_NAME="dbx-sample",
+                DATABRICKS_RESOURCE_GROUP="rg-databricks",
+                DATABRICKS_WORKSPACE_NAME="emu",
+                DATABRICKS_ACCESS_TOKEN=databricks_emulator.token,
+            )
         runs[name] = SampleRun(copy, migrated.stdout, own)
     stop = threading.Event()
     launcher = threading.Thread(target=_run_all, args=(list(runs.values()), stop), daemon=True)
@@ -286,3 +303,33 @@ def test_environments_run_in_containers(sample_runs):
     assert [line.split(":")[0] for line in lines if line.startswith("broken ") and "reused=" in line] == [
         "broken broken"
     ]
+
+
+def test_databricks_pipeline_runs_reuses_and_starts_no_second_databricks_run(
+    sample_runs, databricks_emulator
+):
+    import requests
+
+    text = finished(sample_runs, "databricks")
+    assert "Compute not found, will use below parameters to attach new one" in text
+    assert "compute type: Databricks" in text
+    assert "first run: Finished" in text
+    # the notebook counted prep's 6 rows with Spark and exited with the count: a step metric
+    assert "step count_rows Finished metrics {'notebook_exit_value': 6}" in text
+    # the uploaded script read the notebook's CSV with open() and logged through Run.get_context()
+    assert "step score Finished metrics {'rows_scored': 6}" in text
+    assert "step report Finished metrics {'report_lines': 5}" in text
+    assert "second run: Finished" in text
+    assert "second run reused: ['count_rows', 'prep', 'report', 'score']" in text
+    # v1's reference example: a notebook with a literal parameter, allow_reuse=False
+    assert "hello run: Finished" in text and "hello metrics: {'notebook_exit_value': 'testparam'}" in text
+    runs = requests.get(
+        f"{databricks_emulator.url}/api/2.2/jobs/runs/list",
+        params={"limit": 25},
+        headers={"Authorization": f"Bearer {databricks_emulator.token}"},
+        timeout=30,
+    ).json()["runs"]
+    names = sorted(
+        r["run_name"] for r in runs if r["run_name"] in ("count rows", "score", "DB_Notebook_demo")
+    )
+    assert names == ["DB_Notebook_demo", "count rows", "score"]  # the second pipeline run started none

@@ -25,7 +25,7 @@ db_access_token = os.getenv("DATABRICKS_ACCESS_TOKEN", "<my-access-token>")
 
 try:
     databricks_compute = DatabricksCompute(workspace=ws, name=db_compute_name)
-    print("Compute target {} already exists".format(db_compute_name))
+    print(f"Compute target {db_compute_name} already exists")
 except ComputeTargetException:
     print("Compute not found, will use below parameters to attach new one")
     config = DatabricksCompute.attach_configuration(
@@ -94,7 +94,10 @@ for step_run in sorted(first.get_children(), key=lambda r: r.name):
 second = experiment.submit(pipeline)
 second.wait_for_completion(show_output=False)
 print("second run:", second.get_status())
-print("second run reused:", sorted(r.name for r in second.get_children() if r.get_details()["reused_from"] is not None))
+print(
+    "second run reused:",
+    sorted(r.name for r in second.get_children() if r.get_details()["reused_from"] is not None),
+)
 
 # --- the DatabricksStep of v1's reference page, as it is written there ---
 dbNbStep = DatabricksStep(

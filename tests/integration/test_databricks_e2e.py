@@ -1,0 +1,180 @@
+"""DatabricksStep end to end: real Airflow 3 (scheduler, workers, triggerer), the Databricks
+provider's hook and trigger, and the local Databricks emulator running the notebooks.
+
+The pipeline of the issue (PythonScriptStep -> notebook -> python_script_name -> PythonScriptStep,
+and its reuse) runs as the v1 program tests/v1_samples/databricks; here are the ways a Databricks
+step ends badly: a killed task, a failed notebook, a retried task.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+NOTEBOOKS = "/Users/ml@contoso.com"
+
+
+@pytest.fixture(scope="module")
+def workspace(deployment, databricks_config, databricks_emulator, monkeypatch_module):
+    """The test's v1 workspace (embedded deployment + the emulator as Databricks workspace 'emu')
+    and a Databricks compute target attached to it with an access token."""
+    monkeypatch_module.setenv("MLPIPE_HOME", str(deployment.home))
+    monkeypatch_module.setenv("MLPIPE_CONFIG", str(databricks_config))
+    from airflow_mlpipe.v1.core import Workspace
+    from airflow_mlpipe.v1.core.compute import ComputeTarget, DatabricksCompute
+
+    ws = Workspace.from_config()
+    config = DatabricksCompute.attach_configuration(
+        resource_group="rg", workspace_name="emu", access_token=databricks_emulator.token
+    )
+    target = ComputeTarget.attach(ws, "dbx-e2e", config)
+    return ws, target
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def emulator_api(emulator, method: str, path: str, **kwargs):
+    got = requests.request(
+        method,
+        f"{emulator.url}/api/{path}",
+        headers={"Authorization": f"Bearer {emulator.token}"},
+        timeout=30,
+        **kwargs,
+    )
+    assert got.status_code == 200, got.text
+    return got.json()
+
+
+def runs_named(emulator, run_name: str) -> list[dict]:
+    runs = emulator_api(emulator, "GET", "2.2/jobs/runs/list", params={"limit": 25}).get("runs") or []
+    return [r for r in runs if r.get("run_name") == run_name]
+
+
+def wait_for(what: str, check, timeout: float = 180.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def release(emulator, path: str, text: str) -> None:
+    import base64
+
+    emulator_api(
+        emulator,
+        "POST",
+        "2.0/dbfs/put",
+        json={"path": path, "contents": base64.b64encode(text.encode()).decode(), "overwrite": True},
+    )
+
+
+def submit_notebook(ws, target, name: str, notebook: str, params: dict, experiment: str):
+    from airflow_mlpipe.v1.core import Experiment
+    from airflow_mlpipe.v1.pipeline.core import Pipeline
+    from airflow_mlpipe.v1.pipeline.steps import DatabricksStep
+
+    step = DatabricksStep(
+        name=name,
+        num_workers=1,
+        notebook_path=f"{NOTEBOOKS}/{notebook}",
+        notebook_params=params,
+        run_name=f"{experiment}-{name}",
+        compute_target=target,
+        allow_reuse=False,
+    )
+    return Experiment(ws, experiment).submit(Pipeline(workspace=ws, steps=[step]))
+
+
+def test_killing_the_task_cancels_the_databricks_run(workspace, databricks_emulator, client):
+    ws, target = workspace
+    run = submit_notebook(ws, target, "waits", "wait_for_release", {"release": "/tmp/never"}, "db_kill")
+    remote = wait_for(
+        "the Databricks run to start",
+        lambda: [
+            r
+            for r in runs_named(databricks_emulator, "db_kill-waits")
+            if r["state"]["life_cycle_state"] == "RUNNING"
+        ],
+    )[0]
+    wait_for(
+        "the task to defer",
+        lambda: [t for t in client.task_instances(run.dag_id, run.run_id) if t["state"] == "deferred"],
+    )
+    client.request(
+        "PATCH",
+        f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/waits",
+        json={"new_state": "failed"},
+    )
+
+    def cancelled():
+        got = emulator_api(
+            databricks_emulator, "GET", "2.2/jobs/runs/get", params={"run_id": remote["run_id"]}
+        )
+        return got["state"].get("result_state") == "CANCELED"
+
+    wait_for("the remote run to be cancelled", cancelled, timeout=90)
+
+
+def test_a_failed_notebook_fails_the_step_with_its_message(workspace, databricks_emulator, client):
+    ws, target = workspace
+    run = submit_notebook(ws, target, "fails", "fails", {"threshold": -1}, "db_fail")
+    assert run.wait_for_completion(show_output=False, raise_on_error=False, timeout_seconds=300) == "Failed"
+    ti = next(t for t in client.task_instances(run.dag_id, run.run_id) if t["task_id"] == "fails")
+    log = "\n".join(client.task_log(run.dag_id, run.run_id, "fails", ti["try_number"]))
+    assert "ended FAILED" in log, log[-3000:]
+    assert "ValueError: threshold must be positive, got -1" in log
+    assert "run page: http://127.0.0.1:" in log
+
+
+def test_a_retried_task_adopts_the_run_of_its_first_try(workspace, databricks_emulator, client):
+    """The first try's wait fails (the Databricks API answers 503 to its polls); the task is tried
+    again while the remote run still runs: the second try finds that run and starts none."""
+    ws, target = workspace
+    flag = "/tmp/release-retry"
+    run = submit_notebook(ws, target, "retried", "wait_for_release", {"release": flag}, "db_retry")
+    remote = wait_for(
+        "the Databricks run to start", lambda: runs_named(databricks_emulator, "db_retry-retried")
+    )[0]
+    emulator_api(
+        databricks_emulator,
+        "POST",
+        "2.0/mlpipe-emulator/faults",
+        json={"path": "jobs/runs/get", "run_id": remote["run_id"], "status": 503, "times": 3},
+    )
+    wait_for(
+        "the first try to fail",
+        lambda: [t for t in client.task_instances(run.dag_id, run.run_id) if t["state"] == "failed"],
+        timeout=240,
+    )
+    client.request(
+        "POST",
+        f"/api/v2/dags/{run.dag_id}/clearTaskInstances",
+        json={"dag_run_id": run.run_id, "task_ids": ["retried"], "only_failed": True, "dry_run": False},
+    )
+    wait_for(
+        "the second try to defer",
+        lambda: [
+            t
+            for t in client.task_instances(run.dag_id, run.run_id)
+            if t["state"] == "deferred" and t["try_number"] >= 2
+        ],
+    )
+    release(databricks_emulator, flag, "released")
+    assert run.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
+    assert [r["run_id"] for r in runs_named(databricks_emulator, "db_retry-retried")] == [remote["run_id"]]
+    step = run.find_step_run("retried")[0]
+    assert step.get_metrics() == {"notebook_exit_value": "released"}
+    log = "\n".join(client.task_log(run.dag_id, run.run_id, "retried", 2))
+    assert f"adopting Databricks run {remote['run_id']}" in log, log[-3000:]
