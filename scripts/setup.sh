@@ -73,6 +73,10 @@ if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/n
   say "installing docker-registry and apache2-utils (Debian packages): a password-protected registry for the tests"
   apt_install docker-registry apache2-utils
 fi
+if ! command -v java >/dev/null 2>&1; then
+  say "installing a Java runtime (Debian package): the Databricks emulator runs notebooks with local Spark"
+  apt_install openjdk-17-jre-headless
+fi
 build_python_base
 
 if ! command -v uv >/dev/null 2>&1 && ! "$PY" -m uv --version >/dev/null 2>&1; then
