@@ -144,7 +144,7 @@ class Workspace:
 
         # the Databricks workspaces DatabricksCompute targets attach to (no credentials here)
         self.databricks = check_databricks_config(
-            databricks or {}, self.config_path, set(self._datastore_specs)
+            {} if databricks is None else databricks, self.config_path, set(self._datastore_specs)
         )
 
     def _check_datastore(self, ds_name: str, spec: Any) -> dict[str, Any]:
