@@ -29,6 +29,13 @@ _LAZY: dict[str, str] = {
     "ComputeTarget": "airflow_mlpipe.definitions.compute",
     "AmlCompute": "airflow_mlpipe.definitions.compute",
     "PythonScriptStep": "airflow_mlpipe.definitions.steps",
+    "DatabricksStep": "airflow_mlpipe.definitions.databricks",
+    "MavenLibrary": "airflow_mlpipe.definitions.databricks",
+    "PyPiLibrary": "airflow_mlpipe.definitions.databricks",
+    "EggLibrary": "airflow_mlpipe.definitions.databricks",
+    "JarLibrary": "airflow_mlpipe.definitions.databricks",
+    "RCranLibrary": "airflow_mlpipe.definitions.databricks",
+    "DatabricksCompute": "airflow_mlpipe.definitions.databricks_compute",
     "Pipeline": "airflow_mlpipe.definitions.pipeline",
     "StepSequence": "airflow_mlpipe.definitions.pipeline",
     "Model": "airflow_mlpipe.definitions.model",
@@ -108,6 +115,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from airflow_mlpipe.client.widgets import RunDetails
     from airflow_mlpipe.definitions.compute import AmlCompute, ComputeTarget
     from airflow_mlpipe.definitions.conda import CondaDependencies
+    from airflow_mlpipe.definitions.databricks import (
+        DatabricksStep,
+        EggLibrary,
+        JarLibrary,
+        MavenLibrary,
+        PyPiLibrary,
+        RCranLibrary,
+    )
+    from airflow_mlpipe.definitions.databricks_compute import DatabricksCompute
     from airflow_mlpipe.definitions.dataset import DatasetConsumptionConfig, FileDataset
     from airflow_mlpipe.definitions.datastore import (
         DataPath,

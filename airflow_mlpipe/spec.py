@@ -114,8 +114,11 @@ def build_spec(
             else:
                 upstream.add(dep.name)
         s["upstream"] = sorted(upstream)
-        if check_files and s["kind"] == "python_script":
-            script = os.path.join(s["settings"]["source_directory"], s["settings"]["script_name"])
+        script_name = s["settings"].get("script_name") or s["settings"].get("task", {}).get(
+            "python_script_name"
+        )
+        if check_files and s["kind"] in ("python_script", "databricks") and script_name:
+            script = os.path.join(s["settings"]["source_directory"], script_name)
             if script not in scripts_seen:
                 scripts_seen[script] = os.path.isfile(script)
             if not scripts_seen[script]:

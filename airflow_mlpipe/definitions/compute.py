@@ -1,7 +1,8 @@
 """Compute targets: an AmlCompute cluster becomes an Airflow pool (slots = max_nodes) and a queue.
 
 Steps on a cluster run on Airflow workers, at most ``max_nodes`` at once; with the Celery or
-Kubernetes executor, workers serving the queue named after the target run them.
+Kubernetes executor, workers serving the queue named after the target run them. A Databricks
+workspace is attached instead (``ComputeTarget.attach``, see databricks_compute.py).
 """
 
 from __future__ import annotations
@@ -73,10 +74,14 @@ class ComputeTarget:
         if spec is None:
             raise ComputeTargetException(
                 f"ComputeTargetNotFound: compute target {name!r} not found in workspace "
-                f"{workspace.name!r}; create it with ComputeTarget.create(ws, {name!r}, "
-                "AmlCompute.provisioning_configuration(max_nodes=...))"
+                f"{workspace.name!r}; {cls._create_hint(name)}"
             )
-        target_cls = AmlCompute if spec.get("type") == "AmlCompute" else ComputeTarget
+        target_cls = _class_of(spec.get("type"))
+        if not issubclass(target_cls, cls):
+            raise ComputeTargetException(
+                f"compute target {name!r} of workspace {workspace.name!r} is a {spec.get('type')} target, "
+                f"not a {cls.type}; get it with ComputeTarget(ws, {name!r})"
+            )
         obj = super().__new__(target_cls)
         obj._init(workspace, name, spec)
         return obj
@@ -89,6 +94,28 @@ class ComputeTarget:
         self.name = name
         self.spec = dict(spec)
         self.provisioning_state = "Succeeded"
+
+    @classmethod
+    def _create_hint(cls, name: str) -> str:
+        return (
+            f"create it with ComputeTarget.create(ws, {name!r}, "
+            "AmlCompute.provisioning_configuration(max_nodes=...))"
+        )
+
+    @staticmethod
+    def attach(workspace: Workspace, name: str, attach_configuration: Any) -> ComputeTarget:
+        """Attach an existing compute resource (v1); here a Databricks workspace, see DatabricksCompute."""
+        from airflow_mlpipe.definitions.databricks_compute import (
+            DatabricksAttachConfiguration,
+            DatabricksCompute,
+        )
+
+        if not isinstance(attach_configuration, DatabricksAttachConfiguration):
+            raise ComputeTargetException(
+                f"compute target {name!r}: only DatabricksCompute.attach_configuration(...) can be attached, "
+                f"got {type(attach_configuration).__name__}; define clusters with ComputeTarget.create"
+            )
+        return DatabricksCompute._attach(workspace, name, attach_configuration)
 
     @staticmethod
     def create(
@@ -196,6 +223,17 @@ class AmlCompute(ComputeTarget):
         if description:
             settings["description"] = description
         return AmlComputeProvisioningConfiguration(**settings)
+
+
+def _class_of(stored_type: Any) -> type[ComputeTarget]:
+    """The class of a stored compute target, by its ``type``."""
+    if stored_type == "AmlCompute":
+        return AmlCompute
+    if stored_type == "Databricks":
+        from airflow_mlpipe.definitions.databricks_compute import DatabricksCompute
+
+        return DatabricksCompute
+    return ComputeTarget
 
 
 def validate_target_name(name: Any) -> str:

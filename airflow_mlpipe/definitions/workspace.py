@@ -108,6 +108,7 @@ class Workspace:
         api: dict[str, Any] | None = None,
         reuse: dict[str, Any] | None = None,
         docker: dict[str, Any] | None = None,
+        databricks: dict[str, Any] | None = None,
         subscription_id: str | None = None,
         resource_group: str | None = None,
         location: str | None = None,
@@ -139,6 +140,12 @@ class Workspace:
         self._default_datastore = default_datastore
         self.reuse = self._check_reuse(reuse or {})
         self.docker = check_docker(docker or {}, self.config_path)
+        from airflow_mlpipe.definitions.databricks_compute import check_databricks_config
+
+        # the Databricks workspaces DatabricksCompute targets attach to (no credentials here)
+        self.databricks = check_databricks_config(
+            {} if databricks is None else databricks, self.config_path, set(self._datastore_specs)
+        )
 
     def _check_datastore(self, ds_name: str, spec: Any) -> dict[str, Any]:
         where = f"datastore {ds_name!r} in {self.config_path or 'workspace config'}"
@@ -219,7 +226,8 @@ class Workspace:
             raise WorkspaceConfigError(f"{config}: not valid JSON ({exc})") from exc
         if not isinstance(data, dict):
             raise WorkspaceConfigError(f"{config}: expected a JSON object at the top level")
-        known = {"root", "default_datastore", "datastores", "api", "reuse", "docker", *IDENTITY_KEYS}
+        known = {"root", "default_datastore", "datastores", "api", "reuse", "docker", "databricks"}
+        known |= set(IDENTITY_KEYS)
         unknown = set(data) - known
         if unknown:
             raise WorkspaceConfigError(f"{config}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -237,6 +245,7 @@ class Workspace:
             "api": data.get("api"),
             "reuse": data.get("reuse"),
             "docker": data.get("docker"),
+            "databricks": data.get("databricks"),
         }
 
     @staticmethod
@@ -359,6 +368,8 @@ class Workspace:
             data["reuse"] = {k: v for k, v in self.reuse.items() if v is not None}
         if any(self.docker.values()):
             data["docker"] = {k: v for k, v in self.docker.items() if v is not None}
+        if self.databricks:
+            data["databricks"] = {n: dict(e) for n, e in self.databricks.items()}
         write_json_atomic(target, data)
         return target
 

@@ -14,6 +14,7 @@ SUPPORTED_MODULES: tuple[str, ...] = (
     "azureml.core.compute",
     "azureml.core.compute_target",
     "azureml.core.conda_dependencies",
+    "azureml.core.databricks",
     "azureml.core.dataset",
     "azureml.core.datastore",
     "azureml.core.environment",
@@ -54,7 +55,11 @@ _OTHER_COMPUTE = (
     "use an AmlCompute target instead: its steps run on the Airflow workers that serve the target's "
     "queue, at most max_nodes at once (compute_target=None runs them on any worker)"
 )
-_DATABRICKS = "Databricks steps are not built yet; run the code in a PythonScriptStep for now"
+_DATABRICKS_SECTION = (
+    "a RunConfiguration has no databricks section here; pass the cluster settings (existing_cluster_id "
+    "or spark_version, node_type, num_workers, ...) and the libraries (maven_libraries=, pypi_libraries=, "
+    "...) to DatabricksStep directly"
+)
 _ADLA = (
     "Azure Data Lake Analytics was retired on 2024-02-29 and ADLA steps are not built; port the "
     "U-SQL job to a PythonScriptStep"
@@ -133,7 +138,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.authentication.TokenAuthentication": _TOKEN_AUTH,
     "azureml.core.authentication.AzureMLTokenAuthentication": _TOKEN_AUTH,
     # azureml.core.compute
-    "azureml.core.compute.DatabricksCompute": _DATABRICKS,
     "azureml.core.compute.AdlaCompute": _ADLA,
     "azureml.core.compute.DataFactoryCompute": _TRANSFER,
     "azureml.core.compute.AksCompute": _DEPLOY,
@@ -152,6 +156,9 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.compute_target.is_compute_target_prepared": _LEGACY_COMPUTE,
     "azureml.core.compute_target.attach_legacy_compute_target": _LEGACY_COMPUTE,
     "azureml.core.compute_target.remove_legacy_compute_target": _LEGACY_COMPUTE,
+    # azureml.core.databricks
+    "azureml.core.databricks.DatabricksCluster": _DATABRICKS_SECTION,
+    "azureml.core.databricks.DatabricksSection": _DATABRICKS_SECTION,
     # azureml.core.runconfig, model
     "azureml.core.runconfig.DataReferenceConfiguration": (
         "pass DataReference objects in a step's inputs (and arguments); they are downloaded or mounted "
@@ -222,7 +229,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.pipeline.core.schedule.ScheduleRecurrence": _SCHEDULE,
     "azureml.pipeline.core.schedule.TimeZone": _SCHEDULE,
     # azureml.pipeline.steps
-    "azureml.pipeline.steps.DatabricksStep": _DATABRICKS,
     "azureml.pipeline.steps.DataTransferStep": _TRANSFER,
     "azureml.pipeline.steps.AdlaStep": _ADLA,
     "azureml.pipeline.steps.AutoMLStep": _AUTOML,
