@@ -87,6 +87,23 @@ def _check_entry(name: str, entry: Any, where: str, datastores: set[str]) -> dic
     return out
 
 
+def embedded_databricks() -> dict[str, dict[str, Any]]:
+    """The embedded deployment's Databricks emulator (``mlpipe up --databricks``), if it runs: the
+    Databricks workspace "local", reached through the deployment's connection."""
+    import json
+
+    from airflow_mlpipe.definitions.workspace import mlpipe_home
+
+    try:
+        state = json.loads((mlpipe_home() / "deployment.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    emulator = state.get("databricks")
+    if not isinstance(emulator, dict) or not emulator.get("conn_id"):
+        return {}
+    return {"local": {"conn_id": emulator["conn_id"], "mounts": dict(emulator.get("mounts") or {})}}
+
+
 class DatabricksAttachConfiguration:
     """v1's attach configuration of a Databricks workspace; the token is kept out of its repr."""
 

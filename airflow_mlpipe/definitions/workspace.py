@@ -140,9 +140,12 @@ class Workspace:
         self._default_datastore = default_datastore
         self.reuse = self._check_reuse(reuse or {})
         self.docker = check_docker(docker or {}, self.config_path)
-        from airflow_mlpipe.definitions.databricks_compute import check_databricks_config
+        from airflow_mlpipe.definitions.databricks_compute import check_databricks_config, embedded_databricks
 
-        # the Databricks workspaces DatabricksCompute targets attach to (no credentials here)
+        # the Databricks workspaces DatabricksCompute targets attach to (no credentials here); the
+        # embedded workspace has the emulator of `mlpipe up --databricks` as Databricks workspace "local"
+        if databricks is None and self.config_path is None:
+            databricks = embedded_databricks()
         self.databricks = check_databricks_config(
             {} if databricks is None else databricks, self.config_path, set(self._datastore_specs)
         )
