@@ -15,6 +15,7 @@ import os
 import shlex
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,12 @@ def run_notebook(task: dict[str, Any], pip_install: Callable[[list[str]], None])
                 f"only (cells: {', '.join(SUPPORTED_CELLS)}); rewrite that cell in Python"
             )
     dbutils = DBUtils(task.get("widgets") or {}, DBFS_MOUNT)
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "dbutils": dbutils}
+    # the notebook's globals are a fresh __main__ module, as on Databricks: code that looks for
+    # sys.modules["__main__"].dbutils (Run.get_context()) or pickles its functions finds them
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
+    namespace: dict[str, Any] = main.__dict__
+    namespace.update(__builtins__=builtins, dbutils=dbutils)
     namespace.update(
         spark=_Lazy(namespace, "spark", spark_session),
         sc=_Lazy(namespace, "sc", lambda: spark_session().sparkContext),
