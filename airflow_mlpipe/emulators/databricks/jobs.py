@@ -8,8 +8,6 @@ TERMINATED. A task succeeds only if its process wrote result.json with state SUC
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -24,7 +22,7 @@ from airflow_mlpipe.emulators.databricks.runs import (
     Run,
     TaskRun,
     default_command,
-    kill_group,
+    kill_groups,
     launch,
     now_ms,
     read_result,
@@ -116,6 +114,7 @@ class Jobs:
             run = Run(
                 run_id, self._next_job, p.text("run_name") or "Untitled", task_runs, legacy, timeout, token
             )
+            run.state.set("PENDING", message=self._setup_message(task_runs))
             self._next_job += 1
             self._runs[run_id] = run
             for task in task_runs:
@@ -226,7 +225,7 @@ class Jobs:
             with self._lock:
                 for task in run.tasks:
                     if task.proc is not None and task.proc.poll() is None:
-                        kill_group(task.proc, self.kill_grace)
+                        kill_groups([task.proc], self.kill_grace)
                     if not task.state.terminal:
                         task.state.set(
                             "INTERNAL_ERROR", "FAILED", f"The emulator failed: {type(exc).__name__}: {exc}"
@@ -234,6 +233,18 @@ class Jobs:
                         task.timing.end = now_ms()
                 run.state.set("INTERNAL_ERROR", "FAILED", f"The emulator failed: {type(exc).__name__}: {exc}")
                 run.timing.end = now_ms()
+
+    def _setup_message(self, tasks: list[TaskRun]) -> str:
+        """What a new run waits for first: a stopped cluster to start, or a new cluster to launch."""
+        for task in tasks:
+            cluster_id = task.settings.get("existing_cluster_id")
+            if (
+                cluster_id
+                and self.clusters.exists(cluster_id)
+                and self.clusters.state(cluster_id) != "RUNNING"
+            ):
+                return f"Waiting for cluster {cluster_id} to start"
+        return "Launching cluster" if any(t.settings.get("new_cluster") for t in tasks) else ""
 
     def _stopped(self, run: Run) -> bool:
         return run.cancel.is_set() or bool(
@@ -285,7 +296,7 @@ class Jobs:
                     self._collect(task, code)
                     running.remove(task)
                 elif task.timeout and time.monotonic() - task.started >= task.timeout:
-                    kill_group(task.proc, self.kill_grace)  # type: ignore[arg-type]
+                    kill_groups([task.proc], self.kill_grace)  # type: ignore[list-item]
                     with self._lock:
                         task.state.set(
                             "TERMINATED",
@@ -357,6 +368,8 @@ class Jobs:
 
     def _collect(self, task: TaskRun, code: int) -> None:
         """A finished job process -> the task's state, from its result.json and exit code."""
+        if task.proc is not None:
+            kill_groups([task.proc], grace=0)  # whatever the job left running in its group
         result = read_result(task.run_dir / "result.json") if task.run_dir else None
         with self._lock:
             task.result = result
@@ -372,15 +385,7 @@ class Jobs:
             run.reason = "timeout" if timed_out else (run.reason or "cancel")
             run.state.set("TERMINATING", message=message)
             run.timing.terminating = now_ms()
-        for task in running:
-            if task.proc is not None:
-                try:
-                    os.killpg(task.proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for task in running:
-            if task.proc is not None:
-                kill_group(task.proc, self.kill_grace)
+        kill_groups([t.proc for t in running if t.proc is not None], self.kill_grace)
         with self._lock:
             for task in run.tasks:
                 if not task.state.terminal:

@@ -267,18 +267,29 @@ def run_outcome(run: Run) -> tuple[str, str, str, str | None]:
     return "TERMINATED", result, message, None
 
 
-def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE) -> None:
-    """SIGTERM the process group, SIGKILL it after ``grace`` seconds, and reap the process."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_groups(procs: list[subprocess.Popen], grace: float = KILL_GRACE) -> None:
+    """SIGTERM the job process groups, SIGKILL them after ``grace`` seconds, and reap the leaders.
+
+    Every group gets a final SIGKILL too, so no child (a Spark JVM, a subprocess) outlives its job.
+    """
+    for proc in procs:
+        _signal_group(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=wait)
-            return
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.01))
         except subprocess.TimeoutExpired:
-            continue
+            pass
+    for proc in procs:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def read_result(path: Path) -> dict[str, Any] | None:
