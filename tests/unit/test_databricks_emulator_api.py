@@ -51,6 +51,12 @@ if args[0] == "sleep":
 elif args[0] == "fail":
     result("FAILED", error="ValueError: bad input", trace="Traceback (most recent call last):\\nValueError: bad input")
     sys.exit(1)
+elif args[0] == "stubborn":  # ignores SIGTERM and leaves a child behind in its process group
+    import signal, subprocess
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    (run_dir / "child").write_text(str(child.pid))
+    time.sleep(60)
 elif args[0] == "crash":
     sys.exit(3)
 else:
@@ -146,11 +152,15 @@ def run_async(hook: DatabricksHook, method: str, *args):
     return asyncio.run(_call())
 
 
-def gone(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return True
+def gone(pid: int, within: float = 3.0) -> bool:
+    """True once no process of the group ``pid`` exists (orphans take a moment to be reaped)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
     return False
 
 
@@ -448,6 +458,16 @@ def test_run_timeout(hook: DatabricksHook) -> None:
     state = wait_done(hook, run_id, timeout=15)
     assert (state.life_cycle_state, state.result_state) == ("TERMINATED", "TIMEDOUT")
     assert "timed out" in state.state_message
+    assert hook.get_run(run_id)["state"]["user_cancelled_or_timedout"] is True
+
+
+def test_task_timeout(hook: DatabricksHook) -> None:
+    task = {"task_key": "slow", "timeout_seconds": "1", "existing_cluster_id": CLUSTER,
+            "spark_python_task": {"python_file": upload_program(hook), "parameters": ["sleep", "60"]}}  # fmt: skip
+    run_id = hook.submit_run({"run_name": "t", "tasks": [task]})
+    state = wait_done(hook, run_id, timeout=15)
+    assert (state.life_cycle_state, state.result_state) == ("TERMINATED", "TIMEDOUT")
+    assert state.state_message == "Task slow timed out after 1 seconds"
 
 
 def test_idempotency_list_and_delete(hook: DatabricksHook, emu) -> None:
@@ -526,3 +546,38 @@ def test_cli_serves_the_hook_and_stops_its_jobs(tmp_path: Path, job_program: Pat
         emu.stop()
         assert emu.proc.returncode == 0, emu.log_text()
         assert gone(int(pid_file.read_text()))
+
+
+def test_cancel_sigkills_a_job_ignoring_sigterm_and_its_children(
+    tmp_path: Path, job_program: Path, monkeypatch
+) -> None:
+    with DatabricksEmulator(
+        tmp_path / "grace",
+        TOKEN,
+        command=lambda run_dir, dbfs_root: [sys.executable, str(job_program), str(run_dir)],
+        kill_grace=0.5,
+    ) as emu:
+        conn = {
+            "conn_type": "databricks",
+            "host": emu.host,
+            "port": emu.port,
+            "schema": "http",
+            "password": TOKEN,
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_DBX_GRACE", json.dumps(conn))
+        hook = DatabricksHook("dbx_grace", retry_limit=1)
+        run_id = hook.submit_run(python_run(upload_program(hook), "stubborn"))
+        [task] = hook.get_run_tasks(run_id)
+        run_dir = emu.root / "runs" / str(task["run_id"])
+        deadline = time.monotonic() + 10
+        while not (run_dir / "child").exists():
+            assert time.monotonic() < deadline, "the job process never started its child"
+            time.sleep(0.05)
+        hook.cancel_run(run_id)
+        assert hook.get_run_state(run_id).life_cycle_state in ("TERMINATING", "TERMINATED")
+        state = wait_done(hook, run_id, timeout=10)
+        assert state.result_state == "CANCELED"
+        pid, child = int((run_dir / "pid").read_text()), int((run_dir / "child").read_text())
+        assert gone(pid)
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)  # the child was in the job's process group

@@ -260,7 +260,7 @@ def run_outcome(run: Run) -> tuple[str, str, str, str | None]:
         return "TERMINATED", "SUCCESS", "", None
     result = "TIMEDOUT" if failed.state.result == "TIMEDOUT" else "FAILED"
     message = failed.state.message
-    if not run.legacy:
+    if not run.legacy and result == "FAILED":
         message = f"Task {failed.task_key} failed with message: {message}"
         if len(run.tasks) > 1:
             message += " This caused all downstream tasks to get skipped."
@@ -290,6 +290,18 @@ def kill_groups(procs: list[subprocess.Popen], grace: float = KILL_GRACE) -> Non
     for proc in procs:
         _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
+    for proc in procs:  # orphans of the group are reaped by init: wait until the group is empty
+        give_up = time.monotonic() + 2.0
+        while _group_alive(proc.pid) and time.monotonic() < give_up:
+            time.sleep(0.02)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def read_result(path: Path) -> dict[str, Any] | None:

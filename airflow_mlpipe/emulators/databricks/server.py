@@ -22,7 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 from airflow_mlpipe.emulators.databricks import ApiError, Params, invalid
 from airflow_mlpipe.emulators.databricks.clusters import Clusters
 from airflow_mlpipe.emulators.databricks.dbfs import Dbfs
-from airflow_mlpipe.emulators.databricks.jobs import CommandBuilder, Jobs
+from airflow_mlpipe.emulators.databricks.jobs import Jobs
+from airflow_mlpipe.emulators.databricks.runs import KILL_GRACE, CommandBuilder
 from airflow_mlpipe.emulators.databricks.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class DatabricksEmulator:
         mounts: dict[str, str] | None = None,
         clusters: dict[str, str] | None = None,
         command: CommandBuilder | None = None,
+        *,
+        kill_grace: float = KILL_GRACE,
     ) -> None:
         if not token:
             raise ValueError(
@@ -56,7 +59,9 @@ class DatabricksEmulator:
         self.dbfs = Dbfs(self.root, mounts)
         self.workspace = Workspace(self.root)
         self.clusters = Clusters(clusters)
-        self.jobs = Jobs(self.root, self.dbfs, self.workspace, self.clusters, command=command)
+        self.jobs = Jobs(
+            self.root, self.dbfs, self.workspace, self.clusters, command=command, kill_grace=kill_grace
+        )
         self.routes = self._routes()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
