@@ -1,0 +1,1 @@
+"""Local emulators of remote services (Databricks) so pipelines and tests run on one machine."""
