@@ -581,3 +581,25 @@ def test_cancel_sigkills_a_job_ignoring_sigterm_and_its_children(
         assert gone(pid)
         with pytest.raises(ProcessLookupError):
             os.kill(child, 0)  # the child was in the job's process group
+
+
+def test_injected_faults_answer_matching_requests_then_stop(hook: DatabricksHook, emu) -> None:
+    path = upload_program(hook)
+    run_id = hook.submit_run(python_run(path, "sleep", "0.2"))
+    other = hook.submit_run(python_run(path, "sleep", "0.2"))
+    status, _ = call(
+        emu,
+        "POST",
+        "/api/2.0/mlpipe-emulator/faults",
+        {"path": "jobs/runs/get", "run_id": run_id, "status": 503, "times": 2},
+    )
+    assert status == 200
+    hook.get_run_state(other)  # another run's requests are not affected
+    for _ in range(2):  # a 5xx is retried by the hook (retry_limit=1 here), then it gives up
+        with pytest.raises(Exception, match="503 Server Error"):
+            hook.get_run_state(run_id)
+    assert wait_done(hook, run_id).is_successful  # used up: answered normally again
+    status, body = call(
+        emu, "POST", "/api/2.0/mlpipe-emulator/faults", {"path": "jobs/runs/get", "status": 200}
+    )
+    assert status == 400 and "error status" in body["message"]

@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 from airflow_mlpipe.emulators.databricks import ApiError, Params, invalid
 from airflow_mlpipe.emulators.databricks.clusters import Clusters
 from airflow_mlpipe.emulators.databricks.dbfs import Dbfs
+from airflow_mlpipe.emulators.databricks.faults import ROUTE as FAULTS_ROUTE
+from airflow_mlpipe.emulators.databricks.faults import Faults
 from airflow_mlpipe.emulators.databricks.jobs import Jobs
 from airflow_mlpipe.emulators.databricks.runs import KILL_GRACE, CommandBuilder
 from airflow_mlpipe.emulators.databricks.workspace import Workspace
@@ -62,6 +64,7 @@ class DatabricksEmulator:
         self.jobs = Jobs(
             self.root, self.dbfs, self.workspace, self.clusters, command=command, kill_grace=kill_grace
         )
+        self.faults = Faults()
         self.routes = self._routes()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -91,6 +94,7 @@ class DatabricksEmulator:
                 ("POST", "cancel", j.cancel), ("GET", "list", j.list), ("POST", "delete", j.delete),
             ):  # fmt: skip
                 routes[(method, f"/api/{version}/jobs/runs/{name}")] = fn
+        routes[("POST", FAULTS_ROUTE)] = self.faults.add
         return routes
 
     @property
@@ -180,6 +184,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             params = self._params(method, path, url.query, body)
             if params is None:
                 return  # a multipart put was answered
+            emulator.faults.check(path, params)
             result = handler(params)
             if isinstance(result, tuple):
                 self._send(200, result[0], result[1])
