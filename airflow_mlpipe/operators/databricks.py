@@ -296,11 +296,15 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
         return self.finish(context, event, plan)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
-        if next_method == "__fail__":  # the local deadline passed while deferred: stop the remote run too
+        from airflow.sdk.bases.operator import TriggerFailureReason
+
+        timed_out = (next_kwargs or {}).get("error") == TriggerFailureReason.TRIGGER_TIMEOUT
+        if next_method == "__fail__" and timed_out:  # the local deadline passed: stop the remote run too
             run_id = context["ti"].xcom_pull(task_ids=self.task_id, key="run_id")
             if run_id is not None:
-                self.log.info("cancelling Databricks run %s", run_id)
+                self.log.info("timeout_seconds passed: cancelling Databricks run %s", run_id)
                 self.hook.cancel_run(run_id)
+        # a trigger that failed otherwise (Databricks unreachable) leaves the run running: a retry adopts it
         return super().resume_execution(next_method, next_kwargs, context)
 
     # --- complete --------------------------------------------------------------------------

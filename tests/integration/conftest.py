@@ -193,11 +193,19 @@ def import_notebook(emulator, source: Path, path: str) -> None:
     """Put a notebook into the emulator's workspace, as a user's existing workspace notebook."""
     import base64
 
+    import posixpath
+
     import requests
 
+    auth = {"Authorization": f"Bearer {emulator.token}"}
+    folder = posixpath.dirname(path)
+    made = requests.post(
+        f"{emulator.url}/api/2.0/workspace/mkdirs", headers=auth, json={"path": folder}, timeout=30
+    )
+    assert made.status_code == 200, made.text
     got = requests.post(
         f"{emulator.url}/api/2.0/workspace/import",
-        headers={"Authorization": f"Bearer {emulator.token}"},
+        headers=auth,
         json={
             "path": path,
             "format": "SOURCE",

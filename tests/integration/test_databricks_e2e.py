@@ -18,12 +18,12 @@ pytestmark = pytest.mark.integration
 NOTEBOOKS = "/Users/ml@contoso.com"
 
 
-@pytest.fixture(scope="module")
-def workspace(deployment, databricks_config, databricks_emulator, monkeypatch_module):
+@pytest.fixture
+def workspace(deployment, databricks_config, databricks_emulator, monkeypatch):
     """The test's v1 workspace (embedded deployment + the emulator as Databricks workspace 'emu')
     and a Databricks compute target attached to it with an access token."""
-    monkeypatch_module.setenv("MLPIPE_HOME", str(deployment.home))
-    monkeypatch_module.setenv("MLPIPE_CONFIG", str(databricks_config))
+    monkeypatch.setenv("MLPIPE_HOME", str(deployment.home))
+    monkeypatch.setenv("MLPIPE_CONFIG", str(databricks_config))
     from airflow_mlpipe.v1.core import Workspace
     from airflow_mlpipe.v1.core.compute import ComputeTarget, DatabricksCompute
 
@@ -33,13 +33,6 @@ def workspace(deployment, databricks_config, databricks_emulator, monkeypatch_mo
     )
     target = ComputeTarget.attach(ws, "dbx-e2e", config)
     return ws, target
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
 
 
 def emulator_api(emulator, method: str, path: str, **kwargs):
