@@ -22,6 +22,9 @@ pytestmark = pytest.mark.integration
 
 SAMPLES = Path(__file__).resolve().parents[1] / "v1_samples"
 NAMES = sorted(p.name for p in SAMPLES.iterdir() if (p / "pipeline.py").is_file())
+# while working on one sample: MLPIPE_TEST_SAMPLES=databricks,environments runs only those
+if os.environ.get("MLPIPE_TEST_SAMPLES"):
+    NAMES = [n for n in NAMES if n in os.environ["MLPIPE_TEST_SAMPLES"].split(",")]
 MLPIPE = str(Path(sys.executable).parent / "mlpipe")
 # samples whose workspace keeps its datastores (and so its registered datasets and models) on Blob
 # Storage (Azurite), not on the embedded local folder
