@@ -131,7 +131,7 @@ def deployment(tmp_path_factory, azurite, blob_config, docker_url):
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin,viewer:viewer",
         },
     )
-    dep.up(port=free_port(), timeout=240)
+    dep.up(port=free_port(), timeout=240, databricks=True)  # with the local Databricks emulator
     try:
         yield dep
     finally:
@@ -192,7 +192,6 @@ E2E_NOTEBOOKS = Path(__file__).parent / "databricks_notebooks"
 def import_notebook(emulator, source: Path, path: str) -> None:
     """Put a notebook into the emulator's workspace, as a user's existing workspace notebook."""
     import base64
-
     import posixpath
 
     import requests
@@ -218,23 +217,26 @@ def import_notebook(emulator, source: Path, path: str) -> None:
     assert got.status_code == 200, got.text
 
 
-@pytest.fixture(scope="session")
-def databricks_emulator(tmp_path_factory, deployment):
-    """The Databricks emulator with the embedded workspace's blob datastore mounted at
-    /mnt/workspaceblobstore (its file datastore is not mounted: steps stage through DBFS), and the
-    notebooks the tests' pipelines name already in its workspace."""
-    from databricks_emulator import start_emulator
+class DeploymentEmulator:
+    """The Databricks emulator `mlpipe up --databricks` started beside the test deployment."""
 
-    blob = deployment.home / "workspace" / "datastores" / "workspaceblobstore"
-    blob.mkdir(parents=True, exist_ok=True)
-    with start_emulator(
-        tmp_path_factory.mktemp("databricks"),
-        DATABRICKS_TOKEN,
-        mounts={"/mnt/workspaceblobstore": str(blob)},
-    ) as emulator:
-        for notebook in (*DATABRICKS_NOTEBOOKS.glob("*.py"), *E2E_NOTEBOOKS.glob("*.py")):
-            import_notebook(emulator, notebook, f"/Users/ml@contoso.com/{notebook.stem}")
-        yield emulator
+    def __init__(self, deployment):
+        state = deployment.state()["databricks"]
+        self.host, self.port = "127.0.0.1", state["port"]
+        self.url = f"http://{self.host}:{self.port}"
+        self.token = json.loads((deployment.home / "secrets.json").read_text())["databricks_token"]
+        self.conn_id = state["conn_id"]
+
+
+@pytest.fixture(scope="session")
+def databricks_emulator(deployment):
+    """The deployment's Databricks emulator (the embedded workspace's datastores mounted at
+    /mnt/<name>), with the notebooks the tests' pipelines name already in its workspace."""
+    emulator = DeploymentEmulator(deployment)
+    wait_port(emulator.port)
+    for notebook in (*DATABRICKS_NOTEBOOKS.glob("*.py"), *E2E_NOTEBOOKS.glob("*.py")):
+        import_notebook(emulator, notebook, f"/Users/ml@contoso.com/{notebook.stem}")
+    return emulator
 
 
 @pytest.fixture(scope="session")

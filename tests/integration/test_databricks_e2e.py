@@ -171,3 +171,100 @@ def test_a_retried_task_adopts_the_run_of_its_first_try(workspace, databricks_em
     assert step.get_metrics() == {"notebook_exit_value": "released"}
     log = "\n".join(client.task_log(run.dag_id, run.run_id, "retried", 2))
     assert f"adopting Databricks run {remote['run_id']}" in log, log[-3000:]
+
+
+def test_timeout_seconds_ends_the_run_and_fails_the_step(workspace, databricks_emulator, client):
+    from airflow_mlpipe.v1.core import Experiment
+    from airflow_mlpipe.v1.pipeline.core import Pipeline
+    from airflow_mlpipe.v1.pipeline.steps import DatabricksStep
+
+    ws, target = workspace
+    step = DatabricksStep(
+        name="slow",
+        existing_cluster_id="0101-000000-emulator",
+        notebook_path=f"{NOTEBOOKS}/wait_for_release",
+        notebook_params={"release": "/tmp/never-released"},
+        run_name="db_timeout-slow",
+        timeout_seconds=3,
+        compute_target=target,
+        allow_reuse=False,
+    )
+    run = Experiment(ws, "db_timeout").submit(Pipeline(workspace=ws, steps=[step]))
+    assert run.wait_for_completion(show_output=False, raise_on_error=False, timeout_seconds=300) == "Failed"
+    remote = runs_named(databricks_emulator, "db_timeout-slow")[0]
+    assert remote["state"]["result_state"] == "TIMEDOUT"
+    log = "\n".join(client.task_log(run.dag_id, run.run_id, "slow", 1))
+    assert "ended TIMEDOUT" in log, log[-3000:]
+
+
+def test_output_file_dataset_config_from_a_databricks_script(workspace, databricks_emulator, client):
+    """v1 refused OutputFileDatasetConfig on a DatabricksStep; here the script writes it with plain
+    open(), as_upload keeps what its globs match, it is published to its destination, registered as
+    a dataset, and read by the next step."""
+    from pathlib import Path
+
+    from airflow_mlpipe.v1.core import Dataset, Experiment
+    from airflow_mlpipe.v1.data import OutputFileDatasetConfig
+    from airflow_mlpipe.v1.pipeline.core import Pipeline
+    from airflow_mlpipe.v1.pipeline.steps import DatabricksStep, PythonScriptStep
+
+    ws, target = workspace
+    src = str(Path(__file__).parent / "databricks_src")
+    store = ws.datastores["workspacefilestore"]  # not mounted in Databricks workspace 'emu': via DBFS
+    report = (
+        OutputFileDatasetConfig(name="report", destination=(store, "db-exports/{run-id}"))
+        .as_upload(overwrite=True, source_globs=["*.csv"])
+        .register_on_complete(name="db_export")
+    )
+    export = DatabricksStep(
+        name="export",
+        outputs=[report],
+        python_script_name="export.py",
+        source_directory=src,
+        num_workers=1,
+        compute_target=target,
+        allow_reuse=False,
+    )
+    read = PythonScriptStep(
+        name="read_export",
+        script_name="read_export.py",
+        arguments=["--report", report.as_input("report")],
+        source_directory=src,
+        allow_reuse=False,
+    )
+    run = Experiment(ws, "db_output_dataset").submit(Pipeline(workspace=ws, steps=[export, read]))
+    status = run.wait_for_completion(show_output=False, raise_on_error=False, timeout_seconds=300)
+    assert status == "Finished", "\n".join(client.task_log(run.dag_id, run.run_id, "export", 1)[-40:])
+    assert run.find_step_run("read_export")[0].get_metrics() == {"files": 1, "rows": "rows,42"}
+    registered = Dataset.get_by_name(ws, "db_export")
+    assert sorted(Path(p).name for p in registered.to_path()) == ["summary.csv"]
+
+
+def test_the_embedded_workspace_runs_databricks_steps_on_mlpipe_up_databricks(
+    deployment, monkeypatch, client
+):
+    """`mlpipe up --databricks`: with no config, the embedded workspace has the emulator as
+    Databricks workspace 'local' and its connection; v1's attach names it, with any token."""
+    monkeypatch.setenv("MLPIPE_HOME", str(deployment.home))
+    from airflow_mlpipe.v1.core import Experiment, Workspace
+    from airflow_mlpipe.v1.core.compute import ComputeTarget, DatabricksCompute
+    from airflow_mlpipe.v1.pipeline.core import Pipeline
+    from airflow_mlpipe.v1.pipeline.steps import DatabricksStep
+
+    ws = Workspace.from_config()
+    assert ws.databricks["local"]["conn_id"] == "mlpipe_databricks_local"
+    config = DatabricksCompute.attach_configuration(resource_group="rg", workspace_name="local")
+    target = ComputeTarget.attach(ws, "dbx-local", config)
+    step = DatabricksStep(
+        name="hello",
+        num_workers=1,
+        notebook_path=f"{NOTEBOOKS}/hello",
+        notebook_params={"myparam": "from the embedded workspace"},
+        compute_target=target,
+        allow_reuse=False,
+    )
+    run = Experiment(ws, "db_local").submit(Pipeline(workspace=ws, steps=[step]))
+    assert run.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
+    assert run.find_step_run("hello")[0].get_metrics() == {
+        "notebook_exit_value": "from the embedded workspace"
+    }
