@@ -1,0 +1,166 @@
+"""DatabricksStepOperator's parts that need no Airflow task instance, against the real emulator:
+cluster checks (permit_cluster_restart), what reuse fingerprints of remote code, the run it submits.
+The whole protocol runs through Airflow in tests/integration/test_databricks_e2e.py."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import requests
+from databricks_emulator import start_emulator
+
+from airflow_mlpipe.exceptions import StepFailedError
+from airflow_mlpipe.hooks.databricks import DatabricksStepHook, dbfs_uri, fuse_path
+from airflow_mlpipe.operators.databricks import DatabricksStepOperator
+
+TOKEN = "operator-test-token"
+RUNNING, STOPPED = "0101-000000-running", "0101-000000-stopped"
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    with start_emulator(
+        tmp_path_factory.mktemp("dbx"), TOKEN, clusters={RUNNING: "RUNNING", STOPPED: "TERMINATED"}
+    ) as emu:
+        yield emu
+
+
+@pytest.fixture
+def conn(emulator, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_DBX_UNIT", emulator.conn_uri)
+    return "dbx_unit"
+
+
+def operator(conn: str, settings: dict, name: str = "step") -> DatabricksStepOperator:
+    """The operator the translator would build for a step named ``name``."""
+    from airflow_mlpipe.spec import task_id_for
+
+    base = {
+        "notebook_params": {},
+        "python_script_params": [],
+        "jar_params": [],
+        "cluster": {"existing_cluster_id": RUNNING},
+        "libraries": [],
+        "run_name": None,
+        "timeout_seconds": None,
+        "permit_cluster_restart": False,
+    }
+    step = {
+        "name": name,
+        "kind": "databricks",
+        "inputs": [],
+        "outputs": [],
+        "arguments": [],
+        "compute_target": "dbx",
+        "settings": {**base, **settings},
+    }
+    pipeline = {
+        "compute_targets": {"dbx": {"name": "dbx", "type": "Databricks", "conn_id": conn, "mounts": {}}}
+    }
+    return DatabricksStepOperator(task_id=task_id_for(name), step=step, pipeline=pipeline)
+
+
+def put_notebook(emulator, path: str, source: str) -> None:
+    auth = {"Authorization": f"Bearer {emulator.token}"}
+    requests.post(
+        f"{emulator.url}/api/2.0/workspace/mkdirs", headers=auth, json={"path": "/Shared"}, timeout=10
+    )
+    got = requests.post(
+        f"{emulator.url}/api/2.0/workspace/import",
+        headers=auth,
+        json={
+            "path": path,
+            "format": "SOURCE",
+            "language": "PYTHON",
+            "content": base64.b64encode(source.encode()).decode(),
+            "overwrite": True,
+        },
+        timeout=10,
+    )
+    assert got.status_code == 200, got.text
+
+
+def test_a_terminated_cluster_is_started_only_with_permit_cluster_restart(conn):
+    task = {"task": {"notebook_path": "/Shared/nb"}}
+    refused = operator(conn, {**task, "cluster": {"existing_cluster_id": STOPPED}})
+    with pytest.raises(
+        StepFailedError, match="cluster 0101-000000-stopped is TERMINATED.*permit_cluster_restart=True"
+    ):
+        refused._check_cluster(refused.hook)
+    permitted = operator(
+        conn, {**task, "cluster": {"existing_cluster_id": STOPPED}, "permit_cluster_restart": True}
+    )
+    permitted._check_cluster(permitted.hook)
+    assert permitted.hook.get_cluster_state(STOPPED).is_running
+    operator(conn, task)._check_cluster(operator(conn, task).hook)  # a running cluster: nothing to do
+
+
+def test_the_code_digest_follows_the_notebook_and_the_dbfs_script_and_jars(emulator, conn):
+    put_notebook(emulator, "/Shared/nb", "# Databricks notebook source\nprint(1)\n")
+    nb = operator(conn, {"task": {"notebook_path": "/Shared/nb"}})
+    first = nb.remote_code_digest()
+    assert nb.remote_code_digest() == first  # the same source: the same digest
+    put_notebook(emulator, "/Shared/nb", "# Databricks notebook source\nprint(2)\n")
+    assert nb.remote_code_digest() != first  # v1 reused a changed notebook's old results
+
+    hook = DatabricksStepHook(conn)
+    hook.dbfs_put_bytes("/code/main.py", b"print('a')\n")
+    hook.dbfs_put_bytes("/code/lib.jar", b"jar-1")
+    script = operator(
+        conn,
+        {"task": {"python_script_path": "dbfs:/code/main.py"}, "libraries": [{"jar": "dbfs:/code/lib.jar"}]},
+    )
+    before = script.remote_code_digest()
+    hook.dbfs_put_bytes("/code/lib.jar", b"jar-2")
+    assert script.remote_code_digest() != before
+    missing = operator(conn, {"task": {"python_script_path": "dbfs:/code/absent.py"}})
+    with pytest.raises(StepFailedError, match="dbfs:/code/absent.py is not a file on DBFS"):
+        missing.remote_code_digest()
+
+
+def test_the_submitted_run_carries_cluster_libraries_timeout_and_token(conn):
+    settings = {
+        "task": {"main_class_name": "com.contoso.Main"},
+        "jar_params": [{"literal": "--n"}, {"parameter": "n"}],
+        "cluster": {
+            "new_cluster": {
+                "spark_version": "10.4.x-scala2.12",
+                "node_type_id": "Standard_D3_v2",
+                "num_workers": 1,
+            }
+        },
+        "libraries": [{"jar": "dbfs:/code/lib.jar"}],
+        "timeout_seconds": 600,
+        "run_name": "nightly jar",
+    }
+    op = operator(conn, settings, name="my step")
+    spec = op._run_spec({"task": settings["task"], "args": ["--n", "3"], "outputs": {}}, "tok")
+    assert spec["run_name"] == "nightly jar" and spec["idempotency_token"] == "tok"
+    assert spec["timeout_seconds"] == 600
+    (task,) = spec["tasks"]
+    assert task["task_key"] == "my_step" and task["timeout_seconds"] == 600
+    assert task["spark_jar_task"] == {"main_class_name": "com.contoso.Main", "parameters": ["--n", "3"]}
+    assert task["new_cluster"]["num_workers"] == 1 and task["libraries"] == [{"jar": "dbfs:/code/lib.jar"}]
+    json.dumps(spec)
+
+
+def test_dbfs_paths_in_both_forms():
+    assert dbfs_uri("/mnt/x/y") == "dbfs:/mnt/x/y" and dbfs_uri("dbfs:/a") == "dbfs:/a"
+    assert fuse_path("dbfs:/mnt/x") == "/dbfs/mnt/x" and fuse_path("/a/b") == "/dbfs/a/b"
+
+
+def test_streamed_upload_and_download_round_trip(conn, tmp_path):
+    hook = DatabricksStepHook(conn)
+    data = bytes(range(256)) * 9000  # 2.3 MB: three 1 MB blocks
+    (tmp_path / "big.bin").write_bytes(data)
+    seen = []
+    assert hook.dbfs_upload(tmp_path / "big.bin", "/stage/big.bin", seen.append) == len(data)
+    assert seen == [1024 * 1024, 1024 * 1024, len(data) - 2 * 1024 * 1024]
+    assert hook.dbfs_files("/stage") == {"big.bin": len(data)}
+    hook.dbfs_download("/stage/big.bin", len(data), tmp_path / "back.bin")
+    assert (tmp_path / "back.bin").read_bytes() == data
+    assert hook.dbfs_files("/nothing/here") == {}
+    hook.dbfs_delete("/stage")
+    assert hook.dbfs_status("/stage") is None
