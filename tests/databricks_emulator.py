@@ -130,3 +130,29 @@ def start_emulator(
         time.sleep(0.05)
     emulator.port = int(ready.read_text())
     return emulator
+
+
+def import_notebook(url: str, token: str, path: str, source: bytes, language: str = "PYTHON") -> None:
+    """Put a notebook into the emulator's workspace (its folder made first, as Databricks needs),
+    as a user's existing workspace notebook."""
+    import base64
+    import posixpath
+
+    import requests
+
+    auth = {"Authorization": f"Bearer {token}"}
+    made = requests.post(
+        f"{url}/api/2.0/workspace/mkdirs", headers=auth, json={"path": posixpath.dirname(path)}, timeout=30
+    )
+    if made.status_code != 200:
+        raise RuntimeError(f"workspace/mkdirs {posixpath.dirname(path)}: {made.text}")
+    body = {
+        "path": path,
+        "format": "SOURCE",
+        "language": language,
+        "content": base64.b64encode(source).decode(),
+        "overwrite": True,
+    }
+    got = requests.post(f"{url}/api/2.0/workspace/import", headers=auth, json=body, timeout=30)
+    if got.status_code != 200:
+        raise RuntimeError(f"workspace/import {path}: {got.text}")

@@ -9,7 +9,6 @@ Arguments are checked when the step is built, with v1's messages prefixed by the
 from __future__ import annotations
 
 import posixpath
-import warnings
 from typing import Any
 
 from airflow_mlpipe.definitions.databricks_libraries import (
@@ -23,7 +22,7 @@ from airflow_mlpipe.definitions.databricks_libraries import (
 )
 from airflow_mlpipe.definitions.dataset import NAME_RE
 from airflow_mlpipe.definitions.parameter import PipelineParameter
-from airflow_mlpipe.definitions.steps import Step
+from airflow_mlpipe.definitions.steps import Step, warn_hash_paths
 from airflow_mlpipe.exceptions import UserErrorException
 
 DEFAULT_SPARK_VERSION = "10.4.x-scala2.12"
@@ -132,12 +131,7 @@ class DatabricksStep(Step):
                     raise UserErrorException(f"{where}: {key}[{i}] must be a {cls.__name__}, got {lib!r}")
                 self.libraries.append(lib)
         if hash_paths:
-            warnings.warn(
-                "Parameter 'hash_paths' is deprecated and will be removed. All files under "
-                "source_directory are hashed (except those excluded by .amlignore or .gitignore).",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+            warn_hash_paths()
         if run_name is not None and not isinstance(run_name, str):
             raise UserErrorException(f"{where}: run_name must be a string")
         if timeout_seconds is not None and (

@@ -103,12 +103,7 @@ class PythonScriptStep(Step):
                 f"step {self.name!r}: params must be a dict, got {type(params).__name__}"
             )
         if hash_paths:
-            warnings.warn(
-                "Parameter 'hash_paths' is deprecated and will be removed. All files under "
-                "source_directory are hashed (except those excluded by .amlignore or .gitignore).",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+            warn_hash_paths()
         from airflow_mlpipe.definitions.workspace import parse_duration
 
         self.max_reuse_age = (
@@ -144,6 +139,16 @@ class PythonScriptStep(Step):
                 for k, v in sorted(self.runconfig_pipeline_params.items())
             }
         return settings
+
+
+def warn_hash_paths() -> None:
+    """v1's deprecation of ``hash_paths``: the whole source folder is hashed anyway."""
+    warnings.warn(
+        "Parameter 'hash_paths' is deprecated and will be removed. All files under "
+        "source_directory are hashed (except those excluded by .amlignore or .gitignore).",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 # runconfig properties v1 let a PipelineParameter set per run; a step runs on one node here, so

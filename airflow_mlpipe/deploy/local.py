@@ -228,18 +228,7 @@ class LocalDeployment:
             raise DeploymentError(f"`airflow db migrate` failed:\n{migrate.stderr[-3000:]}")
         pids = {}
         for name in COMPONENTS:
-            log = open(self.home / "logs" / f"{name}.log", "ab")
-            proc = subprocess.Popen(
-                [*airflow, name],
-                env=env,
-                cwd=Path.cwd(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            log.close()
-            pids[name] = proc.pid
+            pids[name] = self._spawn(name, [*airflow, name], env)
         if emulator is not None:
             pids["databricks"] = self._start_emulator(env, emulator)
         state = {
@@ -310,17 +299,20 @@ class LocalDeployment:
         for mount, folder in emulator["mount_dirs"].items():
             cmd += ["--mount", f"{mount}={folder}"]
         own_env = {k: v for k, v in env.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
-        log = open(self.home / "logs" / "databricks.log", "ab")
-        proc = subprocess.Popen(
-            cmd,
-            env=own_env,
-            cwd=Path.cwd(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        return self._spawn("databricks", cmd, own_env)
+
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> int:
+        """Start one component in its own process group, its output in logs/<name>.log."""
+        with open(self.home / "logs" / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                cwd=Path.cwd(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         return proc.pid
 
     def health(self) -> dict[str, Any] | None:

@@ -210,26 +210,17 @@ class DatabricksData:
         inputs: dict[str, str],
         outputs: dict[str, dict[str, Any]],
     ) -> str:
-        from airflow_mlpipe.operators.python_script import experiment_name
-        from airflow_mlpipe.reuse.decide import registry_datastore
-
-        ti = context["ti"]
-        doc = {
-            "run_id": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
-            "step": self.step["name"],
-            "experiment": experiment_name(context),
-            "parent_run_id": f"{ti.dag_id}/{ti.run_id}",
-            "input_datasets": {n: {"kind": "path", "path": fuse_path(p)} for n, p in inputs.items()},
-            "output_datasets": {n: fuse_path(o["path"]) for n, o in outputs.items()},
-            "parameters": parameters,
-            "metrics_file": fuse_path(posixpath.join(attempt, METRICS_FILE)),
-            "files_dir": fuse_path(posixpath.join(attempt, "files")),
-            "parent_files_dir": fuse_path(posixpath.join(attempt, "parent_files")),
-            "workspace": {
-                "datastores": self.pipeline["datastores"],
-                "default_datastore": registry_datastore(self.pipeline),
+        doc = self.run_context_doc(
+            context,
+            {n: {"kind": "path", "path": fuse_path(p)} for n, p in inputs.items()},
+            {n: fuse_path(o["path"]) for n, o in outputs.items()},
+            parameters,
+            {
+                "metrics": fuse_path(posixpath.join(attempt, METRICS_FILE)),
+                "files": fuse_path(posixpath.join(attempt, "files")),
+                "parent_files": fuse_path(posixpath.join(attempt, "parent_files")),
             },
-        }
+        )
         path = posixpath.join(attempt, CONTEXT_FILE)
         hook.dbfs_put_bytes(path, json.dumps(doc).encode())
         return path

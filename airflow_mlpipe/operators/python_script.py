@@ -98,23 +98,17 @@ class PythonScriptStepOperator(StepOperator):
         shutil.copytree(source, snapshot, ignore=shutil.ignore_patterns("__pycache__", ".git", ".complete"))
         args = [self._argument(a, run) for a in self.step["arguments"]]
         metrics_file = run.workdir / "metrics.jsonl"
-        ti = context["ti"]
-        run_context = {
-            "run_id": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
-            "step": self.step["name"],
-            "experiment": experiment_name(context),
-            "parent_run_id": f"{ti.dag_id}/{ti.run_id}",
-            "input_datasets": run.inputs,
-            "output_datasets": {name: str(path) for name, path in run.outputs.items()},
-            "parameters": run.parameters,
-            "metrics_file": str(metrics_file),
-            "files_dir": str(run.files_dirs["files"]),
-            "parent_files_dir": str(run.files_dirs["parent_files"]),
-            "workspace": {
-                "datastores": self.pipeline["datastores"],
-                "default_datastore": registry_datastore(self.pipeline),
+        run_context = self.run_context_doc(
+            context,
+            run.inputs,
+            {name: str(path) for name, path in run.outputs.items()},
+            run.parameters,
+            {
+                "metrics": str(metrics_file),
+                "files": str(run.files_dirs["files"]),
+                "parent_files": str(run.files_dirs["parent_files"]),
             },
-        }
+        )
         (run.workdir / "run_context.json").write_text(json.dumps(run_context))
         step_env = {
             f"AML_PARAMETER_{name}": str(self.value_of(e, run)) for name, e in settings["params"].items()

@@ -308,6 +308,38 @@ class StepData:
                 "output %s: registered as dataset %s version %s", name, record["name"], record["version"]
             )
 
+    def run_context_doc(
+        self,
+        context: Any,
+        inputs: dict[str, Any],
+        outputs: dict[str, str],
+        parameters: dict[str, Any],
+        files: dict[str, str],
+    ) -> dict[str, Any]:
+        """What a script's ``Run.get_context()`` reads: ids, inputs, outputs, parameters, and where
+        it writes metrics (``files["metrics"]``) and run files (``files["files"]``,
+        ``files["parent_files"]``), as paths the script sees."""
+        from airflow_mlpipe.operators.python_script import experiment_name
+        from airflow_mlpipe.reuse.decide import registry_datastore
+
+        ti = context["ti"]
+        return {
+            "run_id": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
+            "step": self.step["name"],
+            "experiment": experiment_name(context),
+            "parent_run_id": f"{ti.dag_id}/{ti.run_id}",
+            "input_datasets": inputs,
+            "output_datasets": outputs,
+            "parameters": parameters,
+            "metrics_file": files["metrics"],
+            "files_dir": files["files"],
+            "parent_files_dir": files["parent_files"],
+            "workspace": {
+                "datastores": self.pipeline["datastores"],
+                "default_datastore": registry_datastore(self.pipeline),
+            },
+        }
+
     def default_datastore(self) -> str | None:
         """The pipeline's default datastore (where its reuse cache and run files live)."""
         return (self.pipeline.get("reuse") or {}).get("datastore")

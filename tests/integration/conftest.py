@@ -189,34 +189,6 @@ DATABRICKS_NOTEBOOKS = REPO / "tests" / "v1_samples" / "databricks" / "notebooks
 E2E_NOTEBOOKS = Path(__file__).parent / "databricks_notebooks"
 
 
-def import_notebook(emulator, source: Path, path: str) -> None:
-    """Put a notebook into the emulator's workspace, as a user's existing workspace notebook."""
-    import base64
-    import posixpath
-
-    import requests
-
-    auth = {"Authorization": f"Bearer {emulator.token}"}
-    folder = posixpath.dirname(path)
-    made = requests.post(
-        f"{emulator.url}/api/2.0/workspace/mkdirs", headers=auth, json={"path": folder}, timeout=30
-    )
-    assert made.status_code == 200, made.text
-    got = requests.post(
-        f"{emulator.url}/api/2.0/workspace/import",
-        headers=auth,
-        json={
-            "path": path,
-            "format": "SOURCE",
-            "language": "PYTHON",
-            "content": base64.b64encode(source.read_bytes()).decode(),
-            "overwrite": True,
-        },
-        timeout=30,
-    )
-    assert got.status_code == 200, got.text
-
-
 class DeploymentEmulator:
     """The Databricks emulator `mlpipe up --databricks` started beside the test deployment."""
 
@@ -232,10 +204,14 @@ class DeploymentEmulator:
 def databricks_emulator(deployment):
     """The deployment's Databricks emulator (the embedded workspace's datastores mounted at
     /mnt/<name>), with the notebooks the tests' pipelines name already in its workspace."""
+    from databricks_emulator import import_notebook
+
     emulator = DeploymentEmulator(deployment)
     wait_port(emulator.port)
     for notebook in (*DATABRICKS_NOTEBOOKS.glob("*.py"), *E2E_NOTEBOOKS.glob("*.py")):
-        import_notebook(emulator, notebook, f"/Users/ml@contoso.com/{notebook.stem}")
+        import_notebook(
+            emulator.url, emulator.token, f"/Users/ml@contoso.com/{notebook.stem}", notebook.read_bytes()
+        )
     return emulator
 
 

@@ -4,12 +4,10 @@ The whole protocol runs through Airflow in tests/integration/test_databricks_e2e
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
-import requests
-from databricks_emulator import start_emulator
+from databricks_emulator import import_notebook, start_emulator
 
 from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.hooks.databricks import DatabricksStepHook, dbfs_uri, fuse_path
@@ -63,23 +61,7 @@ def operator(conn: str, settings: dict, name: str = "step") -> DatabricksStepOpe
 
 
 def put_notebook(emulator, path: str, source: str) -> None:
-    auth = {"Authorization": f"Bearer {emulator.token}"}
-    requests.post(
-        f"{emulator.url}/api/2.0/workspace/mkdirs", headers=auth, json={"path": "/Shared"}, timeout=10
-    )
-    got = requests.post(
-        f"{emulator.url}/api/2.0/workspace/import",
-        headers=auth,
-        json={
-            "path": path,
-            "format": "SOURCE",
-            "language": "PYTHON",
-            "content": base64.b64encode(source.encode()).decode(),
-            "overwrite": True,
-        },
-        timeout=10,
-    )
-    assert got.status_code == 200, got.text
+    import_notebook(emulator.url, emulator.token, path, source.encode())
 
 
 def test_a_terminated_cluster_is_started_only_with_permit_cluster_restart(conn):
