@@ -128,6 +128,11 @@ def test_pipeline_on_an_azure_blob_datastore(client, azurite):
 def test_invalid_pipeline_is_an_import_error_naming_the_problem(client):
     errors = {Path(e["filename"]).name: e["stack_trace"] for e in client.import_errors()}
     assert "two steps are named 'twin'" in errors["mlpipe_invalid.py"]
+    # an invalid DatabricksStep: v1's message, naming the step, when Airflow parses the file
+    assert (
+        "step 'both_tasks': Exactly one of notebook_path, python_script_path, python_script_name or "
+        "main_class_name is required" in errors["mlpipe_invalid_databricks.py"]
+    )
 
 
 def test_a_bad_parameter_is_refused_over_rest_naming_it(client):
