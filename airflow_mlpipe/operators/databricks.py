@@ -34,6 +34,7 @@ OUTPUT_TAIL_LINES = 30
 NOTEBOOK_METRIC = "notebook_exit_value"  # the dbutils.notebook.exit() value, as a step metric
 PLAN_FILE = "plan.json"  # in an attempt's DBFS folder: what its run was given
 RUN_ID_FILE = "run_id"  # written once the run is submitted
+DONE_FILE = "done"  # written once the attempt's result is stored
 
 
 class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
@@ -124,6 +125,7 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
                     self.log.info(
                         "attempt g%s: Databricks run %s ended %s; starting a new run", gen, run_id, state
                     )
+                    self._clean(hook, attempt)
                     gen, run_id = gen + 1, None
                     continue
                 self.log.info(
@@ -155,6 +157,8 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
         if not gens:
             return 1, None
         gen = max(gens)
+        if f"g{gen}/{DONE_FILE}" in files:  # its result was stored: this try (a cleared task) runs anew
+            return gen + 1, None
         if f"g{gen}/{RUN_ID_FILE}" not in files or f"g{gen}/{PLAN_FILE}" not in files:
             return gen, None
         return gen, int(_read_small(hook, f"{root}/g{gen}/{RUN_ID_FILE}"))
@@ -333,11 +337,19 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
 
     def finish(self, context: Any, event: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
         result = super().finish(context, event, plan)
-        try:
-            self.hook.dbfs_delete(plan["attempt"])  # staged inputs and copied-back outputs
-        except Exception as exc:
-            self.log.warning("could not remove %s: %s", dbfs_uri(plan["attempt"]), exc)
+        hook = self.hook
+        self._clean(hook, plan["attempt"])
+        hook.dbfs_put_bytes(f"{plan['attempt']}/{DONE_FILE}", b"")
         return result
+
+    def _clean(self, hook: DatabricksStepHook, attempt: str) -> None:
+        """Remove an attempt's staged data (inputs, source, outputs copied back, run files); its
+        small markers stay, so that a later try knows what became of it."""
+        for folder in ("inputs", "source", "outputs", "files", "parent_files"):
+            try:
+                hook.dbfs_delete(f"{attempt}/{folder}")
+            except Exception as exc:  # cleaning up must not fail a step whose result is stored
+                self.log.warning("could not remove %s: %s", dbfs_uri(f"{attempt}/{folder}"), exc)
 
     def on_kill(self) -> None:
         if self._run_id is not None:

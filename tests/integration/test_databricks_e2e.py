@@ -172,6 +172,23 @@ def test_a_retried_task_adopts_the_run_of_its_first_try(workspace, databricks_em
     log = "\n".join(client.task_log(run.dag_id, run.run_id, "retried", 2))
     assert f"adopting Databricks run {remote['run_id']}" in log, log[-3000:]
 
+    # clearing the task after it succeeded asks for a new run: its attempt is done, none is adopted
+    client.request(
+        "POST",
+        f"/api/v2/dags/{run.dag_id}/clearTaskInstances",
+        json={"dag_run_id": run.run_id, "task_ids": ["retried"], "only_failed": False, "dry_run": False},
+    )
+    wait_for(
+        "the cleared task to succeed again",
+        lambda: [
+            t
+            for t in client.task_instances(run.dag_id, run.run_id)
+            if t["state"] == "success" and t["try_number"] >= 3
+        ],
+    )
+    again = [r["run_id"] for r in runs_named(databricks_emulator, "db_retry-retried")]
+    assert len(again) == 2 and remote["run_id"] in again
+
 
 def test_timeout_seconds_ends_the_run_and_fails_the_step(workspace, databricks_emulator, client):
     from airflow_mlpipe.v1.core import Experiment
