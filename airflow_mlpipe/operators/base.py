@@ -220,3 +220,36 @@ class RemoteStepOperator(StepOperator):
             self.commit(context, {**plan["reuse"], "cache": cache}, result, None)
         self.register_outputs(context, result)
         return result
+
+
+def spec_from_step(step_class: type, task_id: str, **step_kwargs: Any) -> tuple[dict, dict, dict]:
+    """The step and pipeline spec of a hand-written step operator, built from its step class's
+    arguments (``PythonScriptStep``, ``DatabricksStep``) with the workspace of this machine's
+    config; also the task arguments the translator would give it (pool, queue, Params)."""
+    from airflow_mlpipe.definitions.workspace import Workspace
+    from airflow_mlpipe.exceptions import PipelineValidationError
+    from airflow_mlpipe.spec import SpecBuilder
+
+    step = step_class(name=task_id, **step_kwargs)
+    builder = SpecBuilder(Workspace.from_config())
+    spec = builder.step(step)
+    if builder.problems:
+        raise PipelineValidationError(builder.problems)
+    spec["upstream"] = []
+    pipeline = {
+        "datastores": builder.datastores,
+        "parameters": builder.parameters,
+        "data": builder.data,
+        "compute_targets": builder.compute_targets,
+        "reuse": builder.reuse_settings(),
+        "dag_id": None,  # a hand-written DAG: the operator reads its dag_id at run time
+    }
+    extra: dict[str, Any] = {}
+    target = spec["compute_target"]
+    if target and builder.compute_targets[target].get("type") != "Databricks":
+        extra = {"pool": target, "queue": target}
+    if builder.parameters:
+        from airflow_mlpipe.translator import dag_params
+
+        extra["params"] = dag_params({"parameters": builder.parameters})
+    return spec, pipeline, extra

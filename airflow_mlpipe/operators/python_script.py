@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow_mlpipe.definitions.environment import needs_container
 from airflow_mlpipe.exceptions import StepFailedError
-from airflow_mlpipe.operators.base import StepOperator, StepRun
+from airflow_mlpipe.operators.base import StepOperator, StepRun, spec_from_step
 from airflow_mlpipe.operators.broker import ModelRequests, StepBroker
 from airflow_mlpipe.reuse.decide import registry_datastore
 
@@ -71,7 +71,10 @@ class PythonScriptStepOperator(StepOperator):
                 raise ValueError(
                     "PythonScriptStepOperator needs script_name (or a step spec from the translator)"
                 )
-            step, pipeline, extra = _spec_from_definitions(
+            from airflow_mlpipe.definitions.steps import PythonScriptStep
+
+            step, pipeline, extra = spec_from_step(
+                PythonScriptStep,
                 kwargs["task_id"],
                 script_name=script_name,
                 source_directory=source_directory,
@@ -315,35 +318,3 @@ def read_metrics(path: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, s
             values.append(rec["value"])
     step, parent = ({k: v[0] if len(v) == 1 else v for k, v in scopes[s].items()} for s in ("step", "parent"))
     return step, parent, tags["step"], tags["parent"]
-
-
-def _spec_from_definitions(task_id: str, **step_kwargs: Any) -> tuple[dict, dict, dict]:
-    """Spec of a hand-written operator, built from PythonScriptStep's arguments."""
-    from airflow_mlpipe.definitions.steps import PythonScriptStep
-    from airflow_mlpipe.definitions.workspace import Workspace
-    from airflow_mlpipe.exceptions import PipelineValidationError
-    from airflow_mlpipe.spec import SpecBuilder
-
-    step = PythonScriptStep(name=task_id, **step_kwargs)
-    builder = SpecBuilder(Workspace.from_config())
-    spec = builder.step(step)
-    if builder.problems:
-        raise PipelineValidationError(builder.problems)
-    spec["upstream"] = []
-    reuse = builder.reuse_settings()
-    pipeline = {
-        "datastores": builder.datastores,
-        "parameters": builder.parameters,
-        "data": builder.data,
-        "compute_targets": builder.compute_targets,
-        "reuse": reuse,
-        "dag_id": None,  # a hand-written DAG: the operator reads its dag_id at run time
-    }
-    extra = {}
-    if spec["compute_target"]:
-        extra = {"pool": spec["compute_target"], "queue": spec["compute_target"]}
-    if builder.parameters:
-        from airflow_mlpipe.translator import dag_params
-
-        extra["params"] = dag_params({"parameters": builder.parameters})
-    return spec, pipeline, extra

@@ -146,3 +146,31 @@ def test_streamed_upload_and_download_round_trip(conn, tmp_path):
     assert hook.dbfs_files("/nothing/here") == {}
     hook.dbfs_delete("/stage")
     assert hook.dbfs_status("/stage") is None
+
+
+def test_a_hand_written_operator_takes_databricks_step_arguments(tmp_path, monkeypatch):
+    from airflow_mlpipe.definitions.compute import ComputeTarget
+    from airflow_mlpipe.definitions.databricks_compute import DatabricksCompute
+    from airflow_mlpipe.definitions.workspace import Workspace
+
+    config = tmp_path / "mlpipe.json"
+    config.write_text(json.dumps({"databricks": {"shop": {"conn_id": "dbx_unit"}}}))
+    monkeypatch.setenv("MLPIPE_CONFIG", str(config))
+    ws = Workspace.from_config()
+    ComputeTarget.attach(
+        ws, "dbx", DatabricksCompute.attach_configuration(resource_group="rg", workspace_name="shop")
+    )
+    op = DatabricksStepOperator(
+        task_id="count",
+        notebook_path="/Shared/nb",
+        notebook_params={"n": 3},
+        num_workers=1,
+        compute_target="dbx",
+        retries=2,
+    )
+    assert op.step["name"] == "count" and op.step["settings"]["task"] == {"notebook_path": "/Shared/nb"}
+    assert op.step["settings"]["notebook_params"] == {"n": {"literal": 3}}
+    assert op.retries == 2 and op.pool == "default_pool"  # a Databricks target is no pool
+    assert op.pipeline["compute_targets"]["dbx"]["conn_id"] == "dbx_unit"
+    with pytest.raises(Exception, match="step 'bad': Exactly one of notebook_path"):
+        DatabricksStepOperator(task_id="bad", num_workers=1, compute_target="dbx")
