@@ -129,6 +129,11 @@ def test_a_failed_notebook_fails_the_step_with_its_message(workspace, databricks
     assert "ended FAILED" in log, log[-3000:]
     assert "ValueError: threshold must be positive, got -1" in log
     assert "run page: http://127.0.0.1:" in log
+    # the run page is the task's extra link, from the run_page_url XCom pushed at submit
+    links = client.request("GET", f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/fails/links")
+    assert links["extra_links"]["See Databricks Job Run"].startswith(
+        f"{databricks_emulator.url}/?o=0#job/"
+    ), links
 
 
 def test_a_retried_task_adopts_the_run_of_its_first_try(workspace, databricks_emulator, client):
