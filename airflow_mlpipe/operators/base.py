@@ -77,8 +77,8 @@ class StepOperator(StepData, ReuseSteps, BaseOperator):
     def failed_siblings(self, context: Any) -> list[str]:
         """The steps of this run that failed, when the pipeline stops on a failed step (Azure ML
         v1's default); asked before a step starts and, by a running script's watcher, as it runs."""
-        if not self.pipeline.get("stop_on_failure"):
-            return []
+        if not self.pipeline.get("stop_on_failure") or len(self.dag.task_dict) < 2:
+            return []  # (a pipeline of one step has no other step to fail)
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
         return sorted(task for task, state in states.items() if state == "failed" and task != ti.task_id)

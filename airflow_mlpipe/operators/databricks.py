@@ -221,7 +221,7 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
         return {"task": task, "args": args, "outputs": outputs}
 
     def _experiment(self, context: Any) -> str:
-        from airflow_mlpipe.operators.python_script import experiment_name
+        from airflow_mlpipe.operators.run_records import experiment_name
 
         return experiment_name(context)
 

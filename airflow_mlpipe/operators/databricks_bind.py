@@ -227,7 +227,7 @@ class DatabricksData:
 
     def collect_run_files(self, hook: Any, attempt: str, run: StepRun) -> None:
         """Metrics and run files the script wrote through Run.get_context() on the cluster."""
-        from airflow_mlpipe.operators.python_script import read_metrics
+        from airflow_mlpipe.operators.run_records import read_metrics
 
         metrics = hook.dbfs_files(posixpath.join(attempt, METRICS_FILE))
         local = run.workdir / METRICS_FILE

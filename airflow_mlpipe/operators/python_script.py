@@ -16,6 +16,7 @@ from airflow_mlpipe.definitions.environment import needs_container
 from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.operators.base import StepOperator, StepRun, spec_from_step
 from airflow_mlpipe.operators.broker import ModelRequests, StepBroker
+from airflow_mlpipe.operators.run_records import read_metrics
 from airflow_mlpipe.reuse.decide import registry_datastore
 
 STDERR_TAIL_LINES = 40
@@ -287,34 +288,3 @@ def check_runconfig_params(step: str, encoded: dict[str, Any], run: StepRun, val
                 f"step {step!r}: runconfig_pipeline_params[{key!r}] is {got!r} for this run; a step runs "
                 "as one process on one worker here, so it must be 1"
             )
-
-
-def experiment_name(context: Any) -> str:
-    """The experiment a run was submitted under (its conf), else the DAG id."""
-    from airflow_mlpipe.registry.submission import SUBMISSION_KEY
-
-    conf = getattr(context.get("dag_run"), "conf", None) or {}
-    return (conf.get(SUBMISSION_KEY) or {}).get("experiment_name") or context["ti"].dag_id
-
-
-def read_metrics(path: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, str], dict[str, str]]:
-    """Fold the script's records into metrics (a name logged once is a value, more often a list)
-    and tags (the last value of each), for the step and for its pipeline run."""
-    scopes: dict[str, dict[str, list[Any]]] = {"step": {}, "parent": {}}
-    tags: dict[str, dict[str, str]] = {"step": {}, "parent": {}}
-    try:
-        with open(path) as fh:
-            records = [json.loads(line) for line in fh if line.strip()]
-    except FileNotFoundError:
-        records = []
-    for rec in records:
-        if rec["kind"] == "tag":
-            tags[rec["scope"]][rec["name"]] = rec["value"]
-            continue
-        values = scopes[rec["scope"]].setdefault(rec["name"], [])
-        if rec["kind"] == "list":
-            values.extend(rec["value"])
-        else:
-            values.append(rec["value"])
-    step, parent = ({k: v[0] if len(v) == 1 else v for k, v in scopes[s].items()} for s in ("step", "parent"))
-    return step, parent, tags["step"], tags["parent"]

@@ -13,7 +13,6 @@ from typing import Any
 from airflow_mlpipe.exceptions import DatastoreError, StepFailedError, UserErrorException
 from airflow_mlpipe.operators.reuse_steps import RUN_FILE_KINDS
 from airflow_mlpipe.reuse.fingerprint import content_hash, hash_folder
-from airflow_mlpipe.spec import task_id_for
 from airflow_mlpipe.storage import open_store
 from airflow_mlpipe.storage.base import glob_match, safe_segment
 
@@ -185,6 +184,8 @@ class StepData:
         return loc
 
     def _pull_upstream_output(self, context: Any, data_name: str) -> dict[str, Any]:
+        from airflow_mlpipe.spec import task_id_for
+
         producer = self.pipeline["data"].get(data_name, {}).get("producer")
         candidates = [task_id_for(producer)] if producer else sorted(self.upstream_task_ids)
         for task_id in candidates:
@@ -268,14 +269,14 @@ class StepData:
     def register_outputs(self, context: Any, result: dict[str, Any]) -> None:
         """``register_on_complete``: register each such output as a dataset version (the latest
         version again when its definition and data are unchanged, e.g. when the step was reused)."""
-        from airflow_mlpipe.definitions.registered import register_spec
-        from airflow_mlpipe.reuse.decide import registry_datastore
-
         for name, loc in result["outputs"].items():
             data = self.pipeline["data"].get(name, {})
             reg = data.get("register")
             if not reg:
                 continue
+            from airflow_mlpipe.definitions.registered import register_spec
+            from airflow_mlpipe.reuse.decide import registry_datastore
+
             read_as = data.get("read_as") or {"type": "file", "options": {}}
             path = loc.get("destination") or loc["path"]
             if read_as["options"].get("path_glob"):
@@ -319,7 +320,7 @@ class StepData:
         """What a script's ``Run.get_context()`` reads: ids, inputs, outputs, parameters, and where
         it writes metrics (``files["metrics"]``) and run files (``files["files"]``,
         ``files["parent_files"]``), as paths the script sees."""
-        from airflow_mlpipe.operators.python_script import experiment_name
+        from airflow_mlpipe.operators.run_records import experiment_name
         from airflow_mlpipe.reuse.decide import registry_datastore
 
         ti = context["ti"]
