@@ -73,6 +73,14 @@ if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/n
   say "installing docker-registry and apache2-utils (Debian packages): a password-protected registry for the tests"
   apt_install docker-registry apache2-utils
 fi
+if ! command -v mariadbd >/dev/null 2>&1 || ! command -v pg_ctl >/dev/null 2>&1 && [ ! -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
+  say "installing postgresql and mariadb-server (Debian packages): the SQL datastores' test servers"
+  apt_install postgresql mariadb-server
+fi
+if ! pkg-config --exists mysqlclient 2>/dev/null; then
+  say "installing default-libmysqlclient-dev and pkg-config (Debian packages): the MySQL provider builds mysqlclient"
+  apt_install default-libmysqlclient-dev pkg-config build-essential
+fi
 if ! command -v java >/dev/null 2>&1; then
   say "installing a Java runtime (Debian package): the Databricks emulator runs notebooks with local Spark"
   apt_install openjdk-17-jre-headless
