@@ -73,7 +73,7 @@ if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/n
   say "installing docker-registry and apache2-utils (Debian packages): a password-protected registry for the tests"
   apt_install docker-registry apache2-utils
 fi
-if ! command -v mariadbd >/dev/null 2>&1 || ! command -v pg_ctl >/dev/null 2>&1 && [ ! -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
+if ! command -v mariadbd >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   say "installing postgresql and mariadb-server (Debian packages): the SQL datastores' test servers"
   apt_install postgresql mariadb-server
 fi
