@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,51 @@ class BlobStore(Store):
         with open(tmp, "wb") as out:
             self.client.get_blob_client(path).download_blob(max_concurrency=4).readinto(out)
         tmp.replace(local)
+
+    # streaming: bounded memory, whatever the file's size -----------------------------------
+
+    def stat(self, path: str) -> FileInfo | None:
+        props = self._properties(normalize_path(path))
+        if props is None:
+            return None
+        return FileInfo(normalize_path(path), props.size, _tag(props), props.last_modified.timestamp())
+
+    def open_read(self, path: str, offset: int = 0) -> Iterator[bytes]:
+        """The blob's bytes from ``offset``, in chunks of at most CHUNK."""
+        downloader = self.client.get_blob_client(normalize_path(path)).download_blob(offset=offset or None)
+        yield from downloader.chunks()
+
+    def write_stream(self, path: str, chunks: Iterable[bytes]) -> FileInfo:
+        """Write a blob from chunks as staged blocks, committed at the end with its Content-MD5: until
+        the commit nobody sees it (an unfinished write leaves only uncommitted blocks, which the
+        service discards)."""
+        from azure.storage.blob import BlobBlock, ContentSettings
+
+        path = normalize_path(path)
+        self._ensure_container()
+        blob = self.client.get_blob_client(path)
+        md5, blocks, pending = hashlib.md5(), [], b""
+        for chunk in chunks:
+            pending += chunk
+            while len(pending) >= CHUNK:
+                block, pending = pending[:CHUNK], pending[CHUNK:]
+                blocks.append(self._stage(blob, block, md5))
+        if pending or not blocks:
+            blocks.append(self._stage(blob, pending, md5))
+        blob.commit_block_list(
+            [BlobBlock(block_id=b) for b in blocks],
+            content_settings=ContentSettings(content_md5=md5.digest()),
+        )
+        info = self.stat(path)
+        assert info is not None
+        return info
+
+    @staticmethod
+    def _stage(blob: Any, data: bytes, md5: Any) -> str:
+        block_id = uuid.uuid4().hex
+        blob.stage_block(block_id, data)
+        md5.update(data)
+        return block_id
 
     # small objects and leases -------------------------------------------------------------
 

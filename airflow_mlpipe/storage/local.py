@@ -8,11 +8,14 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError
 from airflow_mlpipe.storage.base import FileInfo, Store, normalize_path
+
+STREAM_CHUNK = 4 * 1024 * 1024
 
 
 class LocalStore(Store):
@@ -71,6 +74,33 @@ class LocalStore(Store):
             Path(tmp).unlink(missing_ok=True)
             raise
         return True
+
+    def stat(self, path: str) -> FileInfo | None:
+        target = self._abs(path)
+        return self._info(target) if target.is_file() else None
+
+    def open_read(self, path: str, offset: int = 0) -> Iterator[bytes]:
+        with open(self._abs(path), "rb") as fh:
+            fh.seek(offset)
+            while chunk := fh.read(STREAM_CHUNK):
+                yield chunk
+
+    def write_stream(self, path: str, chunks: Iterable[bytes]) -> FileInfo:
+        """Write chunks beside the target and rename it into place when all have arrived."""
+        dest = self._abs(path)
+        if dest == self.root:
+            raise DatastoreError("cannot write a file at the datastore root itself; give a file path")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".mlpipe-tmp-", dir=dest.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return self._info(dest)
 
     def download_file(self, path: str, local: Path) -> None:
         src = self._abs(path)
