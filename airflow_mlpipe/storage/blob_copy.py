@@ -13,9 +13,11 @@ nor polls, so this module does both.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError
@@ -25,6 +27,7 @@ from airflow_mlpipe.storage.blob import BlobStore, _tag
 SAS_LIFETIME = dt.timedelta(hours=1)
 POLL_SECONDS = 0.2
 STAGING = ".mlpipe-transfer"
+PARALLEL = 4
 
 
 def source_url(store: BlobStore, path: str) -> str:
@@ -82,43 +85,54 @@ def copy_between(
     *,
     progress: Callable[[int, int], None] | None = None,
     timeout: float = 3600,
+    parallel: int = PARALLEL,
 ) -> list[FileInfo]:
     """Copy each (source path, destination path) server-side; returns the destination files.
 
-    All copies are staged under ``<destination folder>/.mlpipe-transfer-<id>/`` and verified
-    (size, and Content-MD5 when the source has one) before any destination name is written;
-    ``progress(files_done, bytes_done)`` follows the staging copies.
+    All copies are staged under ``.mlpipe-transfer-<id>/`` in the destination container and
+    verified (size, and Content-MD5 when the source has one) before any destination name is
+    written; ``progress(files_done, bytes_done)`` follows the staging copies. ``parallel`` copies
+    run at once (the service does the work; the worker only starts and polls them).
     """
     if not pairs:
         return []
     dst._ensure_container()
     staging = f"{STAGING}-{uuid.uuid4().hex[:12]}"
-    staged: list[tuple[str, str, Any]] = []
-    done_bytes = 0
-    try:
-        for i, (src_path, dst_path) in enumerate(pairs, 1):
-            src_path, dst_path = normalize_path(src_path), normalize_path(dst_path)
-            source = src._properties(src_path)
-            if source is None:
-                raise DatastoreError(f"copy: nothing at {src.location(src_path)}")
-            tmp = f"{staging}/{dst_path}"
-            what = f"copy of {src.location(src_path)} to {dst.location(dst_path)}"
-            props = _copy_one(source_url(src, src_path), dst.client.get_blob_client(tmp), what, timeout)
-            _verify(source, props, what)
-            staged.append((tmp, dst_path, props))
-            done_bytes += props.size
+    staged: list[str] = []
+    lock = threading.Lock()
+    done = {"files": 0, "bytes": 0}
+
+    def stage(pair: tuple[str, str]) -> tuple[str, str, Any]:
+        src_path, dst_path = normalize_path(pair[0]), normalize_path(pair[1])
+        source = src._properties(src_path)
+        if source is None:
+            raise DatastoreError(f"copy: nothing at {src.location(src_path)}")
+        tmp = f"{staging}/{dst_path}"
+        with lock:
+            staged.append(tmp)
+        what = f"copy of {src.location(src_path)} to {dst.location(dst_path)}"
+        props = _copy_one(source_url(src, src_path), dst.client.get_blob_client(tmp), what, timeout)
+        _verify(source, props, what)
+        with lock:
+            done["files"] += 1
+            done["bytes"] += props.size
             if progress is not None:
-                progress(i, done_bytes)
-        out = []
-        for tmp, dst_path, props in staged:  # into place: a same-account copy, then the staging blob goes
-            final = dst.client.get_blob_client(dst_path)
-            what = f"moving {dst.location(tmp)} into place"
-            placed = _copy_one(source_url(dst, tmp), final, what, timeout)
-            _verify(props, placed, what)
-            out.append(FileInfo(dst_path, placed.size, _tag(placed), placed.last_modified.timestamp()))
-        return out
+                progress(done["files"], done["bytes"])
+        return tmp, dst_path, props
+
+    def place(item: tuple[str, str, Any]) -> FileInfo:  # a same-account copy into the final name
+        tmp, dst_path, props = item
+        what = f"moving {dst.location(tmp)} into place"
+        placed = _copy_one(source_url(dst, tmp), dst.client.get_blob_client(dst_path), what, timeout)
+        _verify(props, placed, what)
+        return FileInfo(dst_path, placed.size, _tag(placed), placed.last_modified.timestamp())
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            ready = list(pool.map(stage, pairs))  # every copy complete and verified ...
+            return list(pool.map(place, ready))  # ... before the first destination name is written
     finally:
-        for tmp, _, _ in staged:
+        for tmp in staged:
             try:
                 dst.client.delete_blob(tmp)
             except Exception:  # the staging folder is named as such; a later transfer may clear it

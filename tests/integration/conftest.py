@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -17,10 +14,6 @@ from airflow_mlpipe.client.rest import AirflowClient
 from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port, tagged_pids
 
 REPO = Path(__file__).resolve().parents[2]
-AZURITE = REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob"
-# Azurite's documented, public development account (not a secret)
-DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 SECRET_PROBE = "probe-value-that-must-never-leak"
 
 
@@ -37,35 +30,10 @@ def wait_port(port: int, timeout: float = 30) -> None:
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory):
     """Azurite's Blob service on a free loopback port; yields its connection string."""
-    assert AZURITE.exists(), "Azurite is not installed: run scripts/setup.sh"
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("azurite")
-    proc = subprocess.Popen(
-        [
-            str(AZURITE),
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            str(port),
-            "--location",
-            str(workdir),
-            "--skipApiVersionCheck",
-            "--loose",
-            "--silent",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_port(port)
-        yield (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};"
-        )
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+    from azurite_server import azurite as run_azurite
+
+    with run_azurite(tmp_path_factory.mktemp("azurite")) as conn_string:
+        yield conn_string
 
 
 @pytest.fixture(scope="session")
