@@ -36,6 +36,11 @@ _LAZY: dict[str, str] = {
     "JarLibrary": "airflow_mlpipe.definitions.databricks",
     "RCranLibrary": "airflow_mlpipe.definitions.databricks",
     "DatabricksCompute": "airflow_mlpipe.definitions.databricks_compute",
+    "DataFactoryCompute": "airflow_mlpipe.definitions.datafactory_compute",
+    "DataTransferStep": "airflow_mlpipe.definitions.transfer",
+    "SqlDataReference": "airflow_mlpipe.definitions.sql_reference",
+    "StoredProcedureParameter": "airflow_mlpipe.definitions.sql_reference",
+    "StoredProcedureParameterType": "airflow_mlpipe.definitions.sql_reference",
     "Pipeline": "airflow_mlpipe.definitions.pipeline",
     "StepSequence": "airflow_mlpipe.definitions.pipeline",
     "Model": "airflow_mlpipe.definitions.model",
@@ -124,6 +129,7 @@ if TYPE_CHECKING:  # pragma: no cover
         RCranLibrary,
     )
     from airflow_mlpipe.definitions.databricks_compute import DatabricksCompute
+    from airflow_mlpipe.definitions.datafactory_compute import DataFactoryCompute
     from airflow_mlpipe.definitions.dataset import DatasetConsumptionConfig, FileDataset
     from airflow_mlpipe.definitions.datastore import (
         DataPath,
@@ -144,8 +150,14 @@ if TYPE_CHECKING:  # pragma: no cover
         DockerConfiguration,
         RunConfiguration,
     )
+    from airflow_mlpipe.definitions.sql_reference import (
+        SqlDataReference,
+        StoredProcedureParameter,
+        StoredProcedureParameterType,
+    )
     from airflow_mlpipe.definitions.steps import PythonScriptStep
     from airflow_mlpipe.definitions.tabular import TabularDataset
+    from airflow_mlpipe.definitions.transfer import DataTransferStep
     from airflow_mlpipe.definitions.workspace import Workspace
     from airflow_mlpipe.exceptions import (
         ActivityFailedException,

@@ -109,10 +109,17 @@ class ComputeTarget:
             DatabricksAttachConfiguration,
             DatabricksCompute,
         )
+        from airflow_mlpipe.definitions.datafactory_compute import (
+            DataFactoryAttachConfiguration,
+            DataFactoryCompute,
+        )
 
+        if isinstance(attach_configuration, DataFactoryAttachConfiguration):
+            return DataFactoryCompute._define(workspace, name, attach_configuration)
         if not isinstance(attach_configuration, DatabricksAttachConfiguration):
             raise ComputeTargetException(
-                f"compute target {name!r}: only DatabricksCompute.attach_configuration(...) can be attached, "
+                f"compute target {name!r}: only DatabricksCompute.attach_configuration(...) and "
+                "DataFactoryCompute.attach_configuration(...) can be attached, "
                 f"got {type(attach_configuration).__name__}; define clusters with ComputeTarget.create"
             )
         return DatabricksCompute._attach(workspace, name, attach_configuration)
@@ -121,9 +128,17 @@ class ComputeTarget:
     def create(
         workspace: Workspace, name: str, provisioning_configuration: AmlComputeProvisioningConfiguration
     ) -> ComputeTarget:
+        from airflow_mlpipe.definitions.datafactory_compute import (
+            DataFactoryCompute,
+            DataFactoryProvisioningConfiguration,
+        )
+
+        if isinstance(provisioning_configuration, DataFactoryProvisioningConfiguration):
+            return DataFactoryCompute._define(workspace, name, provisioning_configuration)
         if not isinstance(provisioning_configuration, AmlComputeProvisioningConfiguration):
             raise ComputeTargetException(
-                f"compute target {name!r}: only AmlCompute.provisioning_configuration(...) is supported, "
+                f"compute target {name!r}: only AmlCompute.provisioning_configuration(...) and "
+                "DataFactoryCompute.provisioning_configuration() are supported, "
                 f"got {type(provisioning_configuration).__name__}"
             )
         validate_target_name(name)
@@ -233,6 +248,10 @@ def _class_of(stored_type: Any) -> type[ComputeTarget]:
         from airflow_mlpipe.definitions.databricks_compute import DatabricksCompute
 
         return DatabricksCompute
+    if stored_type == "DataFactory":
+        from airflow_mlpipe.definitions.datafactory_compute import DataFactoryCompute
+
+        return DataFactoryCompute
     return ComputeTarget
 
 

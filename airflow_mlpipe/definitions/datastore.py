@@ -6,12 +6,21 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from airflow_mlpipe.definitions.workspace import Workspace
+from airflow_mlpipe.definitions import datastore_register as _register
+from airflow_mlpipe.definitions.workspace import SQL_TYPES, Workspace
 from airflow_mlpipe.exceptions import DatastoreError, UserErrorException
 from airflow_mlpipe.storage import Store, open_store
 from airflow_mlpipe.storage.base import normalize_path
 
-V1_TYPE_NAMES = {"local": "Local", "azure_blob": "AzureBlob"}
+V1_TYPE_NAMES = {
+    "local": "Local",
+    "azure_blob": "AzureBlob",
+    "azure_data_lake_gen2": "AzureDataLakeGen2",
+    "azure_file_share": "AzureFile",
+    "postgres": "AzurePostgreSql",
+    "mysql": "AzureMySql",
+    "azure_sql": "AzureSqlDatabase",
+}
 
 
 class Datastore:
@@ -37,13 +46,85 @@ class Datastore:
     def get_default(workspace: Workspace) -> Datastore:
         return workspace.get_default_datastore()
 
+    # v1's registration API (datastore_register.py); ``conn_id=`` names an existing Airflow connection
+    register_azure_blob_container = staticmethod(_register.register_azure_blob_container)
+    register_azure_file_share = staticmethod(_register.register_azure_file_share)
+    register_azure_data_lake_gen2 = staticmethod(_register.register_azure_data_lake_gen2)
+    register_azure_postgre_sql = staticmethod(_register.register_azure_postgre_sql)
+    register_azure_my_sql = staticmethod(_register.register_azure_my_sql)
+    register_azure_sql_database = staticmethod(_register.register_azure_sql_database)
+    register_azure_data_lake = staticmethod(_register.register_azure_data_lake)
+
+    @staticmethod
+    def register_dbfs(workspace: Workspace, datastore_name: str) -> Datastore:
+        raise UserErrorException(
+            "Datastore.register_dbfs is not supported: a DatabricksStep reaches datastores through the "
+            "mounts of its Databricks workspace (workspace config 'databricks' -> 'mounts')"
+        )
+
+    @staticmethod
+    def register_hdfs(workspace: Workspace, datastore_name: str, *args: Any, **kwargs: Any) -> Datastore:
+        raise UserErrorException(
+            "Datastore.register_hdfs is not supported: copy the data to Blob, ADLS Gen2 or Azure Files"
+        )
+
+    def set_as_default(self) -> None:
+        """Make this the workspace's default datastore (kept in the workspace root)."""
+        self.workspace.set_default_datastore(self.name)
+
+    def unregister(self) -> None:
+        """Remove a datastore registered with register_*; the data stays where it is, and the Airflow
+        connection register_* created goes too (a connection named with conn_id= stays)."""
+        from airflow_mlpipe.definitions.datastore_registry import unregister
+
+        unregister(self)
+
     @property
     def datastore_type(self) -> str:
         return V1_TYPE_NAMES[self.spec["type"]]
 
     @property
+    def is_sql(self) -> bool:
+        return self.spec["type"] in SQL_TYPES
+
+    @property
+    def conn_id(self) -> str | None:
+        """The Airflow connection that holds this datastore's credentials (None for a local folder)."""
+        return self.spec.get("conn_id")
+
+    @property
     def container_name(self) -> str | None:
-        return self.spec.get("container")
+        """The blob container, file share or ADLS Gen2 filesystem (v1 called each container_name)."""
+        return self.spec.get("container") or self.spec.get("share") or self.spec.get("filesystem")
+
+    @property
+    def database_name(self) -> str | None:
+        return self.spec.get("database")
+
+    def _info(self, key: str) -> Any:
+        from airflow_mlpipe.definitions.datastore_registry import registered_info
+
+        return registered_info(self.workspace, self.name).get(key)
+
+    @property
+    def account_name(self) -> str | None:
+        return self._info("account_name")
+
+    @property
+    def protocol(self) -> str | None:
+        return self._info("protocol")
+
+    @property
+    def endpoint(self) -> str | None:
+        return self._info("endpoint")
+
+    @property
+    def server_name(self) -> str | None:
+        return self._info("server_name")
+
+    @property
+    def credential_type(self) -> str | None:
+        return self._info("credential_type")
 
     @property
     def store(self) -> Store:
@@ -155,6 +236,13 @@ class DataReference:
             raise UserErrorException(
                 f"DataReference mode {mode!r} is not supported; use 'mount' or 'download' "
                 "('upload' is what PipelineData outputs do)"
+            )
+        if not isinstance(datastore, Datastore):
+            raise UserErrorException(f"DataReference: datastore must be a Datastore, got {datastore!r}")
+        if datastore.is_sql and not getattr(self, "_sql", False):
+            raise UserErrorException(
+                f"DataReference: datastore {datastore.name!r} is a {datastore.datastore_type} database; "
+                "refer to a table, query or stored procedure with SqlDataReference(datastore, sql_table=...)"
             )
         self.datastore = datastore
         self.path_on_datastore = normalize_path(path_on_datastore or "")

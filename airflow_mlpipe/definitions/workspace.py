@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlpipe.definitions.durations import parse_duration
-from airflow_mlpipe.exceptions import DatastoreError, WorkspaceConfigError
+from airflow_mlpipe.exceptions import DatastoreError, UserErrorException, WorkspaceConfigError
 
-__all__ = ["Workspace", "mlpipe_home", "parse_duration", "write_json_atomic"]
+__all__ = ["DatastoreNotFoundError", "Workspace", "mlpipe_home", "parse_duration", "write_json_atomic"]
 
 if TYPE_CHECKING:
     from airflow_mlpipe.definitions.compute import ComputeTarget
@@ -31,7 +31,17 @@ SECRET_KEYS = {"connection_string", "account_key", "sas_token", "password", "cli
 DATASTORE_KEYS = {
     "local": {"type", "path"},
     "azure_blob": {"type", "conn_id", "container"},
+    "azure_data_lake_gen2": {"type", "conn_id", "filesystem"},
+    "azure_file_share": {"type", "conn_id", "share"},
+    "postgres": {"type", "conn_id", "database"},
+    "mysql": {"type", "conn_id", "database"},
+    "azure_sql": {"type", "conn_id", "database"},
 }
+SQL_TYPES = ("postgres", "mysql", "azure_sql")
+
+
+class DatastoreNotFoundError(DatastoreError, UserErrorException):
+    """No datastore of that name (a UserErrorException too, which v1 code catches before registering)."""
 
 
 def mlpipe_home() -> Path:
@@ -128,10 +138,19 @@ class Workspace:
         }
         for ds_name, ds_spec in (datastores or {}).items():
             specs[ds_name] = self._check_datastore(ds_name, ds_spec)
+        # datastores registered with Datastore.register_* (datastore_register.py); the config's win
+        from airflow_mlpipe.definitions.datastore_registry import load_registry
+
+        registry = load_registry(self.root)
+        for ds_name, entry in registry["datastores"].items():
+            if ds_name not in specs:
+                specs[ds_name] = self._check_datastore(ds_name, entry["spec"], f"registered in {self.root}")
         for ds_name, ds_spec in specs.items():
             ds_spec["name"] = ds_name
         self._datastore_specs = specs
         self._custom_datastores = {n: dict(d) for n, d in (datastores or {}).items()}
+        if registry["default"] in specs:  # set_as_default() overrides the config's default_datastore
+            default_datastore = registry["default"]
         if default_datastore not in specs:
             raise WorkspaceConfigError(
                 f"workspace {self.name!r}: default_datastore {default_datastore!r} is not defined; "
@@ -150,8 +169,8 @@ class Workspace:
             {} if databricks is None else databricks, self.config_path, set(self._datastore_specs)
         )
 
-    def _check_datastore(self, ds_name: str, spec: Any) -> dict[str, Any]:
-        where = f"datastore {ds_name!r} in {self.config_path or 'workspace config'}"
+    def _check_datastore(self, ds_name: str, spec: Any, source: str | None = None) -> dict[str, Any]:
+        where = f"datastore {ds_name!r} " + (source or f"in {self.config_path or 'workspace config'}")
         if not isinstance(spec, dict):
             raise WorkspaceConfigError(f"{where}: expected an object, got {type(spec).__name__}")
         secret = SECRET_KEYS & set(spec)
@@ -279,8 +298,9 @@ class Workspace:
         try:
             return dict(self._datastore_specs[name])
         except KeyError:
-            raise DatastoreError(
-                f"workspace {self.name!r} has no datastore {name!r}; known: {sorted(self._datastore_specs)}"
+            raise DatastoreNotFoundError(
+                f"workspace {self.name!r} has no datastore {name!r}; known: {sorted(self._datastore_specs)}; "
+                "register it with Datastore.register_azure_blob_container(ws, ...) (or another register_*)"
             ) from None
 
     @property
@@ -295,7 +315,11 @@ class Workspace:
         return Datastore.get(self, self._default_datastore)
 
     def set_default_datastore(self, name: str) -> None:
+        """Make ``name`` the default datastore, kept in the workspace root (v1 kept it in the service)."""
+        from airflow_mlpipe.definitions.datastore_registry import save_default
+
         self.datastore_spec(name)
+        save_default(self, name)
         self._default_datastore = name
 
     # --- compute targets -------------------------------------------------------------------

@@ -28,6 +28,8 @@ SUPPORTED_MODULES: tuple[str, ...] = (
     "azureml.data.datapath",
     "azureml.data.dataset_consumption_config",
     "azureml.data.output_dataset_config",
+    "azureml.data.sql_data_reference",
+    "azureml.data.stored_procedure_parameter",
     "azureml.exceptions",
     "azureml.pipeline",
     "azureml.pipeline.core",
@@ -63,10 +65,6 @@ _DATABRICKS_SECTION = (
 _ADLA = (
     "Azure Data Lake Analytics was retired on 2024-02-29 and ADLA steps are not built; port the "
     "U-SQL job to a PythonScriptStep"
-)
-_TRANSFER = (
-    "Data Transfer steps are not built yet; copy the data in a PythonScriptStep (a DataReference "
-    "input, a PipelineData output)"
 )
 _SYNAPSE = "Synapse is not supported; run the code in a PythonScriptStep"
 _OUTPUT_CONFIG = (
@@ -139,7 +137,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.authentication.AzureMLTokenAuthentication": _TOKEN_AUTH,
     # azureml.core.compute
     "azureml.core.compute.AdlaCompute": _ADLA,
-    "azureml.core.compute.DataFactoryCompute": _TRANSFER,
     "azureml.core.compute.AksCompute": _DEPLOY,
     "azureml.core.compute.ComputeInstance": _OTHER_COMPUTE,
     "azureml.core.compute.RemoteCompute": _OTHER_COMPUTE,
@@ -229,7 +226,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.pipeline.core.schedule.ScheduleRecurrence": _SCHEDULE,
     "azureml.pipeline.core.schedule.TimeZone": _SCHEDULE,
     # azureml.pipeline.steps
-    "azureml.pipeline.steps.DataTransferStep": _TRANSFER,
     "azureml.pipeline.steps.AdlaStep": _ADLA,
     "azureml.pipeline.steps.AutoMLStep": _AUTOML,
     "azureml.pipeline.steps.AutoMLStepRun": _AUTOML,
