@@ -91,7 +91,7 @@ class SqlStore(Store):
                 conn.close()
 
     def location(self, path: str = "") -> str:
-        """``postgres://host:port/database/table`` (or ``...#query-<hash>``); never a password."""
+        """``postgres://host:port/database/<table or query-hash>`` for logs; never a login or password."""
         try:
             conn = self._hook().connection
             host = f"{conn.host or 'localhost'}:{conn.port or ''}".rstrip(":")
@@ -111,6 +111,7 @@ class SqlStore(Store):
                 f"{self._where()}: give exactly one of query, table or procedure (got {given or 'none'})"
             )
         if query:
+            query = query.strip().rstrip(";")  # a server-side cursor wraps exactly one statement
             return query, params, f"query-{hashlib.sha256(query.encode()).hexdigest()[:12]}"
         if table:
             if params:
@@ -187,12 +188,14 @@ class SqlStore(Store):
             with self._read(sql, values) as (description, batches):
                 columns = [d[0] for d in description]
                 if fmt == "csv":
+                    progress = _Progress(f"{label} -> {local.name}")
                     with open(tmp, "w", newline="", encoding="utf-8") as out:
                         writer = csv.writer(out)
                         writer.writerow(columns)
                         for batch in batches:
                             writer.writerows([_csv_value(v) for v in row] for row in batch)
                             rows += len(batch)
+                            progress(rows)
                 else:
                     rows = _write_parquet(tmp, self.kind, description, batches, where=self._where())
             os.replace(tmp, local)
@@ -272,7 +275,7 @@ class SqlStore(Store):
             try:
                 if self.kind == "mysql":
                     cur.execute(
-                        "SET SESSION sql_mode = CONCAT_WS(',', @@SESSION.sql_mode, 'STRICT_ALL_TABLES')"
+                        "SET SESSION sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))"
                     )
                 if existing is None and self.kind == "mysql":
                     rows = self._create_mysql(conn, cur, table, columns, sql_types, batches)
@@ -330,12 +333,13 @@ class SqlStore(Store):
         per = max(1, min(self.batch_rows, 20000 // max(1, len(columns))))
         head = f"INSERT INTO {_pct(target)} ({', '.join(_pct(self.quote(c)) for c in columns)}) VALUES "
         one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        rows = 0
+        rows, progress = 0, _Progress(f"loading {target}")
         for batch in batches:
             for i in range(0, len(batch), per):
                 chunk = batch[i : i + per]
                 cur.execute(head + ", ".join([one] * len(chunk)), [v for row in chunk for v in row])
                 rows += len(chunk)
+            progress(rows)
         return rows
 
     def _check_columns(self, label: str, header: list[str], existing: list[str]) -> None:
@@ -433,6 +437,20 @@ class SqlStore(Store):
     acquire_lease = renew_lease = release_lease = _no_files
 
 
+class _Progress:
+    """Progress lines in the task log, at most every ``every`` seconds of a long copy."""
+
+    def __init__(self, what: str, every: float = 10.0):
+        self.what, self.every = what, every
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, rows: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            log.info("%s: %s rows so far (%.0f rows/s)", self.what, rows, rows / (now - self.started))
+
+
 def _parts(table: str | Sequence[str]) -> list[str]:
     parts = table.split(".", 1) if isinstance(table, str) else [str(p) for p in table]
     if not 1 <= len(parts) <= 2:
@@ -488,7 +506,8 @@ _PG_ARROW = {16: "bool", 20: "int64", 21: "int64", 23: "int64", 700: "float64", 
              1082: "date32", 1114: "timestamp", 1184: "timestamptz", 17: "binary", 25: "string",
              1043: "string"}  # fmt: skip
 _MYSQL_ARROW = {1: "int64", 2: "int64", 3: "int64", 8: "int64", 9: "int64", 4: "float64", 5: "float64",
-                10: "date32", 7: "timestamp", 12: "timestamp", 253: "string", 254: "string"}  # fmt: skip
+                10: "date32", 7: "timestamp", 12: "timestamp"}  # fmt: skip
+_DECIMAL_CODES = {"postgres": (1700,), "mysql": (0, 246)}
 
 
 def _text(v: Any) -> str:
@@ -536,7 +555,7 @@ def _arrow_type(kind: str, desc: Sequence[Any], sample: Any) -> Any:
     known = (_PG_ARROW if kind == "postgres" else _MYSQL_ARROW).get(code if isinstance(code, int) else -1)
     if known:
         return named[known]
-    if isinstance(sample, decimal.Decimal) or code in (1700, 0, 246):
+    if isinstance(sample, decimal.Decimal) or code in _DECIMAL_CODES[kind]:
         # a decimal with a declared precision keeps it; an unconstrained one stays exact as text
         if isinstance(precision, int) and isinstance(scale, int) and 0 < precision <= 38 and scale >= 0:
             return pa.decimal128(precision, scale)

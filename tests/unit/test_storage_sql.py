@@ -88,7 +88,9 @@ def test_query_to_csv_binds_params_and_writes_a_header(db, tmp_path):
     server, store = db
     _people(server)
     out = tmp_path / "out" / "people.csv"
-    rows = store.query_to_file(out, query="SELECT id, name, score FROM people WHERE id >= %s ORDER BY id", params=[2])
+    rows = store.query_to_file(
+        out, query="SELECT id, name, score FROM people WHERE id >= %s ORDER BY id;\n", params=[2]
+    )
     assert rows == 2
     assert _csv(out) == [["id", "name", "score"], ["2", "bob, jr", ""], ["3", 'cé "q"', "3.25"]]
     assert [p.name for p in out.parent.iterdir()] == ["people.csv"]  # no temporary file left
@@ -114,7 +116,9 @@ def test_an_empty_result_still_gives_the_columns(db, tmp_path):
     _people(server)
     assert store.query_to_file(tmp_path / "none.csv", query="SELECT id, name FROM people WHERE id < 0") == 0
     assert _csv(tmp_path / "none.csv") == [["id", "name"]]
-    assert store.query_to_file(tmp_path / "none.parquet", query="SELECT id, name FROM people WHERE id < 0") == 0
+    assert (
+        store.query_to_file(tmp_path / "none.parquet", query="SELECT id, name FROM people WHERE id < 0") == 0
+    )
     assert pq.read_table(tmp_path / "none.parquet").column_names == ["id", "name"]
 
 
@@ -162,7 +166,10 @@ def test_csv_to_a_new_table_then_append_and_replace(db, tmp_path):
     f.write_text("city,pop\nOslo,700000\nBergen,\n", encoding="utf-8")
     assert store.load_file(f, "cities") == 2
     assert store.table_columns("cities") == ["city", "pop"]
-    assert _sql(server, "SELECT city, pop FROM cities ORDER BY city") == [("Bergen", None), ("Oslo", "700000")]
+    assert _sql(server, "SELECT city, pop FROM cities ORDER BY city") == [
+        ("Bergen", None),
+        ("Oslo", "700000"),
+    ]
     f.write_text("pop,city\n1,Tromsø\n", encoding="utf-8")  # columns in another order
     assert store.load_file(f, "cities", mode="append") == 1
     assert _sql(server, "SELECT COUNT(*) FROM cities")[0][0] == 3
@@ -194,7 +201,10 @@ def test_append_checks_the_header_against_the_table(db, tmp_path):
         store.load_file(f, "people", mode="append")
     message = str(err.value)
     assert "'warehouse'" in message
-    assert "columns in the file but not in table people: ['nme', 'extra']; in the table but not in the file: ['name']" in message
+    assert (
+        "columns in the file but not in table people: ['nme', 'extra']; in the table but not in the file: ['name']"
+        in message
+    )
     assert _sql(server, "SELECT COUNT(*) FROM people")[0][0] == 3
 
 
@@ -206,7 +216,9 @@ def test_a_failed_load_leaves_the_table_unchanged(db, tmp_path):
     lines.append("oops,late,1.00,")  # the last row fails, after several batches went in
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for mode in ("append", "replace"):
-        with pytest.raises(DatastoreError, match="loading rows.csv into table people failed and changed nothing"):
+        with pytest.raises(
+            DatastoreError, match="loading rows.csv into table people failed and changed nothing"
+        ):
             store.load_file(f, "people", mode=mode)
         assert _sql(server, "SELECT COUNT(*) FROM people")[0][0] == 3
     # a new table whose load fails is not left behind (MySQL: nor its temporary table)
@@ -270,3 +282,14 @@ def test_a_sql_datastore_holds_no_files(db, tmp_path):
         store.list("")
     with pytest.raises(DatastoreError, match="SqlDataReference"):
         store.upload_file(tmp_path / "x", "x")
+
+
+def test_a_missing_connection_is_named(monkeypatch, tmp_path):
+    monkeypatch.delenv("AIRFLOW_CONN_NOSUCHDB", raising=False)
+    store = SqlStore("nosuchdb", "postgres", "sales", name="sales")
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    with pytest.raises(DatastoreError, match=r"'sales' \(postgres connection 'nosuchdb'\): cannot connect"):
+        store.load_file(tmp_path / "x.csv", "t")
+    assert store.location("t") == "postgres://conn-nosuchdb/sales/t"
+    with pytest.raises(DatastoreError, match="kind 'oracle' is not one of"):
+        SqlStore("x", "oracle")
