@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,6 +25,9 @@ from airflow_mlpipe.exceptions import DatastoreError
 from airflow_mlpipe.storage.base import FileInfo, Store
 
 log = logging.getLogger(__name__)
+
+# one part of a qualified name: "double quoted", `backticked`, [bracketed] or plain
+_PART = re.compile(r'"((?:[^"]|"")+)"|`((?:[^`]|``)+)`|\[([^\]]+)\]|([^."`\[\]]+)')
 
 KINDS = ("postgres", "mysql")
 FORMATS = ("csv", "parquet")
@@ -119,13 +123,13 @@ class SqlStore(Store):
             return f"SELECT * FROM {self.quote_table(table)}", (), _label(table)
         name = self.quote_table(procedure)
         if isinstance(params, Mapping):
-            if self.kind == "mysql":
-                raise DatastoreError(
-                    f"{self._where()}: MySQL's CALL takes positional arguments; give procedure "
-                    f"{_label(procedure)!r} its params as a list in declaration order"
-                )
-            args = ", ".join(f"{_pct(self.quote(k))} => %s" for k in params)
-            values: list[Any] = list(params.values())
+            named = {str(k).lstrip("@"): v for k, v in params.items()}  # v1 names may carry T-SQL's '@'
+            if self.kind == "mysql":  # CALL is positional: order the values as the procedure declares
+                values: list[Any] = [named.pop(n) for n in self._procedure_params(procedure, named)]
+                args = ", ".join(["%s"] * len(values))
+            else:
+                args = ", ".join(f"{_pct(self.quote(k))} => %s" for k in named)
+                values = list(named.values())
         else:
             values = list(params or ())
             args = ", ".join(["%s"] * len(values))
@@ -314,7 +318,7 @@ class SqlStore(Store):
     ) -> int:
         """MySQL commits DDL at once, so a new table is filled under a temporary name and renamed
         into place (atomic): readers never see it half loaded, a failure leaves nothing."""
-        parts = _parts(table)
+        parts = self.parts(table)
         staging = self.quote_table([*parts[:-1], f"_mlpipe_tmp_{uuid.uuid4().hex[:16]}"])
         cur.execute(self._create_sql(staging, columns, sql_types))
         try:
@@ -383,12 +387,64 @@ class SqlStore(Store):
         return q + name.replace(q, q + q) + q
 
     def quote_table(self, table: str | Sequence[str]) -> str:
-        """``'schema.table'`` or ``['schema', 'table.with.dots']``, quoted."""
-        return ".".join(self.quote(p) for p in _parts(table))
+        """A table or procedure name quoted for this database: see ``parts``."""
+        return ".".join(self.quote(p) for p in self.parts(table))
+
+    def parts(self, table: str | Sequence[str]) -> list[str]:
+        """The exact identifiers a name means. A string is read as SQL writes it (v1's sql_table):
+        dot-separated parts, each plain or quoted with "...", `...` or [...]; PostgreSQL folds plain
+        parts to lower case as it does in SQL. A list gives the exact parts (no folding)."""
+        if isinstance(table, str):
+            parts, pos = [], 0
+            while pos <= len(table):
+                m = _PART.match(table, pos)
+                if m is None or (m.end() < len(table) and table[m.end()] != "."):
+                    raise DatastoreError(
+                        f"{self._where()}: {table!r} is not a name such as 'sales', 'dbo.sales' or "
+                        "'\"My Table\"'; give the exact parts as a list instead"
+                    )
+                dq, bq, br, plain = m.groups()
+                if plain is not None:  # unquoted: PostgreSQL folds it to lower case, as in SQL
+                    parts.append(plain.strip().lower() if self.kind == "postgres" else plain.strip())
+                elif dq is not None:
+                    parts.append(dq.replace('""', '"'))
+                else:
+                    parts.append(bq.replace("``", "`") if bq is not None else br)
+                pos = m.end() + 1
+        else:
+            parts = [str(p) for p in table]
+        if not 1 <= len(parts) <= 3:
+            raise DatastoreError(
+                f"{self._where()}: {table!r}: give 'table', 'schema.table' or ['schema', 'table']"
+            )
+        return parts
+
+    def _procedure_params(self, procedure: Any, named: Mapping[str, Any]) -> list[str]:
+        """A MySQL procedure's parameter names in declaration order, checked against ``named``."""
+        schema, name = self._schema_and_name(procedure)
+        with self._connect() as conn:
+            cur = conn.cursor()
+            cur.execute(
+                "SELECT PARAMETER_NAME FROM information_schema.PARAMETERS WHERE SPECIFIC_SCHEMA = "
+                "COALESCE(%s, DATABASE()) AND SPECIFIC_NAME = %s AND ROUTINE_TYPE = 'PROCEDURE' "
+                "AND PARAMETER_NAME IS NOT NULL ORDER BY ORDINAL_POSITION",
+                (schema, name),
+            )
+            declared = [r[0] for r in cur.fetchall()]
+        lower = {d.lower(): d for d in declared}
+        unknown = [k for k in named if k.lower() not in lower]
+        missing = [d for d in declared if d.lower() not in {k.lower() for k in named}]
+        if unknown or missing:
+            raise DatastoreError(
+                f"{self._where()}: procedure {_label(procedure)} declares parameters {declared}; "
+                f"unknown: {unknown}, not given: {missing}"
+            )
+        by_lower = {k.lower(): k for k in named}
+        return [by_lower[d.lower()] for d in declared]
 
     def _schema_and_name(self, table: Any) -> tuple[str | None, str]:
-        parts = _parts(table)
-        return (parts[0] if len(parts) > 1 else None), parts[-1]
+        parts = self.parts(table)
+        return (parts[-2] if len(parts) > 1 else None), parts[-1]
 
     def table_columns(self, table: str | Sequence[str], cur: Any = None) -> list[str] | None:
         """The table's column names in order, or None when there is no such table."""
@@ -449,13 +505,6 @@ class _Progress:
         if now - self.last >= self.every:
             self.last = now
             log.info("%s: %s rows so far (%.0f rows/s)", self.what, rows, rows / (now - self.started))
-
-
-def _parts(table: str | Sequence[str]) -> list[str]:
-    parts = table.split(".", 1) if isinstance(table, str) else [str(p) for p in table]
-    if not 1 <= len(parts) <= 2:
-        raise DatastoreError(f"table {table!r}: give 'table', 'schema.table' or ['schema', 'table']")
-    return parts
 
 
 def _label(table: Any) -> str:

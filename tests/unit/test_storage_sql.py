@@ -155,8 +155,15 @@ def test_stored_procedure_with_params(db, tmp_path):
         _sql(server, "CREATE PROCEDURE top_people(IN n INT) SELECT id, name FROM people ORDER BY id LIMIT n")
     assert store.query_to_file(tmp_path / "top.csv", procedure="top_people", params=[2]) == 2
     assert _csv(tmp_path / "top.csv") == [["id", "name"], ["1", "ann"], ["2", "bob, jr"]]
-    if server.kind == "postgres":
-        assert store.query_to_file(tmp_path / "named.csv", procedure="top_people", params={"n": 1}) == 1
+    # v1's StoredProcedureParameter names (T-SQL's '@' allowed): PostgreSQL binds them by name,
+    # MySQL's positional CALL gets them in the order the procedure declares
+    assert store.query_to_file(tmp_path / "named.csv", procedure="top_people", params={"@n": 1}) == 1
+    assert _csv(tmp_path / "named.csv") == [["id", "name"], ["1", "ann"]]
+    if server.kind == "mysql":
+        with pytest.raises(
+            DatastoreError, match=r"declares parameters \['n'\]; unknown: \['m'\], not given: \['n'\]"
+        ):
+            store.query_to_file(tmp_path / "bad.csv", procedure="top_people", params={"m": 1})
     _sql(server, "DROP FUNCTION top_people" if server.kind == "postgres" else "DROP PROCEDURE top_people")
 
 
@@ -234,7 +241,7 @@ def test_a_failed_load_leaves_the_table_unchanged(db, tmp_path):
 def test_identifiers_are_quoted_not_spliced(db, tmp_path):
     server, store = db
     _people(server)
-    evil = 'x"`; DROP TABLE people; --'
+    evil = ['x"`; DROP TABLE people; --']  # a list gives the exact name
     f = tmp_path / "evil.csv"
     f.write_text('"a%b","c""d"\n1,2\n', encoding="utf-8")
     assert store.load_file(f, evil) == 1
@@ -244,6 +251,23 @@ def test_identifiers_are_quoted_not_spliced(db, tmp_path):
     assert _sql(server, "SELECT COUNT(*) FROM people")[0][0] == 3
     with pytest.raises(DatastoreError, match="not a valid identifier"):
         store.query_to_file(tmp_path / "x.csv", table="a" * 70)
+    with pytest.raises(DatastoreError, match="is not a name such as"):
+        store.query_to_file(tmp_path / "x.csv", table='people"; DROP TABLE people; --')
+
+
+def test_table_names_read_as_sql_writes_them(db, tmp_path):
+    """v1's sql_table strings: plain parts (PostgreSQL folds them to lower case), quoted parts."""
+    server, store = db
+    _people(server)
+    schema = "public" if server.kind == "postgres" else server.database
+    assert store.query_to_file(tmp_path / "a.csv", table=f"{schema}.people") == 3
+    assert store.query_to_file(tmp_path / "b.csv", table="[people]") == 3
+    f = tmp_path / "c.csv"
+    f.write_text("k\n1\n", encoding="utf-8")
+    store.load_file(f, '"Mixed Case"')
+    assert store.table_columns(["Mixed Case"]) == ["k"]
+    if server.kind == "postgres":
+        assert store.query_to_file(tmp_path / "d.csv", table="PEOPLE") == 3  # folded, as in SQL
 
 
 def test_fingerprint_follows_the_rows(db):
