@@ -1,0 +1,754 @@
+"""SQL datastores (PostgreSQL, MySQL/MariaDB) through the Postgres and MySQL providers' hooks.
+
+A SQL datastore holds tables, not files: a table, a query or a stored procedure's result is
+streamed to a CSV or Parquet file (server-side cursor, bounded memory), and a file is loaded into
+a table in one transaction. Credentials stay in the Airflow connection; identifiers are quoted and
+values are bound as parameters, never spliced into SQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from airflow_mlpipe.exceptions import DatastoreError
+from airflow_mlpipe.storage.base import FileInfo, Store
+
+log = logging.getLogger(__name__)
+
+# one part of a qualified name: "double quoted", `backticked`, [bracketed] or plain
+_PART = re.compile(r'"((?:[^"]|"")+)"|`((?:[^`]|``)+)`|\[([^\]]+)\]|([^."`\[\]]+)')
+
+KINDS = ("postgres", "mysql")
+FORMATS = ("csv", "parquet")
+MODES = ("append", "replace", "create")
+Params = Sequence[Any] | Mapping[str, Any] | None
+
+
+class SqlStore(Store):
+    """A PostgreSQL or MySQL/MariaDB database named by an Airflow connection."""
+
+    def __init__(
+        self,
+        conn_id: str,
+        kind: str,
+        database: str | None = None,
+        *,
+        name: str | None = None,
+        batch_rows: int = 5000,
+    ):
+        if kind not in KINDS:
+            raise DatastoreError(f"SQL datastore {name or conn_id!r}: kind {kind!r} is not one of {KINDS}")
+        self.conn_id = conn_id
+        self.kind = kind
+        self.database = database
+        self.name = name or conn_id
+        self.batch_rows = batch_rows
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.conn_id!r}, {self.kind!r}, {self.database!r}, name={self.name!r})"
+
+    # connections ---------------------------------------------------------------------------
+
+    def _hook(self) -> Any:
+        if self.kind == "postgres":
+            from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+            return PostgresHook(postgres_conn_id=self.conn_id, database=self.database)
+        from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+        return MySqlHook(mysql_conn_id=self.conn_id, schema=self.database)
+
+    def _where(self) -> str:
+        return f"SQL datastore {self.name!r} ({self.kind} connection {self.conn_id!r})"
+
+    @contextmanager
+    def _connect(self) -> Iterator[Any]:
+        """A DB-API connection (autocommit off); rolled back and closed on the way out."""
+        password = None
+        try:
+            hook = self._hook()
+            password = hook.connection.password
+            conn = hook.get_conn()
+        except Exception as exc:
+            text = _scrub(f"{type(exc).__name__}: {exc}", password)
+            raise DatastoreError(
+                f"{self._where()}: cannot connect ({text}); check the host, port, login, password and "
+                f"database of Airflow connection {self.conn_id!r} (AIRFLOW_CONN_<ID> or the Connections page)"
+            ) from (None if password and password in str(exc) else exc)
+        try:
+            yield conn
+        finally:
+            with suppress(Exception):
+                conn.rollback()
+            with suppress(Exception):
+                conn.close()
+
+    def location(self, path: str = "") -> str:
+        """``postgres://host:port/database/<table or query-hash>`` for logs; never a login or password."""
+        try:
+            conn = self._hook().connection
+            host = f"{conn.host or 'localhost'}:{conn.port or ''}".rstrip(":")
+            database = self.database or conn.schema or ""
+        except Exception:
+            host, database = f"conn-{self.conn_id}", self.database or ""
+        base = f"{self.kind}://{host}/{database}"
+        return f"{base}/{path}" if path else base
+
+    # reading: table / query / procedure -> rows ------------------------------------------------
+
+    def _source(self, query: str | None, table: Any, procedure: Any, params: Params) -> tuple[str, Any, str]:
+        """The SQL to run, its parameters, and a label for messages and logs."""
+        given = [k for k, v in (("query", query), ("table", table), ("procedure", procedure)) if v]
+        if len(given) != 1:
+            raise DatastoreError(
+                f"{self._where()}: give exactly one of query, table or procedure (got {given or 'none'})"
+            )
+        if query:
+            query = query.strip().rstrip(";")  # a server-side cursor wraps exactly one statement
+            return query, params, f"query-{hashlib.sha256(query.encode()).hexdigest()[:12]}"
+        if table:
+            if params:
+                raise DatastoreError(f"{self._where()}: table {table!r} takes no params; use a query")
+            return f"SELECT * FROM {self.quote_table(table)}", (), _label(table)
+        name = self.quote_table(procedure)
+        if isinstance(params, Mapping):
+            named = {str(k).lstrip("@"): v for k, v in params.items()}  # v1 names may carry T-SQL's '@'
+            if self.kind == "mysql":  # CALL is positional: order the values as the procedure declares
+                values: list[Any] = [named.pop(n) for n in self._procedure_params(procedure, named)]
+                args = ", ".join(["%s"] * len(values))
+            else:
+                args = ", ".join(f"{_pct(self.quote(k))} => %s" for k in named)
+                values = list(named.values())
+        else:
+            values = list(params or ())
+            args = ", ".join(["%s"] * len(values))
+        # PostgreSQL returns rows from a set-returning function; MySQL from CALL
+        sql = f"SELECT * FROM {name}({args})" if self.kind == "postgres" else f"CALL {name}({args})"
+        return sql, values, _label(procedure)
+
+    @contextmanager
+    def _read(self, sql: str, params: Any) -> Iterator[tuple[list[Any], Iterator[list[Any]]]]:
+        """(cursor description, batches of rows) from a server-side cursor."""
+        with self._connect() as conn:
+            if self.kind == "postgres":
+                cur = conn.cursor(name=f"mlpipe_{uuid.uuid4().hex}")
+                cur.itersize = self.batch_rows
+            else:
+                cur = _unbuffered_cursor(conn)
+            try:
+                try:
+                    cur.execute(sql, params)
+                    first = list(cur.fetchmany(self.batch_rows))
+                except Exception as exc:
+                    raise DatastoreError(f"{self._where()}: reading failed: {exc}") from exc
+                # psycopg2's named cursors describe their rows only after the first fetch
+                description = list(cur.description or [])
+                if self.kind == "mysql":
+                    description = _mysql_precision(description, getattr(cur, "description_flags", None))
+
+                def batches() -> Iterator[list[Any]]:
+                    batch = first
+                    while batch:
+                        yield batch
+                        if len(batch) < self.batch_rows:
+                            return
+                        batch = list(cur.fetchmany(self.batch_rows))
+
+                yield description, batches()
+            finally:
+                with suppress(Exception):
+                    cur.close()
+
+    def query_to_file(
+        self,
+        local_path: str | Path,
+        *,
+        query: str | None = None,
+        table: str | Sequence[str] | None = None,
+        procedure: str | Sequence[str] | None = None,
+        params: Params = None,
+        fmt: str | None = None,
+    ) -> int:
+        """Write a query's, a table's or a procedure's rows to a CSV or Parquet file; returns the
+        row count. The file appears complete or not at all (written beside it, then renamed)."""
+        local = Path(local_path)
+        fmt = _fmt(fmt, local, self._where())
+        sql, values, label = self._source(query, table, procedure, params)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(f".{local.name}.part-{uuid.uuid4().hex[:8]}")
+        started, rows = time.monotonic(), 0
+        try:
+            with self._read(sql, values) as (description, batches):
+                columns = [d[0] for d in description]
+                if fmt == "csv":
+                    progress = _Progress(f"{label} -> {local.name}")
+                    with open(tmp, "w", newline="", encoding="utf-8") as out:
+                        writer = csv.writer(out)
+                        writer.writerow(columns)
+                        for batch in batches:
+                            writer.writerows([_csv_value(v) for v in row] for row in batch)
+                            rows += len(batch)
+                            progress(rows)
+                else:
+                    rows = _write_parquet(tmp, self.kind, description, batches, where=self._where())
+            os.replace(tmp, local)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        took = time.monotonic() - started
+        log.info(
+            "%s -> %s: %s rows, %s bytes in %.1f s",
+            self.location(label),
+            local.name,
+            rows,
+            local.stat().st_size,
+            took,
+        )
+        return rows
+
+    def fingerprint(
+        self,
+        *,
+        query: str | None = None,
+        table: str | Sequence[str] | None = None,
+        procedure: str | Sequence[str] | None = None,
+        params: Params = None,
+    ) -> str:
+        """A hash of the result (column names and every row), streamed. A table's hash ignores row
+        order (a sum of row hashes: a multiset); a query's follows the order the query gives."""
+        sql, values, _ = self._source(query, table, procedure, params)
+        digest, total = hashlib.sha256(), 0
+        with self._read(sql, values) as (description, batches):
+            digest.update(json.dumps([d[0] for d in description]).encode())
+            for batch in batches:
+                for row in batch:
+                    one = hashlib.sha256(_row_bytes(row)).digest()
+                    if table:
+                        total = (total + int.from_bytes(one, "big")) % (1 << 256)
+                    else:
+                        digest.update(one)
+        if table:
+            digest.update(total.to_bytes(32, "big"))
+        return f"sql-sha256:{digest.hexdigest()}"
+
+    # writing: file -> table ----------------------------------------------------------------------
+
+    def load_file(
+        self,
+        local_path: str | Path,
+        table: str | Sequence[str],
+        *,
+        fmt: str | None = None,
+        mode: str = "append",
+    ) -> int:
+        """Load a CSV (header row) or Parquet file into ``table`` in one transaction; returns the
+        row count. A missing table is created (CSV: text columns; Parquet: types from its schema).
+        An existing table must have exactly the file's columns (any order). ``append`` adds rows,
+        ``replace`` swaps all rows for the file's, ``create`` requires the table to be absent. A
+        failed load changes nothing. CSV: an empty field loads as NULL."""
+        local = Path(local_path)
+        fmt = _fmt(fmt, local, self._where())
+        if mode not in MODES:
+            raise DatastoreError(f"{self._where()}: mode {mode!r} is not one of {MODES}")
+        if not local.is_file():
+            raise DatastoreError(f"{self._where()}: no file {local} to load into table {_label(table)!r}")
+        columns, sql_types, batches = _read_file(local, fmt, self.kind)
+        label, target = _label(table), self.quote_table(table)
+        started = time.monotonic()
+        with self._connect() as conn:
+            cur = conn.cursor()
+            existing = self.table_columns(table, cur)
+            if existing is not None:
+                if mode == "create":
+                    raise DatastoreError(
+                        f"{self._where()}: table {label} exists already and mode='create' requires it to "
+                        "be absent; use mode='append' or mode='replace'"
+                    )
+                self._check_columns(label, columns, existing)
+            try:
+                if self.kind == "mysql":
+                    cur.execute(
+                        "SET SESSION sql_mode = TRIM(BOTH ',' FROM CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES'))"
+                    )
+                if existing is None and self.kind == "mysql":
+                    rows = self._create_mysql(conn, cur, table, columns, sql_types, batches)
+                else:
+                    if existing is None:
+                        cur.execute(self._create_sql(target, columns, sql_types))
+                    elif self.kind == "mysql":
+                        self._require_transactions(cur, table)
+                    if existing is not None and mode == "replace":
+                        cur.execute(f"DELETE FROM {target}")
+                    rows = self._insert(cur, target, columns, batches)
+                    conn.commit()
+            except DatastoreError:
+                raise
+            except Exception as exc:
+                raise DatastoreError(
+                    f"{self._where()}: loading {local.name} into table {label} failed and changed "
+                    f"nothing: {exc}"
+                ) from exc
+        log.info(
+            "%s -> %s (%s): %s rows in %.1f s",
+            local.name,
+            self.location(label),
+            mode,
+            rows,
+            time.monotonic() - started,
+        )
+        return rows
+
+    def _create_sql(self, target: str, columns: list[str], sql_types: list[str]) -> str:
+        cols = ", ".join(f"{self.quote(c)} {t}" for c, t in zip(columns, sql_types, strict=True))
+        return f"CREATE TABLE {target} ({cols})" + (" ENGINE=InnoDB" if self.kind == "mysql" else "")
+
+    def _create_mysql(
+        self, conn: Any, cur: Any, table: Any, columns: list[str], sql_types: list[str], batches: Any
+    ) -> int:
+        """MySQL commits DDL at once, so a new table is filled under a temporary name and renamed
+        into place (atomic): readers never see it half loaded, a failure leaves nothing."""
+        parts = self.parts(table)
+        staging = self.quote_table([*parts[:-1], f"_mlpipe_tmp_{uuid.uuid4().hex[:16]}"])
+        cur.execute(self._create_sql(staging, columns, sql_types))
+        try:
+            rows = self._insert(cur, staging, columns, batches)
+            conn.commit()
+            cur.execute(f"RENAME TABLE {staging} TO {self.quote_table(table)}")
+        except BaseException:
+            with suppress(Exception):
+                conn.rollback()
+                cur.execute(f"DROP TABLE IF EXISTS {staging}")
+            raise
+        return rows
+
+    def _insert(self, cur: Any, target: str, columns: list[str], batches: Iterator[list[tuple]]) -> int:
+        """Multi-row INSERTs with bound values, a bounded number of values per statement."""
+        per = max(1, min(self.batch_rows, 20000 // max(1, len(columns))))
+        head = f"INSERT INTO {_pct(target)} ({', '.join(_pct(self.quote(c)) for c in columns)}) VALUES "
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        rows, progress = 0, _Progress(f"loading {target}")
+        for batch in batches:
+            for i in range(0, len(batch), per):
+                chunk = batch[i : i + per]
+                cur.execute(head + ", ".join([one] * len(chunk)), [v for row in chunk for v in row])
+                rows += len(chunk)
+            progress(rows)
+        return rows
+
+    def _check_columns(self, label: str, header: list[str], existing: list[str]) -> None:
+        fold = str.lower if self.kind == "mysql" else str  # MySQL column names ignore case
+        have, want = {fold(c) for c in existing}, {fold(c) for c in header}
+        extra = [c for c in header if fold(c) not in have]
+        missing = [c for c in existing if fold(c) not in want]
+        if extra or missing:
+            raise DatastoreError(
+                f"{self._where()}: columns in the file but not in table {label}: {extra}; in the table "
+                f"but not in the file: {missing}. Make the file's header name exactly the table's "
+                "columns (any order), or load into a new table"
+            )
+
+    def _require_transactions(self, cur: Any, table: Any) -> None:
+        schema, name = self._schema_and_name(table)
+        cur.execute(
+            "SELECT t.ENGINE, e.TRANSACTIONS FROM information_schema.TABLES t LEFT JOIN "
+            "information_schema.ENGINES e ON e.ENGINE = t.ENGINE WHERE t.TABLE_SCHEMA = "
+            "COALESCE(%s, DATABASE()) AND t.TABLE_NAME = %s",
+            (schema, name),
+        )
+        found = cur.fetchone()
+        if found and found[0] and found[1] != "YES":
+            raise DatastoreError(
+                f"{self._where()}: table {_label(table)} uses the {found[0]} engine, which has no "
+                "transactions, so a failed load could leave part of the file in it; convert it "
+                "(ALTER TABLE ... ENGINE=InnoDB)"
+            )
+
+    # identifiers and catalogs ----------------------------------------------------------------
+
+    def quote(self, name: str) -> str:
+        """One identifier, quoted for this database (embedded quotes doubled)."""
+        limit = 63 if self.kind == "postgres" else 64
+        if not isinstance(name, str) or not name or "\x00" in name or len(name.encode()) > limit:
+            raise DatastoreError(
+                f"{self._where()}: {name!r} is not a valid identifier (1 to {limit} bytes, no NUL)"
+            )
+        q = '"' if self.kind == "postgres" else "`"
+        return q + name.replace(q, q + q) + q
+
+    def quote_table(self, table: str | Sequence[str]) -> str:
+        """A table or procedure name quoted for this database: see ``parts``."""
+        return ".".join(self.quote(p) for p in self.parts(table))
+
+    def parts(self, table: str | Sequence[str]) -> list[str]:
+        """The exact identifiers a name means. A string is read as SQL writes it (v1's sql_table):
+        dot-separated parts, each plain or quoted with "...", `...` or [...]; PostgreSQL folds plain
+        parts to lower case as it does in SQL. A list gives the exact parts (no folding)."""
+        if isinstance(table, str):
+            parts, pos = [], 0
+            while pos <= len(table):
+                m = _PART.match(table, pos)
+                if m is None or (m.end() < len(table) and table[m.end()] != "."):
+                    raise DatastoreError(
+                        f"{self._where()}: {table!r} is not a name such as 'sales', 'dbo.sales' or "
+                        "'\"My Table\"'; give the exact parts as a list instead"
+                    )
+                dq, bq, br, plain = m.groups()
+                if plain is not None:  # unquoted: PostgreSQL folds it to lower case, as in SQL
+                    parts.append(plain.strip().lower() if self.kind == "postgres" else plain.strip())
+                elif dq is not None:
+                    parts.append(dq.replace('""', '"'))
+                else:
+                    parts.append(bq.replace("``", "`") if bq is not None else br)
+                pos = m.end() + 1
+        else:
+            parts = [str(p) for p in table]
+        if not 1 <= len(parts) <= 3:
+            raise DatastoreError(
+                f"{self._where()}: {table!r}: give 'table', 'schema.table' or ['schema', 'table']"
+            )
+        return parts
+
+    def _procedure_params(self, procedure: Any, named: Mapping[str, Any]) -> list[str]:
+        """A MySQL procedure's parameter names in declaration order, checked against ``named``."""
+        schema, name = self._schema_and_name(procedure)
+        with self._connect() as conn:
+            cur = conn.cursor()
+            cur.execute(
+                "SELECT PARAMETER_NAME FROM information_schema.PARAMETERS WHERE SPECIFIC_SCHEMA = "
+                "COALESCE(%s, DATABASE()) AND SPECIFIC_NAME = %s AND ROUTINE_TYPE = 'PROCEDURE' "
+                "AND PARAMETER_NAME IS NOT NULL ORDER BY ORDINAL_POSITION",
+                (schema, name),
+            )
+            declared = [r[0] for r in cur.fetchall()]
+        lower = {d.lower(): d for d in declared}
+        unknown = [k for k in named if k.lower() not in lower]
+        missing = [d for d in declared if d.lower() not in {k.lower() for k in named}]
+        if unknown or missing:
+            raise DatastoreError(
+                f"{self._where()}: procedure {_label(procedure)} declares parameters {declared}; "
+                f"unknown: {unknown}, not given: {missing}"
+            )
+        by_lower = {k.lower(): k for k in named}
+        return [by_lower[d.lower()] for d in declared]
+
+    def _schema_and_name(self, table: Any) -> tuple[str | None, str]:
+        parts = self.parts(table)
+        return (parts[-2] if len(parts) > 1 else None), parts[-1]
+
+    def table_columns(self, table: str | Sequence[str], cur: Any = None) -> list[str] | None:
+        """The table's column names in order, or None when there is no such table."""
+        if cur is None:
+            with self._connect() as conn:
+                return self.table_columns(table, conn.cursor())
+        if self.kind == "postgres":
+            cur.execute("SELECT to_regclass(%s)::oid", (self.quote_table(table),))
+            oid = cur.fetchone()[0]
+            if oid is None:
+                return None
+            cur.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT "
+                "attisdropped ORDER BY attnum",
+                (oid,),
+            )
+            return [r[0] for r in cur.fetchall()]
+        schema, name = self._schema_and_name(table)
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) "
+            "AND TABLE_NAME = %s",
+            (schema, name),
+        )
+        if not cur.fetchone()[0]:
+            return None
+        cur.execute(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(%s, "
+            "DATABASE()) AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (schema, name),
+        )
+        return [r[0] for r in cur.fetchall()]
+
+    # a SQL datastore holds no files ------------------------------------------------------------
+
+    def _no_files(self, *_: Any, **__: Any) -> Any:
+        raise DatastoreError(
+            f"{self._where()} holds tables, not files; reference it with a SqlDataReference "
+            "(sql_table, sql_query or sql_stored_procedure) and copy it to a file datastore with "
+            "DataTransferStep"
+        )
+
+    def list(self, prefix: str) -> list[FileInfo]:
+        return self._no_files()
+
+    exists = upload_file = download_file = read_bytes = write_bytes = delete = _no_files
+    acquire_lease = renew_lease = release_lease = _no_files
+
+
+class _Progress:
+    """Progress lines in the task log, at most every ``every`` seconds of a long copy."""
+
+    def __init__(self, what: str, every: float = 10.0):
+        self.what, self.every = what, every
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, rows: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            log.info("%s: %s rows so far (%.0f rows/s)", self.what, rows, rows / (now - self.started))
+
+
+def _label(table: Any) -> str:
+    return table if isinstance(table, str) else ".".join(map(str, table))
+
+
+def _pct(sql: str) -> str:
+    """Escape '%' in quoted identifiers of a statement that also binds %s parameters."""
+    return sql.replace("%", "%%")
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _fmt(fmt: str | None, local: Path, where: str) -> str:
+    fmt = (fmt or ("parquet" if local.suffix.lower() in (".parquet", ".pq") else "csv")).lower()
+    if fmt not in FORMATS:
+        raise DatastoreError(f"{where}: format {fmt!r} is not one of {FORMATS}")
+    return fmt
+
+
+def _mysql_precision(description: list[Any], flags: Sequence[int] | None) -> list[Any]:
+    """MySQL reports a DECIMAL's display length (digits, point, sign) where precision belongs."""
+    out = []
+    for i, d in enumerate(description):
+        d = list(d)
+        if d[1] in (0, 246) and isinstance(d[4], int) and isinstance(d[5], int):
+            unsigned = bool(flags and flags[i] & 32)  # UNSIGNED_FLAG
+            d[4] -= (1 if d[5] else 0) + (0 if unsigned else 1)
+        out.append(d)
+    return out
+
+
+def _unbuffered_cursor(conn: Any) -> Any:
+    """A MySQL cursor that streams rows from the server instead of buffering the whole result."""
+    if type(conn).__module__.startswith("MySQLdb"):
+        import MySQLdb.cursors
+
+        return conn.cursor(MySQLdb.cursors.SSCursor)
+    return conn.cursor()  # mysql-connector-python: unbuffered by default
+
+
+# file formats ------------------------------------------------------------------------------------
+
+# type codes the drivers report -> Arrow type names (PostgreSQL OIDs; MySQL FIELD_TYPE numbers)
+_PG_ARROW = {16: "bool", 20: "int64", 21: "int64", 23: "int64", 700: "float64", 701: "float64",
+             1082: "date32", 1114: "timestamp", 1184: "timestamptz", 17: "binary", 25: "string",
+             1043: "string"}  # fmt: skip
+_MYSQL_ARROW = {1: "int64", 2: "int64", 3: "int64", 8: "int64", 9: "int64", 4: "float64", 5: "float64",
+                10: "date32", 7: "timestamp", 12: "timestamp"}  # fmt: skip
+_DECIMAL_CODES = {"postgres": (1700,), "mysql": (0, 246)}
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).hex()
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True, default=str)
+    if hasattr(v, "isoformat") and not isinstance(v, str):
+        return v.isoformat(sep=" ") if hasattr(v, "hour") and hasattr(v, "day") else v.isoformat()
+    return str(v)
+
+
+def _csv_value(v: Any) -> str:
+    if v is None:
+        return ""
+    t = type(v)
+    if t is str:
+        return v
+    return str(v) if t is int or t is float else _text(v)
+
+
+def _row_bytes(row: Sequence[Any]) -> bytes:
+    """An unambiguous encoding of one row: type and text of each value, length-prefixed."""
+    out = bytearray()
+    for v in row:
+        item = b"\x00" if v is None else f"{type(v).__name__}:{_text(v)}".encode()
+        out += len(item).to_bytes(4, "big") + item
+    return bytes(out)
+
+
+def _arrow_type(kind: str, desc: Sequence[Any], sample: Any) -> Any:
+    """The Parquet column type: from the driver's type code, else from a value, else text."""
+    import datetime as dt
+    import decimal
+
+    import pyarrow as pa
+
+    named = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(), "date32": pa.date32(),
+             "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", tz="UTC"),
+             "binary": pa.binary(), "string": pa.string()}  # fmt: skip
+    code = desc[1]
+    precision, scale = desc[4], desc[5]
+    known = (_PG_ARROW if kind == "postgres" else _MYSQL_ARROW).get(code if isinstance(code, int) else -1)
+    if known:
+        return named[known]
+    if isinstance(sample, decimal.Decimal) or code in _DECIMAL_CODES[kind]:
+        # a decimal with a declared precision keeps it; an unconstrained one stays exact as text
+        if isinstance(precision, int) and isinstance(scale, int) and 0 < precision <= 38 and scale >= 0:
+            return pa.decimal128(precision, scale)
+        return pa.string()
+    checks = [(bool, "bool"), (int, "int64"), (float, "float64"), (str, "string"),
+              ((bytes, bytearray, memoryview), "binary"), (dt.datetime, "timestamp"), (dt.date, "date32")]  # fmt: skip
+    for cls, name in checks:
+        if isinstance(sample, cls):
+            if name == "timestamp" and sample.tzinfo is not None:
+                return named["timestamptz"]
+            return named[name]
+    if isinstance(sample, dt.time):
+        return pa.time64("us")
+    return pa.string()
+
+
+def _write_parquet(
+    tmp: Path, kind: str, description: list[Any], batches: Iterator[list[Any]], where: str
+) -> int:
+    """Rows to a Parquet file, one row group per batch; column types fixed by the first batch."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names, rows, writer, schema = [d[0] for d in description], 0, None, None
+    try:
+        for batch in batches:
+            cols = [[row[i] for row in batch] for i in range(len(names))]
+            if schema is None:
+                samples = [next((v for v in c if v is not None), None) for c in cols]
+                schema = pa.schema(
+                    [
+                        pa.field(n, _arrow_type(kind, d, s))
+                        for n, d, s in zip(names, description, samples, strict=True)
+                    ]
+                )
+                writer = pq.ParquetWriter(str(tmp), schema)
+            arrays = []
+            for field, values in zip(schema, cols, strict=True):
+                if pa.types.is_string(field.type):
+                    values = [None if v is None else _text(v) for v in values]
+                elif pa.types.is_binary(field.type):
+                    values = [None if v is None else bytes(v) for v in values]
+                try:
+                    arrays.append(pa.array(values, type=field.type))
+                except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+                    raise DatastoreError(
+                        f"{where}: column {field.name!r} does not fit {field.type}: {exc}"
+                    ) from exc
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            rows += len(batch)
+        if writer is None:  # no rows: the columns, typed from the driver's codes
+            schema = pa.schema(
+                [pa.field(n, _arrow_type(kind, d, None)) for n, d in zip(names, description, strict=True)]
+            )
+            writer = pq.ParquetWriter(str(tmp), schema)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def _sql_type(t: Any, kind: str) -> str:
+    """The column type a Parquet column creates."""
+    import pyarrow as pa
+
+    pg = kind == "postgres"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_integer(t):
+        return ("NUMERIC(20)" if pg else "BIGINT UNSIGNED") if t == pa.uint64() else "BIGINT"
+    if pa.types.is_floating(t):
+        return "DOUBLE PRECISION" if pg else "DOUBLE"
+    if pa.types.is_decimal(t):
+        return f"NUMERIC({t.precision},{t.scale})"
+    if pa.types.is_timestamp(t):
+        return ("TIMESTAMPTZ" if t.tz else "TIMESTAMP") if pg else "DATETIME(6)"
+    if pa.types.is_date(t):
+        return "DATE"
+    if pa.types.is_time(t):
+        return "TIME" if pg else "TIME(6)"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "BYTEA" if pg else "LONGBLOB"
+    return "TEXT" if pg else "LONGTEXT"
+
+
+def _read_file(local: Path, fmt: str, kind: str) -> tuple[list[str], list[str], Iterator[list[tuple]]]:
+    """(columns, SQL types to create them with, batches of rows) from a CSV or Parquet file."""
+    text = "TEXT" if kind == "postgres" else "LONGTEXT"
+    if fmt == "csv":
+        with open(local, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), None)
+        if not header:
+            raise DatastoreError(f"{local.name} is empty; a CSV file to load needs a header row")
+        _unique(header, local)
+
+        def csv_batches() -> Iterator[list[tuple]]:
+            with open(local, newline="", encoding="utf-8-sig") as fh:
+                reader = csv.reader(fh)
+                next(reader)
+                batch: list[tuple] = []
+                for row in reader:
+                    if len(row) != len(header):
+                        raise DatastoreError(
+                            f"{local.name} line {reader.line_num}: {len(row)} fields, the header has {len(header)}"
+                        )
+                    batch.append(tuple(v if v != "" else None for v in row))
+                    if len(batch) >= 5000:
+                        yield batch
+                        batch = []
+                if batch:
+                    yield batch
+
+        return header, [text] * len(header), csv_batches()
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(local)
+    _unique(schema.names, local)
+    convert = [_from_arrow(f.type, kind) for f in schema]
+
+    def parquet_batches() -> Iterator[list[tuple]]:
+        for rb in pq.ParquetFile(local).iter_batches(batch_size=5000):
+            cols = [
+                [c(v) if v is not None else None for v in col.to_pylist()]
+                for c, col in zip(convert, rb.columns, strict=True)
+            ]
+            yield list(zip(*cols, strict=True))
+
+    return list(schema.names), [_sql_type(f.type, kind) for f in schema], parquet_batches()
+
+
+def _from_arrow(t: Any, kind: str) -> Any:
+    """How a Parquet value is bound: nested values as JSON text, aware times as naive UTC on MySQL."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    if pa.types.is_nested(t):
+        return lambda v: json.dumps(v, sort_keys=True, default=str)
+    if pa.types.is_timestamp(t) and t.tz and kind == "mysql":
+        return lambda v: v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return lambda v: v
+
+
+def _unique(names: Sequence[str], local: Path) -> None:
+    dupes = sorted({n for n in names if list(names).count(n) > 1})
+    if dupes:
+        raise DatastoreError(f"{local.name}: column(s) {dupes} appear more than once in the header")
