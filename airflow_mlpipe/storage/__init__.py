@@ -21,7 +21,11 @@ def open_store(spec: dict[str, Any]) -> Store:
         from airflow_mlpipe.storage.blob import BlobStore
 
         return BlobStore(spec["conn_id"], spec["container"])
+    if kind in ("postgres", "mysql"):
+        from airflow_mlpipe.storage.sql import SqlStore
+
+        return SqlStore(spec["conn_id"], kind, spec.get("database"), name=spec.get("name"))
     raise DatastoreError(
-        f"datastore {spec.get('name')!r} has type {kind!r}; supported types are 'local' and "
-        "'azure_blob' (Azure Files and ADLS Gen2 are not supported yet)"
+        f"datastore {spec.get('name')!r} has type {kind!r}; supported types are 'local', 'azure_blob', "
+        "'postgres' and 'mysql' (Azure Files, ADLS Gen2 and Azure SQL are not supported yet)"
     )
