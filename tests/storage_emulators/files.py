@@ -560,7 +560,7 @@ class FileEmulator:
     process: subprocess.Popen[bytes]
     port: int
     account: str
-    key: str
+    key: str = field(repr=False)  # the account key never shows in a repr or a test report
 
     @property
     def endpoint(self) -> str:
