@@ -1,0 +1,1 @@
+"""In-process and subprocess emulators of storage services the tests cannot run for real."""
