@@ -21,11 +21,15 @@ def open_store(spec: dict[str, Any]) -> Store:
         from airflow_mlpipe.storage.blob import BlobStore
 
         return BlobStore(spec["conn_id"], spec["container"])
+    if kind == "azure_file_share":
+        from airflow_mlpipe.storage.fileshare import FileShareStore
+
+        return FileShareStore(spec["conn_id"], spec["share"], name=spec.get("name"))
     if kind in ("postgres", "mysql"):
         from airflow_mlpipe.storage.sql import SqlStore
 
         return SqlStore(spec["conn_id"], kind, spec.get("database"), name=spec.get("name"))
     raise DatastoreError(
         f"datastore {spec.get('name')!r} has type {kind!r}; supported types are 'local', 'azure_blob', "
-        "'postgres' and 'mysql' (Azure Files, ADLS Gen2 and Azure SQL are not supported yet)"
+        "'azure_file_share', 'postgres' and 'mysql' (ADLS Gen2 and Azure SQL are not supported yet)"
     )
