@@ -1,0 +1,1 @@
+"""Local emulators of Azure storage endpoints that no local server speaks, for the official SDKs."""
