@@ -325,6 +325,8 @@ class Handler(BaseHTTPRequestHandler):
         if if_none and node is not None and (if_none == "*" or if_none == node.etag):
             if self.dfs and if_none == "*":
                 raise err("PathAlreadyExists")
+            if self.command in ("GET", "HEAD"):
+                raise StorageError(304, "ConditionNotMet", "Not modified.")
             raise err("ConditionNotMet")
 
     def _lease_guard(self, node: Node | None) -> None:

@@ -69,6 +69,7 @@ def test_every_store_method_round_trips(store, tmp_path):
     assert [(f.path, f.size) for f in listed] == [
         ("set/a.csv", 8), ("set/b.txt", 2), ("set/empty", 0), ("set/sub/c.csv", 3)
     ]  # fmt: skip
+    assert all(store.stat(f.path) == f for f in listed)  # listings and properties agree
     assert [rel for _, rel in store.resolve("set/**/*.csv")] == ["a.csv", "sub/c.csv"]
     assert store.exists("set") and store.exists("set/sub/c.csv") and not store.exists("set/nope")
     assert store.list("set/b.txt") == [store.stat("set/b.txt")]
@@ -194,7 +195,7 @@ def test_concurrent_writers_of_one_path_leave_one_whole_version(store):
     assert len(data) == 5 * MiB and len(set(data)) == 1
 
 
-def test_a_wrong_key_names_the_datastore_and_hides_the_key(dfs, monkeypatch):
+def test_a_wrong_key_names_the_datastore_and_hides_the_key(dfs, monkeypatch, caplog, capsys):
     wrong = base64.b64encode(b"not-the-account-key").decode()
     connect(monkeypatch, dfs, "badlake", key=wrong)
     store = AdlsGen2Store("badlake", "data", name="lake")
@@ -204,6 +205,8 @@ def test_a_wrong_key_names_the_datastore_and_hides_the_key(dfs, monkeypatch):
     assert "ADLS Gen2 datastore 'lake'" in text and "'badlake'" in text and "AuthenticationFailed" in text
     assert wrong not in text and KEY not in text
     assert wrong not in repr(store)
+    logged = caplog.text + "".join(capsys.readouterr())
+    assert "AuthenticationFailed" in logged and wrong not in logged and KEY not in logged
 
 
 def test_a_missing_connection_names_it(monkeypatch):
