@@ -17,6 +17,7 @@ import hmac
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -650,12 +651,17 @@ def main() -> None:
     parser.add_argument("--account", default="devaccount")
     parser.add_argument("--page-size", type=int, default=5000, help="most paths per list page")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--exit-with-stdin", action="store_true", help="stop when stdin closes (the parent process died)"
+    )
     args = parser.parse_args()
     key = os.environ.get("DFS_EMULATOR_KEY")
     if not key:
         parser.error("set DFS_EMULATOR_KEY to the account key (base64)")
     server = DfsServer(Account(args.root, args.account, key, args.page_size), port=args.port)
     print(f"PORT {server.server_address[1]}", flush=True)
+    if args.exit_with_stdin:
+        threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(0)), daemon=True).start()
     server.serve_forever()
 
 

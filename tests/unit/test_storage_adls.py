@@ -35,8 +35,10 @@ def dfs(tmp_path):
         str(tmp_path / "dfs"),
         "--page-size",
         "7",
+        "--exit-with-stdin",  # gone even when the test run itself is killed
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, start_new_session=True, text=True)
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, text=True, **pipes)
     try:
         line = proc.stdout.readline()
         assert line.startswith("PORT "), f"the emulator did not start: {line!r}"
@@ -45,6 +47,7 @@ def dfs(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         proc.stdout.close()
+        proc.stdin.close()
 
 
 def connect(monkeypatch, url: str, conn_id: str = "lake", key: str = KEY) -> None:
@@ -79,6 +82,9 @@ def test_every_store_method_round_trips(store, tmp_path):
     store.download("set", out)
     assert (out / "sub" / "c.csv").read_text() == "333" and (out / "empty").read_bytes() == b""
 
+    odd = "odd names/with space/ü+%#=&.txt"  # signed and routed percent-encoded
+    store.write_bytes(odd, b"odd")
+    assert store.read_bytes(odd) == b"odd" and [f.path for f in store.list("odd names")] == [odd]
     store.write_bytes("small/obj.json", b'{"a": 1}')
     assert store.read_bytes("small/obj.json") == b'{"a": 1}'
     assert store.read_bytes("small/none.json") is None
@@ -242,3 +248,13 @@ def test_emulator_speaks_azure_errors(dfs, monkeypatch):
     with pytest.raises(ResourceNotFoundError) as gone:
         f.delete_file()
     assert gone.value.error_code == "PathNotFound"
+
+
+def test_an_expired_lease_is_taken_and_its_holder_cannot_renew(store):
+    import time
+
+    held = store.acquire_lease("locks/slow", "worker-1", ttl=15)  # Azure's shortest lease
+    assert held is not None and store.acquire_lease("locks/slow", "worker-2", ttl=15) is None
+    time.sleep(15.5)
+    taker = store.acquire_lease("locks/slow", "worker-2", ttl=15)
+    assert taker is not None and store.renew_lease(held) is False and store.renew_lease(taker) is True
