@@ -226,13 +226,19 @@ class AdlsGen2Store(Store):
         from azure.core.exceptions import ResourceExistsError
 
         kwargs: dict[str, Any] = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
-        with self._errors("publish", path):
-            try:
-                self.client.get_file_client(tmp).rename_file(f"{self.filesystem}/{path}", **kwargs)
-            except ResourceExistsError:
+        published = False
+        try:
+            with self._errors("publish", path):
+                try:
+                    self.client.get_file_client(tmp).rename_file(f"{self.filesystem}/{path}", **kwargs)
+                    published = True
+                except ResourceExistsError as exc:
+                    if overwrite or _code(exc) != "PathAlreadyExists":
+                        raise  # e.g. a folder that holds files is at ``path``
+        finally:
+            if not published:
                 self._discard(tmp)
-                return False
-        return True
+        return published
 
     def _discard(self, tmp: str) -> None:
         from azure.core.exceptions import HttpResponseError

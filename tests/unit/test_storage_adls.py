@@ -112,6 +112,9 @@ def test_upload_keeps_unchanged_files_and_respects_overwrite(store, tmp_path):
     with pytest.raises(DatastoreError, match="exists already"):
         store.write_stream("keep/v.txt", [b"three"], overwrite=False)
     assert store.read_bytes("keep/v.txt") == b"two"
+    with pytest.raises(DatastoreError, match=r"publish 'keep' failed with HTTP 409 DirectoryNotEmpty"):
+        store.upload_file(f, "keep")  # a folder that holds files is not replaced by a file
+    assert not [p.name for p in store.client.get_paths(recursive=True) if ".mlpipe-tmp-" in p.name]
 
 
 def test_listing_follows_continuations_and_hides_writes_in_progress(store):
