@@ -21,6 +21,10 @@ def open_store(spec: dict[str, Any]) -> Store:
         from airflow_mlpipe.storage.blob import BlobStore
 
         return BlobStore(spec["conn_id"], spec["container"])
+    if kind == "azure_data_lake_gen2":
+        from airflow_mlpipe.storage.adls import AdlsGen2Store
+
+        return AdlsGen2Store(spec["conn_id"], spec["filesystem"], name=spec.get("name"))
     if kind == "azure_file_share":
         from airflow_mlpipe.storage.fileshare import FileShareStore
 
@@ -31,5 +35,5 @@ def open_store(spec: dict[str, Any]) -> Store:
         return SqlStore(spec["conn_id"], kind, spec.get("database"), name=spec.get("name"))
     raise DatastoreError(
         f"datastore {spec.get('name')!r} has type {kind!r}; supported types are 'local', 'azure_blob', "
-        "'azure_file_share', 'postgres' and 'mysql' (ADLS Gen2 and Azure SQL are not supported yet)"
+        "'azure_data_lake_gen2', 'azure_file_share', 'postgres' and 'mysql' (Azure SQL is not supported yet)"
     )

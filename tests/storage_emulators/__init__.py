@@ -1,1 +1,1 @@
-"""In-process and subprocess emulators of storage services the tests cannot run for real."""
+"""Local emulators of Azure storage endpoints that no local server speaks (ADLS Gen2 DFS, Azure Files), for the official SDKs."""
