@@ -114,6 +114,25 @@ class Store:
         """A human-readable URL of ``path`` for logs (never carries a secret)."""
         raise NotImplementedError
 
+    # copies between datastores (DataTransferStep; storage/transfer_copy.py) ----------------
+
+    def readable_url(self, path: str) -> str | None:
+        """A URL another storage service can read ``path`` from with no credentials of its own (a
+        short-lived read-only SAS; never logged), or None when this store has none (a local folder)."""
+        return None
+
+    def copy_from_url(self, url: str, path: str, source: FileInfo, what: str) -> FileInfo | None:
+        """Have this store's service copy ``url`` into file ``path`` server-side, polled to completion
+        and verified against ``source`` (size, and MD5 where both sides give one); the new file's
+        info. None when this service cannot fetch that URL: the caller then streams the bytes.
+        ``what`` names the copy in errors."""
+        return None
+
+    def move(self, src: str, dst: str) -> FileInfo:
+        """Make file ``src`` visible at ``dst`` (replacing what is there) and remove ``src``: a rename
+        where the service has one, else a same-account server-side copy. Atomic per file."""
+        raise NotImplementedError
+
     # shared logic -------------------------------------------------------------------------
 
     def resolve(self, path: str) -> list[tuple[FileInfo, str]]:
