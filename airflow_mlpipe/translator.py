@@ -22,6 +22,10 @@ def operator_class(kind: str) -> type:
         from airflow_mlpipe.operators.databricks import DatabricksStepOperator
 
         return DatabricksStepOperator
+    if kind == "data_transfer":
+        from airflow_mlpipe.operators.transfer import DataTransferStepOperator
+
+        return DataTransferStepOperator
     raise ValueError(f"no operator for step kind {kind!r}")
 
 

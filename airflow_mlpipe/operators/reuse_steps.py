@@ -30,6 +30,7 @@ class ReuseSteps:
             self.log.info("reuse: no cache datastore; the step runs")
             return {"entry": None, "cache": None, "fingerprint": None, "forced": False}
         inputs = {i["name"]: self.input_fingerprint(context, i) for i in self.step["inputs"]}
+        inputs.update(self.extra_input_fingerprints(context, parameters))
         comp = decide.components(
             self.step, parameters, inputs, default_hash_cache(), self.pipeline["datastores"]
         )
@@ -80,6 +81,10 @@ class ReuseSteps:
             self.log.info("reuse: the committed result cannot be used (%s); the step runs", missing)
             return None
         return entry
+
+    def extra_input_fingerprints(self, context: Any, parameters: dict[str, Any]) -> dict[str, str]:
+        """Content the step reads besides its inputs (a transfer's SQL source), by name."""
+        return {}
 
     def dag_id_for_cache(self, context: Any) -> str:
         return self.pipeline.get("dag_id") or context["ti"].dag_id
@@ -138,6 +143,10 @@ class ReuseSteps:
                         "reuse: input %s changed while the step ran; its result is not committed", inp["name"]
                     )
                     return
+        for name, now in self.extra_input_fingerprints(context, result["parameters"]).items():
+            if now != decision["components"]["inputs"].get(name):
+                self.log.warning("reuse: %s changed while the step ran; its result is not committed", name)
+                return
         if lease is not None and lease.get("lost"):
             self.log.warning(
                 "reuse: the lease expired while the step ran; committing anyway (results are immutable)"

@@ -69,6 +69,8 @@ class CacheStore:
     def missing_outputs(self, entry: dict[str, Any]) -> str | None:
         """Why a committed entry cannot be reused (an output gone or changed), or None."""
         for name, out in entry["outputs"].items():
+            if out.get("table"):
+                continue  # rows appended to a table: no listing can tell they are still there
             spec = self.datastores.get(out["datastore"])
             if spec is None:
                 return f"output {name!r} is on datastore {out['datastore']!r}, unknown to this pipeline"
