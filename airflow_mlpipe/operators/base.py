@@ -246,7 +246,9 @@ def spec_from_step(step_class: type, task_id: str, **step_kwargs: Any) -> tuple[
     }
     extra: dict[str, Any] = {}
     target = spec["compute_target"]
-    if target and builder.compute_targets[target].get("type") != "Databricks":
+    from airflow_mlpipe.definitions.compute import is_pool
+
+    if target and is_pool(builder.compute_targets[target]):
         extra = {"pool": target, "queue": target}
     if builder.parameters:
         from airflow_mlpipe.translator import dag_params
