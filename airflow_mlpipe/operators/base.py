@@ -211,13 +211,7 @@ class RemoteStepOperator(StepOperator):
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if plan.get("reuse"):
-            from airflow_mlpipe.reuse.cache import CacheStore
-
-            reuse = self.pipeline["reuse"]
-            cache = CacheStore(
-                self.datastore_store(reuse["datastore"], "the reuse cache"), self.pipeline["datastores"]
-            )
-            self.commit(context, {**plan["reuse"], "cache": cache}, result, None)
+            self.commit(context, {**plan["reuse"], "cache": self.cache_store()}, result, None)
         self.register_outputs(context, result)
         return result
 
