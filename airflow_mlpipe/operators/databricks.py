@@ -27,6 +27,7 @@ from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.hooks.databricks import DatabricksStepHook, RunState, dbfs_uri, fuse_path
 from airflow_mlpipe.operators.base import RemoteStepOperator, StepRun, spec_from_step
 from airflow_mlpipe.operators.databricks_bind import DatabricksData, attempt_root
+from airflow_mlpipe.operators.run_records import experiment_name, step_run_id
 from airflow_mlpipe.reuse.fingerprint import digest
 from airflow_mlpipe.storage.base import safe_segment
 
@@ -150,7 +151,7 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
             plan = self._plan(context, hook, attempt, parameters)
             hook.dbfs_put_bytes(f"{attempt}/{PLAN_FILE}", json.dumps(plan).encode())
             self._check_cluster(hook)
-            token = hashlib.sha256(f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/g{gen}".encode()).hexdigest()
+            token = hashlib.sha256(f"{step_run_id(ti)}/g{gen}".encode()).hexdigest()
             run_id = hook.submit_run(self._run_spec(plan, token))
             hook.dbfs_put_bytes(f"{attempt}/{RUN_ID_FILE}", str(run_id).encode())
             self.log.info("submitted Databricks run %s (attempt g%s)", run_id, gen)
@@ -196,8 +197,8 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
         context_file = self.run_context_file(context, hook, attempt, parameters, inputs, outputs)
         ti = context["ti"]
         run_values = {
-            "AZUREML_RUN_ID": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
-            "AZUREML_ARM_PROJECT_NAME": self._experiment(context),
+            "AZUREML_RUN_ID": step_run_id(ti),
+            "AZUREML_ARM_PROJECT_NAME": experiment_name(context),
             "MLPIPE_RUN_CONTEXT": fuse_path(context_file),
         }
 
@@ -219,11 +220,6 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
             for k, v in run_values.items():
                 args += [f"--{k}", v]
         return {"task": task, "args": args, "outputs": outputs}
-
-    def _experiment(self, context: Any) -> str:
-        from airflow_mlpipe.operators.run_records import experiment_name
-
-        return experiment_name(context)
 
     def _run_spec(self, plan: dict[str, Any], token: str) -> dict[str, Any]:
         settings, task = self.step["settings"], plan["task"]
