@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,9 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
             )
         return target
 
-    @property
+    @cached_property
     def hook(self) -> DatabricksStepHook:
+        """One hook per execution: its connection is looked up once."""
         return DatabricksStepHook(self.target["conn_id"])
 
     # --- reuse: the code that would run is part of the fingerprint ---------------------------
