@@ -169,14 +169,16 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
         """The newest attempt an earlier try of this task made, and its run id if it was submitted
         (an attempt staged but perhaps not submitted is staged and submitted again with its token:
         Databricks starts no second run for a token it knows)."""
-        files = hook.dbfs_files(root)
-        gens = [int(p[1:]) for p in {rel.split("/")[0] for rel in files} if p[:1] == "g" and p[1:].isdigit()]
+        # one level at a time: an attempt being adopted may have many staged files below it
+        names = [posixpath.basename(e["path"]) for e in hook.dbfs_list(root) if e.get("is_dir")]
+        gens = [int(n[1:]) for n in names if n[:1] == "g" and n[1:].isdigit()]
         if not gens:
             return 1, None
         gen = max(gens)
-        if f"g{gen}/{DONE_FILE}" in files:  # its result was stored: this try (a cleared task) runs anew
+        markers = {posixpath.basename(e["path"]) for e in hook.dbfs_list(f"{root}/g{gen}")}
+        if DONE_FILE in markers:  # its result was stored: this try (a cleared task) runs anew
             return gen + 1, None
-        if f"g{gen}/{RUN_ID_FILE}" not in files or f"g{gen}/{PLAN_FILE}" not in files:
+        if RUN_ID_FILE not in markers or PLAN_FILE not in markers:
             return gen, None
         return gen, int(_read_small(hook, f"{root}/g{gen}/{RUN_ID_FILE}"))
 
