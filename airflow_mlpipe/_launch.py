@@ -27,12 +27,14 @@ def _watch_lifeline(fifo: str, child: subprocess.Popen) -> None:
     # exists from the start (a blocking open would wait forever if the task died before it)
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     while True:
-        select.select([fd], [], [])
+        # read before waiting: if the task process died before this open, Linux never reports
+        # the FIFO ready to select() (no writer seen since the open), but read() gives end-of-file
         try:
             if not os.read(fd, 4096):
                 break  # end-of-file: no writer left
         except BlockingIOError:
-            continue
+            pass
+        select.select([fd], [], [])
     os.close(fd)
     if child.poll() is None:  # end-of-file: the task process is gone
         child.terminate()

@@ -34,13 +34,13 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 def sync_pools(client: Any, echo: Any = print) -> None:
     """Create or resize one Airflow pool per compute target of the workspace (slots = max_nodes)."""
+    from airflow_mlpipe.definitions.compute import is_pool
     from airflow_mlpipe.definitions.workspace import Workspace
 
     for name, target in Workspace.from_config().compute_targets.items():
-        if target.spec.get("type") == "Databricks":
-            continue  # its steps run on Databricks and wait deferred: no pool
-        client.ensure_pool(name, target.pool_slots, f"AmlCompute {name} (max_nodes={target.pool_slots})")
-        echo(f"pool {name}: {target.pool_slots} slot(s)")
+        if is_pool(target.spec):
+            client.ensure_pool(name, target.pool_slots, f"AmlCompute {name} (max_nodes={target.pool_slots})")
+            echo(f"pool {name}: {target.pool_slots} slot(s)")
 
 
 def format_value(value: Any) -> str:

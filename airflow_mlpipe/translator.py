@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_mlpipe.definitions.compute import is_pool
 from airflow_mlpipe.definitions.parameter import json_schema
 from airflow_mlpipe.spec import task_id_for
 
@@ -82,8 +83,8 @@ def build_dag(
         for step in spec["steps"]:
             target = step["compute_target"]
             extra: dict[str, Any] = {}
-            if target is not None and spec["compute_targets"][target].get("type") != "Databricks":
-                extra = {"pool": target, "queue": target}  # a Databricks step runs there, not on a pool
+            if target is not None and is_pool(spec["compute_targets"][target]):
+                extra = {"pool": target, "queue": target}
             task_id = task_id_for(step["name"])
             if task_id != step["name"]:  # v1 names may hold spaces and more: shown as they are
                 extra["task_display_name"] = step["name"]

@@ -17,6 +17,7 @@ from airflow_mlpipe.client.auth import workspace_client, workspace_registry_root
 from airflow_mlpipe.client.pipeline_run import PipelineRun, PipelineRunFailed, _matches
 from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
 from airflow_mlpipe.client.step_run import StepRun
+from airflow_mlpipe.definitions.compute import is_pool
 from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.exceptions import MlpipeError, UserErrorException
 from airflow_mlpipe.registry.published import DAG_PREFIX
@@ -224,9 +225,8 @@ def upload_snapshots(spec: dict[str, Any]) -> None:
 
 def ensure_pools(client: AirflowClient, spec: dict[str, Any]) -> None:
     for name, target in spec["compute_targets"].items():
-        if target.get("type") == "Databricks":
-            continue  # a Databricks step waits deferred; the Databricks workspace is its compute
-        client.ensure_pool(name, int(target.get("max_nodes", 1)), f"AmlCompute {name}")
+        if is_pool(target):
+            client.ensure_pool(name, int(target.get("max_nodes", 1)), f"AmlCompute {name}")
 
 
 def check_parameters(spec: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:

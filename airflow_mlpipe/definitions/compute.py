@@ -255,6 +255,12 @@ def _class_of(stored_type: Any) -> type[ComputeTarget]:
     return ComputeTarget
 
 
+def is_pool(target: dict[str, Any]) -> bool:
+    """Whether a compute target's steps run on Airflow workers, in a pool and queue named after it
+    (AmlCompute and the like), rather than on a remote service they wait for (Databricks)."""
+    return target.get("type") != "Databricks"
+
+
 def validate_target_name(name: Any) -> str:
     if not isinstance(name, str) or not name or len(name) > 64:
         raise ComputeTargetException(f"compute target name must be a string of 1-64 characters, got {name!r}")

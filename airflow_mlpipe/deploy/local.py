@@ -118,15 +118,23 @@ class LocalDeployment:
     def password(self) -> str:
         return json.loads(self.passwords_file.read_text())[USERNAME]
 
-    def _secrets(self) -> dict[str, str]:
+    def _secrets(self, **more: Any) -> dict[str, str]:
+        """The deployment's secrets (secrets.json, mode 600): Airflow's JWT secret and Fernet key,
+        plus any of ``more`` (name -> a function making the value) not made yet."""
         path = self.home / "secrets.json"
-        if path.exists():
-            return json.loads(path.read_text())
-        from cryptography.fernet import Fernet
+        values = json.loads(path.read_text()) if path.exists() else {}
 
-        values = {"jwt_secret": secrets.token_urlsafe(48), "fernet_key": Fernet.generate_key().decode()}
-        write_json_atomic(path, values)
-        path.chmod(0o600)
+        def fernet_key() -> str:
+            from cryptography.fernet import Fernet
+
+            return Fernet.generate_key().decode()
+
+        makers = {"jwt_secret": lambda: secrets.token_urlsafe(48), "fernet_key": fernet_key, **more}
+        missing = {name: make() for name, make in makers.items() if name not in values}
+        if missing:
+            values.update(missing)
+            write_json_atomic(path, values)
+            path.chmod(0o600)
         return values
 
     def environment(self, port: int, deployment_id: str, log_ports: tuple[int, int]) -> dict[str, str]:
@@ -216,7 +224,7 @@ class LocalDeployment:
                     "host": "127.0.0.1",
                     "port": emulator["port"],
                     "schema": "http",
-                    "password": self._secrets_with_databricks()["databricks_token"],
+                    "password": self._databricks_token(),
                 }
             )
         airflow = [sys.executable, "-m", "airflow"]
@@ -271,14 +279,8 @@ class LocalDeployment:
             "mount_dirs": {f"/mnt/{ds}": str(datastores / ds) for ds in BUILTIN_DATASTORES},
         }
 
-    def _secrets_with_databricks(self) -> dict[str, str]:
-        values = self._secrets()
-        if "databricks_token" not in values:
-            values["databricks_token"] = "dapi" + secrets.token_hex(16)
-            path = self.home / "secrets.json"
-            write_json_atomic(path, values)
-            path.chmod(0o600)
-        return values
+    def _databricks_token(self) -> str:
+        return self._secrets(databricks_token=lambda: "dapi" + secrets.token_hex(16))["databricks_token"]
 
     def _start_emulator(self, env: dict[str, str], emulator: dict[str, Any]) -> int:
         for folder in emulator["mount_dirs"].values():
@@ -294,7 +296,7 @@ class LocalDeployment:
             "--root",
             emulator["root"],
             "--token",
-            self._secrets_with_databricks()["databricks_token"],
+            self._databricks_token(),
         ]
         for mount, folder in emulator["mount_dirs"].items():
             cmd += ["--mount", f"{mount}={folder}"]

@@ -121,12 +121,22 @@ class DatabricksStepHook(DatabricksHook):
         pending = [root]
         while pending:
             folder = pending.pop()
-            for entry in self._do_api_call(DBFS_LIST, {"path": folder}).get("files") or []:
+            for entry in self.dbfs_list(folder):
                 if entry.get("is_dir"):
                     pending.append(entry["path"])
                 else:
                     found[posixpath.relpath(entry["path"], root)] = int(entry.get("file_size", 0))
         return found
+
+    def dbfs_list(self, path: str) -> list[dict[str, Any]]:
+        """The entries (path, is_dir, file_size) directly in DBFS folder ``path``; [] when it is absent."""
+        try:
+            got = self._do_api_call(DBFS_LIST, {"path": _plain(path)}, wrap_http_errors=False)
+        except requests.HTTPError as exc:  # 404: RESOURCE_DOES_NOT_EXIST
+            if exc.response is not None and exc.response.status_code == 404:
+                return []
+            raise
+        return got.get("files") or []
 
     def dbfs_mkdirs(self, path: str) -> None:
         self._do_api_call(DBFS_MKDIRS, {"path": _plain(path)})

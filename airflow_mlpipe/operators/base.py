@@ -211,13 +211,7 @@ class RemoteStepOperator(StepOperator):
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if plan.get("reuse"):
-            from airflow_mlpipe.reuse.cache import CacheStore
-
-            reuse = self.pipeline["reuse"]
-            cache = CacheStore(
-                self.datastore_store(reuse["datastore"], "the reuse cache"), self.pipeline["datastores"]
-            )
-            self.commit(context, {**plan["reuse"], "cache": cache}, result, None)
+            self.commit(context, {**plan["reuse"], "cache": self.cache_store()}, result, None)
         self.register_outputs(context, result)
         return result
 
@@ -246,7 +240,9 @@ def spec_from_step(step_class: type, task_id: str, **step_kwargs: Any) -> tuple[
     }
     extra: dict[str, Any] = {}
     target = spec["compute_target"]
-    if target and builder.compute_targets[target].get("type") != "Databricks":
+    from airflow_mlpipe.definitions.compute import is_pool
+
+    if target and is_pool(builder.compute_targets[target]):
         extra = {"pool": target, "queue": target}
     if builder.parameters:
         from airflow_mlpipe.translator import dag_params

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.hooks.databricks import DatabricksStepHook, RunState, dbfs_uri, fuse_path
 from airflow_mlpipe.operators.base import RemoteStepOperator, StepRun, spec_from_step
 from airflow_mlpipe.operators.databricks_bind import DatabricksData, attempt_root
+from airflow_mlpipe.operators.run_records import experiment_name, step_run_id
 from airflow_mlpipe.reuse.fingerprint import digest
 from airflow_mlpipe.storage.base import safe_segment
 
@@ -91,8 +93,9 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
             )
         return target
 
-    @property
+    @cached_property
     def hook(self) -> DatabricksStepHook:
+        """One hook per execution: its connection is looked up once."""
         return DatabricksStepHook(self.target["conn_id"])
 
     # --- reuse: the code that would run is part of the fingerprint ---------------------------
@@ -150,7 +153,7 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
             plan = self._plan(context, hook, attempt, parameters)
             hook.dbfs_put_bytes(f"{attempt}/{PLAN_FILE}", json.dumps(plan).encode())
             self._check_cluster(hook)
-            token = hashlib.sha256(f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/g{gen}".encode()).hexdigest()
+            token = hashlib.sha256(f"{step_run_id(ti)}/g{gen}".encode()).hexdigest()
             run_id = hook.submit_run(self._run_spec(plan, token))
             hook.dbfs_put_bytes(f"{attempt}/{RUN_ID_FILE}", str(run_id).encode())
             self.log.info("submitted Databricks run %s (attempt g%s)", run_id, gen)
@@ -166,14 +169,16 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
         """The newest attempt an earlier try of this task made, and its run id if it was submitted
         (an attempt staged but perhaps not submitted is staged and submitted again with its token:
         Databricks starts no second run for a token it knows)."""
-        files = hook.dbfs_files(root)
-        gens = [int(p[1:]) for p in {rel.split("/")[0] for rel in files} if p[:1] == "g" and p[1:].isdigit()]
+        # one level at a time: an attempt being adopted may have many staged files below it
+        names = [posixpath.basename(e["path"]) for e in hook.dbfs_list(root) if e.get("is_dir")]
+        gens = [int(n[1:]) for n in names if n[:1] == "g" and n[1:].isdigit()]
         if not gens:
             return 1, None
         gen = max(gens)
-        if f"g{gen}/{DONE_FILE}" in files:  # its result was stored: this try (a cleared task) runs anew
+        markers = {posixpath.basename(e["path"]) for e in hook.dbfs_list(f"{root}/g{gen}")}
+        if DONE_FILE in markers:  # its result was stored: this try (a cleared task) runs anew
             return gen + 1, None
-        if f"g{gen}/{RUN_ID_FILE}" not in files or f"g{gen}/{PLAN_FILE}" not in files:
+        if RUN_ID_FILE not in markers or PLAN_FILE not in markers:
             return gen, None
         return gen, int(_read_small(hook, f"{root}/g{gen}/{RUN_ID_FILE}"))
 
@@ -196,8 +201,8 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
         context_file = self.run_context_file(context, hook, attempt, parameters, inputs, outputs)
         ti = context["ti"]
         run_values = {
-            "AZUREML_RUN_ID": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
-            "AZUREML_ARM_PROJECT_NAME": self._experiment(context),
+            "AZUREML_RUN_ID": step_run_id(ti),
+            "AZUREML_ARM_PROJECT_NAME": experiment_name(context),
             "MLPIPE_RUN_CONTEXT": fuse_path(context_file),
         }
 
@@ -219,11 +224,6 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
             for k, v in run_values.items():
                 args += [f"--{k}", v]
         return {"task": task, "args": args, "outputs": outputs}
-
-    def _experiment(self, context: Any) -> str:
-        from airflow_mlpipe.operators.run_records import experiment_name
-
-        return experiment_name(context)
 
     def _run_spec(self, plan: dict[str, Any], token: str) -> dict[str, Any]:
         settings, task = self.step["settings"], plan["task"]

@@ -22,7 +22,6 @@ class ReuseSteps:
     def reuse_decision(self, context: Any, parameters: dict[str, Any]) -> dict[str, Any]:
         """Fingerprint the step and find a committed result it may reuse."""
         from airflow_mlpipe.reuse import decide
-        from airflow_mlpipe.reuse.cache import CacheStore
         from airflow_mlpipe.reuse.fingerprint import default_hash_cache
 
         reuse = self.pipeline.get("reuse") or {}
@@ -35,9 +34,7 @@ class ReuseSteps:
             self.step, parameters, inputs, default_hash_cache(), self.pipeline["datastores"]
         )
         fp = decide.fingerprint(comp)
-        cache = CacheStore(
-            self.datastore_store(reuse["datastore"], "the reuse cache"), self.pipeline["datastores"]
-        )
+        cache = self.cache_store()
         given = context.get("params") or {}
         forced = None
         if not self.step.get("allow_reuse", True):
@@ -65,6 +62,15 @@ class ReuseSteps:
         for reason in decide.explain(comp, last):
             self.log.info("reuse: the step runs: %s", reason)
         return decision
+
+    def cache_store(self) -> Any:
+        """The reuse cache on the pipeline's cache datastore."""
+        from airflow_mlpipe.reuse.cache import CacheStore
+
+        reuse = self.pipeline["reuse"]
+        return CacheStore(
+            self.datastore_store(reuse["datastore"], "the reuse cache"), self.pipeline["datastores"]
+        )
 
     def usable_entry(self, cache: Any, fp: str) -> dict[str, Any] | None:
         from airflow_mlpipe.reuse import decide

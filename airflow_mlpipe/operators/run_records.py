@@ -8,6 +8,11 @@ import json
 from typing import Any
 
 
+def step_run_id(ti: Any) -> str:
+    """A step run's id, as scripts, registered datasets and v1's AZUREML_RUN_ID give it."""
+    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
+
+
 def experiment_name(context: Any) -> str:
     """The experiment a run was submitted under (its conf), else the DAG id."""
     from airflow_mlpipe.registry.submission import SUBMISSION_KEY

@@ -12,6 +12,7 @@ from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError, StepFailedError, UserErrorException
 from airflow_mlpipe.operators.reuse_steps import RUN_FILE_KINDS
+from airflow_mlpipe.operators.run_records import experiment_name, step_run_id
 from airflow_mlpipe.reuse.fingerprint import content_hash, hash_folder
 from airflow_mlpipe.storage import open_store
 from airflow_mlpipe.storage.base import glob_match, safe_segment
@@ -302,7 +303,7 @@ class StepData:
                 reg.get("tags"),
                 create_new_version=True,
                 store=self.datastore_store(ds_name, "the dataset registry"),
-                run_id=f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
+                run_id=step_run_id(ti),
             )
             loc["registered"] = {k: record[k] for k in ("name", "version", "id")}
             self.log.info(
@@ -320,12 +321,11 @@ class StepData:
         """What a script's ``Run.get_context()`` reads: ids, inputs, outputs, parameters, and where
         it writes metrics (``files["metrics"]``) and run files (``files["files"]``,
         ``files["parent_files"]``), as paths the script sees."""
-        from airflow_mlpipe.operators.run_records import experiment_name
         from airflow_mlpipe.reuse.decide import registry_datastore
 
         ti = context["ti"]
         return {
-            "run_id": f"{ti.dag_id}/{ti.run_id}/{ti.task_id}",
+            "run_id": step_run_id(ti),
             "step": self.step["name"],
             "experiment": experiment_name(context),
             "parent_run_id": f"{ti.dag_id}/{ti.run_id}",

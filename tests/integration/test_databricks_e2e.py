@@ -62,6 +62,27 @@ def wait_for(what: str, check, timeout: float = 180.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def wait_for_task(client, run, what: str, state: str, min_try: int = 1, timeout: float = 180.0):
+    """Wait until one of the run's task instances is in ``state`` at try ``min_try`` or later."""
+    return wait_for(
+        what,
+        lambda: [
+            t
+            for t in client.task_instances(run.dag_id, run.run_id)
+            if t["state"] == state and t["try_number"] >= min_try
+        ],
+        timeout,
+    )
+
+
+def clear_task(client, run, task_id: str, only_failed: bool) -> None:
+    client.request(
+        "POST",
+        f"/api/v2/dags/{run.dag_id}/clearTaskInstances",
+        json={"dag_run_id": run.run_id, "task_ids": [task_id], "only_failed": only_failed, "dry_run": False},
+    )
+
+
 def release(emulator, path: str, text: str) -> None:
     import base64
 
@@ -101,10 +122,7 @@ def test_killing_the_task_cancels_the_databricks_run(workspace, databricks_emula
             if r["state"]["life_cycle_state"] == "RUNNING"
         ],
     )[0]
-    wait_for(
-        "the task to defer",
-        lambda: [t for t in client.task_instances(run.dag_id, run.run_id) if t["state"] == "deferred"],
-    )
+    wait_for_task(client, run, "the task to defer", "deferred")
     client.request(
         "PATCH",
         f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/waits",
@@ -151,24 +169,9 @@ def test_a_retried_task_adopts_the_run_of_its_first_try(workspace, databricks_em
         "2.0/mlpipe-emulator/faults",
         json={"path": "jobs/runs/get", "run_id": remote["run_id"], "status": 503, "times": 3},
     )
-    wait_for(
-        "the first try to fail",
-        lambda: [t for t in client.task_instances(run.dag_id, run.run_id) if t["state"] == "failed"],
-        timeout=240,
-    )
-    client.request(
-        "POST",
-        f"/api/v2/dags/{run.dag_id}/clearTaskInstances",
-        json={"dag_run_id": run.run_id, "task_ids": ["retried"], "only_failed": True, "dry_run": False},
-    )
-    wait_for(
-        "the second try to defer",
-        lambda: [
-            t
-            for t in client.task_instances(run.dag_id, run.run_id)
-            if t["state"] == "deferred" and t["try_number"] >= 2
-        ],
-    )
+    wait_for_task(client, run, "the first try to fail", "failed", timeout=240)
+    clear_task(client, run, "retried", only_failed=True)
+    wait_for_task(client, run, "the second try to defer", "deferred", min_try=2)
     release(databricks_emulator, flag, "released")
     assert run.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
     assert [r["run_id"] for r in runs_named(databricks_emulator, "db_retry-retried")] == [remote["run_id"]]
@@ -178,19 +181,8 @@ def test_a_retried_task_adopts_the_run_of_its_first_try(workspace, databricks_em
     assert f"adopting Databricks run {remote['run_id']}" in log, log[-3000:]
 
     # clearing the task after it succeeded asks for a new run: its attempt is done, none is adopted
-    client.request(
-        "POST",
-        f"/api/v2/dags/{run.dag_id}/clearTaskInstances",
-        json={"dag_run_id": run.run_id, "task_ids": ["retried"], "only_failed": False, "dry_run": False},
-    )
-    wait_for(
-        "the cleared task to succeed again",
-        lambda: [
-            t
-            for t in client.task_instances(run.dag_id, run.run_id)
-            if t["state"] == "success" and t["try_number"] >= 3
-        ],
-    )
+    clear_task(client, run, "retried", only_failed=False)
+    wait_for_task(client, run, "the cleared task to succeed again", "success", min_try=3)
     again = [r["run_id"] for r in runs_named(databricks_emulator, "db_retry-retried")]
     assert len(again) == 2 and remote["run_id"] in again
 

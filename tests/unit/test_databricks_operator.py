@@ -174,3 +174,19 @@ def test_a_hand_written_operator_takes_databricks_step_arguments(tmp_path, monke
     assert op.pipeline["compute_targets"]["dbx"]["conn_id"] == "dbx_unit"
     with pytest.raises(Exception, match="step 'bad': Exactly one of notebook_path"):
         DatabricksStepOperator(task_id="bad", num_workers=1, compute_target="dbx")
+
+
+def test_the_last_attempt_of_a_task_is_found_from_its_dbfs_markers(conn):
+    op = operator(conn, {"task": {"notebook_path": "/Shared/nb"}})
+    hook, root = op.hook, "/mlpipe/runs/dag/run/attempts"
+    assert op._last_attempt(hook, root) == (1, None)  # no try of this task yet
+    hook.dbfs_put_bytes(f"{root}/g1/inputs/raw/part-0.csv", b"a,b\n")
+    hook.dbfs_put_bytes(f"{root}/g1/plan.json", b"{}")
+    assert op._last_attempt(hook, root) == (1, None)  # staged, perhaps not submitted: submit again
+    hook.dbfs_put_bytes(f"{root}/g1/run_id", b"41")
+    assert op._last_attempt(hook, root) == (1, 41)  # submitted: a retry looks at run 41
+    hook.dbfs_put_bytes(f"{root}/g2/plan.json", b"{}")
+    hook.dbfs_put_bytes(f"{root}/g2/run_id", b"42")
+    assert op._last_attempt(hook, root) == (2, 42)  # the newest attempt counts
+    hook.dbfs_put_bytes(f"{root}/g2/done", b"")
+    assert op._last_attempt(hook, root) == (3, None)  # its result was stored: a cleared task runs anew
