@@ -88,7 +88,9 @@ class DataTransferStepOperator(StepOperator):
         args: dict[str, Any] = {k: ref[k] for k in ("table", "query", "procedure") if ref.get(k)}
         if ref.get("params"):
             args["params"] = {
-                p["name"]: parameters[p["value"]["parameter"]] if "parameter" in p["value"] else p["value"]["literal"]
+                p["name"]: parameters[p["value"]["parameter"]]
+                if "parameter" in p["value"]
+                else p["value"]["literal"]
                 for p in ref["params"]
             }
         return args
@@ -209,7 +211,12 @@ class DataTransferStepOperator(StepOperator):
         return stored, _report(report)
 
     def _sql_to_file(
-        self, context: Any, source: dict[str, Any], destination: dict[str, Any], parameters: dict[str, Any], work: Path
+        self,
+        context: Any,
+        source: dict[str, Any],
+        destination: dict[str, Any],
+        parameters: dict[str, Any],
+        work: Path,
     ) -> tuple[dict, dict]:
         import time
 
@@ -234,7 +241,12 @@ class DataTransferStepOperator(StepOperator):
             raise DatastoreError(f"the export did not store completely at {dst.location(target)}")
         took = time.monotonic() - started
         self.log.info(
-            "transfer: %s -> %s: %d rows, %d bytes in %.1f s", sql.location(name), dst.location(target), rows, info.size, took
+            "transfer: %s -> %s: %d rows, %d bytes in %.1f s",
+            sql.location(name),
+            dst.location(target),
+            rows,
+            info.size,
+            took,
         )
         from airflow_mlpipe.reuse.fingerprint import hash_file
 
@@ -273,7 +285,9 @@ class DataTransferStepOperator(StepOperator):
         sql = self.datastore_store(destination["datastore"], "the destination table")
         rows = sql.load_file(local, destination["table"], fmt=fmt, mode="append")
         took = time.monotonic() - started
-        table = destination["table"] if isinstance(destination["table"], str) else ".".join(destination["table"])
+        table = (
+            destination["table"] if isinstance(destination["table"], str) else ".".join(destination["table"])
+        )
         stored = {
             "datastore": destination["datastore"],
             "path": "",

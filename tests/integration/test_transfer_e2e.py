@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -124,10 +123,18 @@ def ws(deployment, connections, tmp_path, monkeypatch, azurite):
     config.write_text(json.dumps({"workspace_name": "transfer", "root": str(deployment.home / "workspace")}))
     monkeypatch.setenv("MLPIPE_CONFIG", str(config))
     w = Workspace.from_config()
-    Datastore.register_azure_blob_container(w, "tblob", "transfer", "devstoreaccount1", conn_id="azurite", overwrite=True)
-    Datastore.register_azure_data_lake_gen2(w, "tadls", "lake", ADLS_ACCOUNT, conn_id="t_adls", overwrite=True)
-    Datastore.register_azure_data_lake_gen2(w, "tadls_wrong", "lake", ADLS_ACCOUNT, conn_id="t_adls_wrong", overwrite=True)
-    Datastore.register_azure_file_share(w, "tfiles", "share", "devstoreaccount1", conn_id="t_files", overwrite=True)
+    Datastore.register_azure_blob_container(
+        w, "tblob", "transfer", "devstoreaccount1", conn_id="azurite", overwrite=True
+    )
+    Datastore.register_azure_data_lake_gen2(
+        w, "tadls", "lake", ADLS_ACCOUNT, conn_id="t_adls", overwrite=True
+    )
+    Datastore.register_azure_data_lake_gen2(
+        w, "tadls_wrong", "lake", ADLS_ACCOUNT, conn_id="t_adls_wrong", overwrite=True
+    )
+    Datastore.register_azure_file_share(
+        w, "tfiles", "share", "devstoreaccount1", conn_id="t_files", overwrite=True
+    )
     Datastore.register_azure_postgre_sql(w, "tpg", "127.0.0.1", "sales", conn_id="t_pg", overwrite=True)
     Datastore.register_azure_my_sql(w, "tmaria", "127.0.0.1", "warehouse", conn_id="t_maria", overwrite=True)
     ComputeTarget.create(w, "adf", DataFactoryCompute.provisioning_configuration(max_concurrent_transfers=2))
@@ -162,7 +169,10 @@ def submit(w, steps, experiment: str):
 
 
 def results(client, run) -> dict[str, dict]:
-    return {t["task_id"]: client.xcom(run.dag_id, run.run_id, t["task_id"]) for t in client.task_instances(run.dag_id, run.run_id)}
+    return {
+        t["task_id"]: client.xcom(run.dag_id, run.run_id, t["task_id"])
+        for t in client.task_instances(run.dag_id, run.run_id)
+    }
 
 
 def logs(client, run) -> str:
@@ -196,10 +206,16 @@ def test_blob_adls_files_blob_copies_and_an_unchanged_rerun_copies_nothing(ws, c
             destination_reference_type="directory",
         )  # fmt: skip
         to_files = DataTransferStep(
-            "adls_to_files", to_adls.get_output(), DataReference(ws.datastores["tfiles"], "f", f"copies-{tag}"), "adf"
+            "adls_to_files",
+            to_adls.get_output(),
+            DataReference(ws.datastores["tfiles"], "f", f"copies-{tag}"),
+            "adf",
         )
         back = DataTransferStep(
-            "files_to_blob", to_files.get_output(), DataReference(ws.datastores["tblob"], "b", f"back-{tag}"), "adf"
+            "files_to_blob",
+            to_files.get_output(),
+            DataReference(ws.datastores["tblob"], "b", f"back-{tag}"),
+            "adf",
         )
         return [back]
 
@@ -231,7 +247,7 @@ def test_blob_adls_files_blob_copies_and_an_unchanged_rerun_copies_nothing(ws, c
     assert contents(blob, f"back-{tag}")["part-0.csv"] == hashlib.md5(b"new data").hexdigest()
 
 
-SCRIPT = '''
+SCRIPT = """
 import argparse, csv, os
 from airflow_mlpipe.v1.core import Run
 p = argparse.ArgumentParser(); p.add_argument("--report"); a = p.parse_args()
@@ -239,7 +255,7 @@ rows = list(csv.DictReader(open(a.report)))
 run = Run.get_context()
 run.log("regions", len(rows))
 run.log("total", sum(float(r["total"]) for r in rows))
-'''
+"""
 
 
 def test_a_postgres_query_to_csv_on_blob_feeds_a_python_step(ws, client, pg, tmp_path):
@@ -268,7 +284,11 @@ def test_a_postgres_query_to_csv_on_blob_feeds_a_python_step(ws, client, pg, tmp
     )  # fmt: skip
     report = export.get_output()
     use = PythonScriptStep(
-        "report.py", source_directory=str(src), arguments=["--report", report], inputs=[report], allow_reuse=True
+        "report.py",
+        source_directory=str(src),
+        arguments=["--report", report],
+        inputs=[report],
+        allow_reuse=True,
     )
     run = submit(ws, [use], "transfer_sql")
     finished(run, client)
