@@ -15,29 +15,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlpipe.definitions.durations import parse_duration
+from airflow_mlpipe.definitions.workspace_config import (
+    CONFIG_FILE_NAME,
+    DEFAULT_BASE_IMAGE,
+    DEFAULT_DATASTORE,
+    SQL_TYPES,
+    check_datastore,
+    check_docker,
+    check_reuse,
+    find_config,
+    read_config,
+)
 from airflow_mlpipe.exceptions import DatastoreError, UserErrorException, WorkspaceConfigError
 
-__all__ = ["DatastoreNotFoundError", "Workspace", "mlpipe_home", "parse_duration", "write_json_atomic"]
+# DEFAULT_BASE_IMAGE and SQL_TYPES live in workspace_config.py; other modules import them from here
+__all__ = [
+    "DEFAULT_BASE_IMAGE",
+    "SQL_TYPES",
+    "DatastoreNotFoundError",
+    "Workspace",
+    "mlpipe_home",
+    "parse_duration",
+    "write_json_atomic",
+]
 
 if TYPE_CHECKING:
     from airflow_mlpipe.definitions.compute import ComputeTarget
     from airflow_mlpipe.definitions.datastore import Datastore
 
-CONFIG_FILE_NAME = "mlpipe.json"
-DEFAULT_DATASTORE = "workspaceblobstore"
 BUILTIN_DATASTORES = ("workspaceblobstore", "workspacefilestore")
-# Keys that would put a secret into the config file (and so into specs and logs).
-SECRET_KEYS = {"connection_string", "account_key", "sas_token", "password", "client_secret", "token"}
-DATASTORE_KEYS = {
-    "local": {"type", "path"},
-    "azure_blob": {"type", "conn_id", "container"},
-    "azure_data_lake_gen2": {"type", "conn_id", "filesystem"},
-    "azure_file_share": {"type", "conn_id", "share"},
-    "postgres": {"type", "conn_id", "database"},
-    "mysql": {"type", "conn_id", "database"},
-    "azure_sql": {"type", "conn_id", "database"},
-}
-SQL_TYPES = ("postgres", "mysql", "azure_sql")
 
 
 class DatastoreNotFoundError(DatastoreError, UserErrorException):
@@ -64,7 +70,6 @@ LOCAL_IDENTITY = {
     "resource_group": "mlpipe-local",
     "location": "local",
 }
-IDENTITY_KEYS = ("workspace_name", "subscription_id", "resource_group", "location")
 
 
 class Workspace:
@@ -92,8 +97,8 @@ class Workspace:
             "resource_group": resource_group,
             "location": _location,
         }
-        config = self._find_config(None, CONFIG_FILE_NAME)
-        fields = self._read_config(config) if config is not None else {}
+        config = find_config(None, CONFIG_FILE_NAME)
+        fields = read_config(config) if config is not None else {}
         for key, value in given.items():
             found = fields.get(key)
             if value is not None and found is not None and str(value) != str(found):
@@ -157,7 +162,7 @@ class Workspace:
                 f"known datastores: {sorted(specs)}"
             )
         self._default_datastore = default_datastore
-        self.reuse = self._check_reuse(reuse or {})
+        self.reuse = check_reuse(reuse or {}, self.config_path, self._datastore_specs)
         self.docker = check_docker(docker or {}, self.config_path)
         from airflow_mlpipe.definitions.databricks_compute import check_databricks_config, embedded_databricks
 
@@ -170,45 +175,8 @@ class Workspace:
         )
 
     def _check_datastore(self, ds_name: str, spec: Any, source: str | None = None) -> dict[str, Any]:
-        where = f"datastore {ds_name!r} " + (source or f"in {self.config_path or 'workspace config'}")
-        if not isinstance(spec, dict):
-            raise WorkspaceConfigError(f"{where}: expected an object, got {type(spec).__name__}")
-        secret = SECRET_KEYS & set(spec)
-        if secret:
-            raise WorkspaceConfigError(
-                f"{where}: {sorted(secret)} must not be in the config file; keep credentials in an "
-                "Airflow connection and give its id as 'conn_id'"
-            )
-        kind = spec.get("type")
-        if kind not in DATASTORE_KEYS:
-            raise WorkspaceConfigError(
-                f"{where}: type {kind!r} is not supported; use one of {sorted(DATASTORE_KEYS)}"
-            )
-        allowed = DATASTORE_KEYS[kind]
-        missing = allowed - set(spec)
-        unknown = set(spec) - allowed - {"name"}
-        if missing or unknown:
-            raise WorkspaceConfigError(
-                f"{where}: a {kind!r} datastore takes exactly {sorted(allowed)}"
-                + (f"; missing {sorted(missing)}" if missing else "")
-                + (f"; unknown {sorted(unknown)}" if unknown else "")
-            )
-        out = dict(spec)
-        if kind == "local":
-            base = self.config_path.parent if self.config_path else Path.cwd()
-            out["path"] = str((base / os.path.expanduser(spec["path"])).resolve())
-        return out
-
-    def _check_reuse(self, reuse: Any) -> dict[str, Any]:
-        where = f"'reuse' in {self.config_path or 'workspace config'}"
-        if not isinstance(reuse, dict) or set(reuse) - {"datastore", "max_age"}:
-            raise WorkspaceConfigError(f"{where}: expected an object with 'datastore' and/or 'max_age'")
-        out: dict[str, Any] = {"datastore": reuse.get("datastore"), "max_age": None}
-        if out["datastore"] is not None and out["datastore"] not in self._datastore_specs:
-            raise WorkspaceConfigError(f"{where}: datastore {out['datastore']!r} is not defined")
-        if reuse.get("max_age") is not None:
-            out["max_age"] = parse_duration(reuse["max_age"], where + " max_age")
-        return out
+        """A datastore spec checked against this workspace's config (workspace_config.check_datastore)."""
+        return check_datastore(ds_name, spec, self.config_path, source)
 
     # --- construction -----------------------------------------------------------------------
 
@@ -221,10 +189,10 @@ class Workspace:
         _file_name: str | None = None,
     ) -> Workspace:
         """The workspace of a config file (see the module docstring), else the embedded one."""
-        config = cls._find_config(path, _file_name or CONFIG_FILE_NAME)
+        config = find_config(path, _file_name or CONFIG_FILE_NAME)
         ws = cls.__new__(cls)
         ws.auth = auth
-        ws._setup(**(cls._read_config(config) if config is not None else {}))
+        ws._setup(**(read_config(config) if config is not None else {}))
         return ws
 
     @staticmethod
@@ -240,57 +208,8 @@ class Workspace:
         """v1's ``Workspace.get``: as the constructor, found by name."""
         return Workspace(subscription_id, resource_group, name, auth, _location=location)
 
-    @staticmethod
-    def _read_config(config: Path) -> dict[str, Any]:
-        try:
-            data = json.loads(config.read_text())
-        except json.JSONDecodeError as exc:
-            raise WorkspaceConfigError(f"{config}: not valid JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise WorkspaceConfigError(f"{config}: expected a JSON object at the top level")
-        known = {"root", "default_datastore", "datastores", "api", "reuse", "docker", "databricks"}
-        known |= set(IDENTITY_KEYS)
-        unknown = set(data) - known
-        if unknown:
-            raise WorkspaceConfigError(f"{config}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-        root = data.get("root")
-        if root:
-            root = (config.parent / os.path.expanduser(root)).resolve()
-        folder = config.parent.parent if config.parent.name == ".azureml" else config.parent
-        return {
-            **{k: data[k] for k in IDENTITY_KEYS if data.get(k) is not None},
-            "workspace_name": data.get("workspace_name", folder.name),
-            "root": root or folder / ".mlpipe" / "workspace",
-            "datastores": data.get("datastores") or {},
-            "default_datastore": data.get("default_datastore", DEFAULT_DATASTORE),
-            "config_path": config,
-            "api": data.get("api"),
-            "reuse": data.get("reuse"),
-            "docker": data.get("docker"),
-            "databricks": data.get("databricks"),
-        }
-
-    @staticmethod
-    def _find_config(path: str | Path | None, file_name: str) -> Path | None:
-        if path is not None:
-            p = Path(path)
-            if p.is_dir():
-                p = next((c for c in _candidates(p, file_name) if c.is_file()), p / file_name)
-            if not p.is_file():
-                raise WorkspaceConfigError(f"workspace config {p} does not exist")
-            return p.resolve()
-        env = os.environ.get("MLPIPE_CONFIG")
-        if env:
-            p = Path(env)
-            if not p.is_file():
-                raise WorkspaceConfigError(f"MLPIPE_CONFIG points to {p}, which does not exist")
-            return p.resolve()
-        here = Path.cwd().resolve()
-        for folder in (here, *here.parents):
-            for candidate in _candidates(folder, file_name):
-                if candidate.is_file():
-                    return candidate
-        return None
+    # datastore_registry.py reads the config file through Workspace
+    _read_config = staticmethod(read_config)
 
     # --- datastores ------------------------------------------------------------------------
 
@@ -426,27 +345,3 @@ class Workspace:
             f"Workspace.create(name={self.name!r}, subscription_id={self.subscription_id!r}, "
             f"resource_group={self.resource_group!r})"
         )
-
-
-def _candidates(folder: Path, file_name: str) -> tuple[Path, Path]:
-    """Where a config file may be in a folder: there, or in its ``.azureml`` subfolder (as v1)."""
-    return folder / file_name, folder / ".azureml" / file_name
-
-
-# how steps with a container environment reach Docker (docs/environments.md); no secrets here:
-# registry logins come from the Airflow connection named by conn_id
-DOCKER_KEYS = ("conn_id", "base_url", "default_base_image")
-DEFAULT_BASE_IMAGE = "python:3.11-slim"
-
-
-def check_docker(docker: Any, where: Any) -> dict[str, str | None]:
-    if not isinstance(docker, dict) or set(docker) - set(DOCKER_KEYS):
-        raise WorkspaceConfigError(
-            f"'docker' in {where or 'workspace config'}: expected an object with keys among {list(DOCKER_KEYS)}, got {docker!r}"
-        )
-    bad = [k for k, v in docker.items() if v is not None and not (isinstance(v, str) and v)]
-    if bad:
-        raise WorkspaceConfigError(
-            f"'docker' in {where or 'workspace config'}: {bad} must be non-empty strings"
-        )
-    return {k: docker.get(k) for k in DOCKER_KEYS}

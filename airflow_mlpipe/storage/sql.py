@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,17 +22,16 @@ from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError
 from airflow_mlpipe.storage.base import FileInfo, Store
+from airflow_mlpipe.storage.sql_cursor import read_batches
 from airflow_mlpipe.storage.sql_formats import (
     _csv_value,
     _read_file,
     _row_bytes,
     _write_parquet,
 )
+from airflow_mlpipe.storage.sql_names import SqlNames, escape_pct, table_label
 
 log = logging.getLogger(__name__)
-
-# one part of a qualified name: "double quoted", `backticked`, [bracketed] or plain
-_PART = re.compile(r'"((?:[^"]|"")+)"|`((?:[^`]|``)+)`|\[([^\]]+)\]|([^."`\[\]]+)')
 
 KINDS = ("postgres", "mysql")
 FORMATS = ("csv", "parquet")
@@ -60,6 +58,7 @@ class SqlStore(Store):
         self.database = database
         self.name = name or conn_id
         self.batch_rows = batch_rows
+        self._names = SqlNames(kind, self._where())
 
     def __repr__(self) -> str:
         return f"SqlStore({self.conn_id!r}, {self.kind!r}, {self.database!r}, name={self.name!r})"
@@ -126,55 +125,31 @@ class SqlStore(Store):
         if table:
             if params:
                 raise DatastoreError(f"{self._where()}: table {table!r} takes no params; use a query")
-            return f"SELECT * FROM {self.quote_table(table)}", (), _label(table)
+            return f"SELECT * FROM {self.quote_table(table)}", (), table_label(table)
         name = self.quote_table(procedure)
         if isinstance(params, Mapping):
             named = {str(k).lstrip("@"): v for k, v in params.items()}  # v1 names may carry T-SQL's '@'
             if self.kind == "mysql":  # CALL is positional: order the values as the procedure declares
-                values: list[Any] = [named.pop(n) for n in self._procedure_params(procedure, named)]
+                with self._connect() as conn:
+                    order = self._names.procedure_params(conn.cursor(), procedure, named)
+                values: list[Any] = [named.pop(n) for n in order]
                 args = ", ".join(["%s"] * len(values))
             else:
-                args = ", ".join(f"{_pct(self.quote(k))} => %s" for k in named)
+                args = ", ".join(f"{escape_pct(self.quote(k))} => %s" for k in named)
                 values = list(named.values())
         else:
             values = list(params or ())
             args = ", ".join(["%s"] * len(values))
         # PostgreSQL returns rows from a set-returning function; MySQL from CALL
         sql = f"SELECT * FROM {name}({args})" if self.kind == "postgres" else f"CALL {name}({args})"
-        return sql, values, _label(procedure)
+        return sql, values, table_label(procedure)
 
     @contextmanager
     def _read(self, sql: str, params: Any) -> Iterator[tuple[list[Any], Iterator[list[Any]]]]:
-        """(cursor description, batches of rows) from a server-side cursor."""
+        """(cursor description, batches of rows) from a server-side cursor on a new connection."""
         with self._connect() as conn:
-            if self.kind == "postgres":
-                cur = conn.cursor(name=f"mlpipe_{uuid.uuid4().hex}")
-                cur.itersize = self.batch_rows
-            else:
-                cur = _unbuffered_cursor(conn)
-            try:
-                try:
-                    cur.execute(sql, params)
-                    first = list(cur.fetchmany(self.batch_rows))
-                except Exception as exc:
-                    raise DatastoreError(f"{self._where()}: reading failed: {exc}") from exc
-                # psycopg2's named cursors describe their rows only after the first fetch
-                description = list(cur.description or [])
-                if self.kind == "mysql":
-                    description = _mysql_precision(description, getattr(cur, "description_flags", None))
-
-                def batches() -> Iterator[list[Any]]:
-                    batch = first
-                    while batch:
-                        yield batch
-                        if len(batch) < self.batch_rows:
-                            return
-                        batch = list(cur.fetchmany(self.batch_rows))
-
-                yield description, batches()
-            finally:
-                with suppress(Exception):
-                    cur.close()
+            with read_batches(conn, self.kind, sql, params, self.batch_rows, self._where()) as result:
+                yield result
 
     def query_to_file(
         self,
@@ -268,9 +243,11 @@ class SqlStore(Store):
         if mode not in MODES:
             raise DatastoreError(f"{self._where()}: mode {mode!r} is not one of {MODES}")
         if not local.is_file():
-            raise DatastoreError(f"{self._where()}: no file {local} to load into table {_label(table)!r}")
+            raise DatastoreError(
+                f"{self._where()}: no file {local} to load into table {table_label(table)!r}"
+            )
         columns, sql_types, batches = _read_file(local, fmt, self.kind)
-        label, target = _label(table), self.quote_table(table)
+        label, target = table_label(table), self.quote_table(table)
         started = time.monotonic()
         with self._connect() as conn:
             cur = conn.cursor()
@@ -281,7 +258,7 @@ class SqlStore(Store):
                         f"{self._where()}: table {label} exists already and mode='create' requires it to "
                         "be absent; use mode='append' or mode='replace'"
                     )
-                self._check_columns(label, columns, existing)
+                self._names.check_columns(label, columns, existing)
             try:
                 if self.kind == "mysql":
                     cur.execute(
@@ -293,7 +270,7 @@ class SqlStore(Store):
                     if existing is None:
                         cur.execute(self._create_sql(target, columns, sql_types))
                     elif self.kind == "mysql":
-                        self._require_transactions(cur, table)
+                        self._names.require_transactions(cur, table)
                     if existing is not None and mode == "replace":
                         cur.execute(f"DELETE FROM {target}")
                     rows = self._insert(cur, target, columns, batches)
@@ -341,7 +318,8 @@ class SqlStore(Store):
     def _insert(self, cur: Any, target: str, columns: list[str], batches: Iterator[list[tuple]]) -> int:
         """Multi-row INSERTs with bound values, a bounded number of values per statement."""
         per = max(1, min(self.batch_rows, 20000 // max(1, len(columns))))
-        head = f"INSERT INTO {_pct(target)} ({', '.join(_pct(self.quote(c)) for c in columns)}) VALUES "
+        names = ", ".join(escape_pct(self.quote(c)) for c in columns)
+        head = f"INSERT INTO {escape_pct(target)} ({names}) VALUES "
         one = "(" + ", ".join(["%s"] * len(columns)) + ")"
         rows, progress = 0, _Progress(f"loading {target}")
         for batch in batches:
@@ -352,136 +330,27 @@ class SqlStore(Store):
             progress(rows)
         return rows
 
-    def _check_columns(self, label: str, header: list[str], existing: list[str]) -> None:
-        fold = str.lower if self.kind == "mysql" else str  # MySQL column names ignore case
-        have, want = {fold(c) for c in existing}, {fold(c) for c in header}
-        extra = [c for c in header if fold(c) not in have]
-        missing = [c for c in existing if fold(c) not in want]
-        if extra or missing:
-            raise DatastoreError(
-                f"{self._where()}: columns in the file but not in table {label}: {extra}; in the table "
-                f"but not in the file: {missing}. Make the file's header name exactly the table's "
-                "columns (any order), or load into a new table"
-            )
-
-    def _require_transactions(self, cur: Any, table: Any) -> None:
-        schema, name = self._schema_and_name(table)
-        cur.execute(
-            "SELECT t.ENGINE, e.TRANSACTIONS FROM information_schema.TABLES t LEFT JOIN "
-            "information_schema.ENGINES e ON e.ENGINE = t.ENGINE WHERE t.TABLE_SCHEMA = "
-            "COALESCE(%s, DATABASE()) AND t.TABLE_NAME = %s",
-            (schema, name),
-        )
-        found = cur.fetchone()
-        if found and found[0] and found[1] != "YES":
-            raise DatastoreError(
-                f"{self._where()}: table {_label(table)} uses the {found[0]} engine, which has no "
-                "transactions, so a failed load could leave part of the file in it; convert it "
-                "(ALTER TABLE ... ENGINE=InnoDB)"
-            )
-
     # identifiers and catalogs ----------------------------------------------------------------
 
     def quote(self, name: str) -> str:
         """One identifier, quoted for this database (embedded quotes doubled)."""
-        limit = 63 if self.kind == "postgres" else 64
-        if not isinstance(name, str) or not name or "\x00" in name or len(name.encode()) > limit:
-            raise DatastoreError(
-                f"{self._where()}: {name!r} is not a valid identifier (1 to {limit} bytes, no NUL)"
-            )
-        q = '"' if self.kind == "postgres" else "`"
-        return q + name.replace(q, q + q) + q
+        return self._names.quote(name)
 
     def quote_table(self, table: str | Sequence[str]) -> str:
         """A table or procedure name quoted for this database: see ``parts``."""
-        return ".".join(self.quote(p) for p in self.parts(table))
+        return self._names.quote_table(table)
 
     def parts(self, table: str | Sequence[str]) -> list[str]:
-        """The exact identifiers a name means. A string is read as SQL writes it (v1's sql_table):
-        dot-separated parts, each plain or quoted with "...", `...` or [...]; PostgreSQL folds plain
-        parts to lower case as it does in SQL. A list gives the exact parts (no folding)."""
-        if isinstance(table, str):
-            parts, pos = [], 0
-            while pos <= len(table):
-                m = _PART.match(table, pos)
-                if m is None or (m.end() < len(table) and table[m.end()] != "."):
-                    raise DatastoreError(
-                        f"{self._where()}: {table!r} is not a name such as 'sales', 'dbo.sales' or "
-                        "'\"My Table\"'; give the exact parts as a list instead"
-                    )
-                dq, bq, br, plain = m.groups()
-                if plain is not None:  # unquoted: PostgreSQL folds it to lower case, as in SQL
-                    parts.append(plain.strip().lower() if self.kind == "postgres" else plain.strip())
-                elif dq is not None:
-                    parts.append(dq.replace('""', '"'))
-                else:
-                    parts.append(bq.replace("``", "`") if bq is not None else br)
-                pos = m.end() + 1
-        else:
-            parts = [str(p) for p in table]
-        if not 1 <= len(parts) <= 3:
-            raise DatastoreError(
-                f"{self._where()}: {table!r}: give 'table', 'schema.table' or ['schema', 'table']"
-            )
-        return parts
-
-    def _procedure_params(self, procedure: Any, named: Mapping[str, Any]) -> list[str]:
-        """A MySQL procedure's parameter names in declaration order, checked against ``named``."""
-        schema, name = self._schema_and_name(procedure)
-        with self._connect() as conn:
-            cur = conn.cursor()
-            cur.execute(
-                "SELECT PARAMETER_NAME FROM information_schema.PARAMETERS WHERE SPECIFIC_SCHEMA = "
-                "COALESCE(%s, DATABASE()) AND SPECIFIC_NAME = %s AND ROUTINE_TYPE = 'PROCEDURE' "
-                "AND PARAMETER_NAME IS NOT NULL ORDER BY ORDINAL_POSITION",
-                (schema, name),
-            )
-            declared = [r[0] for r in cur.fetchall()]
-        lower = {d.lower(): d for d in declared}
-        unknown = [k for k in named if k.lower() not in lower]
-        missing = [d for d in declared if d.lower() not in {k.lower() for k in named}]
-        if unknown or missing:
-            raise DatastoreError(
-                f"{self._where()}: procedure {_label(procedure)} declares parameters {declared}; "
-                f"unknown: {unknown}, not given: {missing}"
-            )
-        by_lower = {k.lower(): k for k in named}
-        return [by_lower[d.lower()] for d in declared]
-
-    def _schema_and_name(self, table: Any) -> tuple[str | None, str]:
-        parts = self.parts(table)
-        return (parts[-2] if len(parts) > 1 else None), parts[-1]
+        """The exact identifiers a name means (storage/sql_names.py): a string as SQL writes it
+        (plain parts folded by PostgreSQL, "...", `...`, [...]), a list as the exact parts."""
+        return self._names.parts(table)
 
     def table_columns(self, table: str | Sequence[str], cur: Any = None) -> list[str] | None:
         """The table's column names in order, or None when there is no such table."""
         if cur is None:
             with self._connect() as conn:
-                return self.table_columns(table, conn.cursor())
-        if self.kind == "postgres":
-            cur.execute("SELECT to_regclass(%s)::oid", (self.quote_table(table),))
-            oid = cur.fetchone()[0]
-            if oid is None:
-                return None
-            cur.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT "
-                "attisdropped ORDER BY attnum",
-                (oid,),
-            )
-            return [r[0] for r in cur.fetchall()]
-        schema, name = self._schema_and_name(table)
-        cur.execute(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) "
-            "AND TABLE_NAME = %s",
-            (schema, name),
-        )
-        if not cur.fetchone()[0]:
-            return None
-        cur.execute(
-            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(%s, "
-            "DATABASE()) AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-            (schema, name),
-        )
-        return [r[0] for r in cur.fetchall()]
+                return self._names.table_columns(conn.cursor(), table)
+        return self._names.table_columns(cur, table)
 
     # a SQL datastore holds no files ------------------------------------------------------------
 
@@ -513,15 +382,6 @@ class _Progress:
             log.info("%s: %s rows so far (%.0f rows/s)", self.what, rows, rows / (now - self.started))
 
 
-def _label(table: Any) -> str:
-    return table if isinstance(table, str) else ".".join(map(str, table))
-
-
-def _pct(sql: str) -> str:
-    """Escape '%' in quoted identifiers of a statement that also binds %s parameters."""
-    return sql.replace("%", "%%")
-
-
 def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
 
@@ -531,29 +391,3 @@ def _fmt(fmt: str | None, local: Path, where: str) -> str:
     if fmt not in FORMATS:
         raise DatastoreError(f"{where}: format {fmt!r} is not one of {FORMATS}")
     return fmt
-
-
-def _mysql_precision(description: list[Any], flags: Sequence[int] | None) -> list[Any]:
-    """MySQL reports a DECIMAL's display length (digits, point, sign) where precision belongs."""
-    out = []
-    for i, d in enumerate(description):
-        d = list(d)
-        if d[1] in (0, 246) and isinstance(d[4], int) and isinstance(d[5], int):
-            unsigned = bool(flags and flags[i] & 32)  # UNSIGNED_FLAG
-            d[4] -= (1 if d[5] else 0) + (0 if unsigned else 1)
-        out.append(d)
-    return out
-
-
-def _unbuffered_cursor(conn: Any) -> Any:
-    """A MySQL cursor that streams rows from the server instead of buffering the whole result."""
-    if type(conn).__module__.startswith("MySQLdb"):
-        import MySQLdb.cursors
-
-        return conn.cursor(MySQLdb.cursors.SSCursor)
-    return conn.cursor()  # mysql-connector-python: unbuffered by default
-
-
-# file formats ------------------------------------------------------------------------------------
-
-# type codes the drivers report -> Arrow type names (PostgreSQL OIDs; MySQL FIELD_TYPE numbers)
