@@ -61,7 +61,11 @@ class AdlsCopies:
         from azure.storage.blob import BlobServiceClient
 
         url = _DFS_HOST.sub(r"\1.blob.", self.service.url, count=1)
-        return BlobServiceClient(url, credential=self.service.credential)
+        credential = self.service.credential  # the SDK keeps a Shared Key as its signing policy
+        key = getattr(credential, "account_key", None)
+        if key:
+            credential = {"account_name": self.service.account_name, "account_key": key}
+        return BlobServiceClient(url, credential=credential)
 
     def copy_from_url(self, url: str, path: str, source: FileInfo, what: str) -> FileInfo | None:
         """Copy Blob from ``url`` onto file ``path`` through the account's blob endpoint, polled to

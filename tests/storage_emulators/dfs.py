@@ -18,16 +18,20 @@ import hashlib
 import hmac
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
-from .copying import SasError, is_sas, record, verify_sas
+from .copying import SasError, is_sas, read_events, record, verify_sas
 from .dfs_ops import PathOps
 from .dfs_state import (
     DFS_PARAMS,
@@ -250,6 +254,47 @@ class DfsServer(ThreadingHTTPServer):
         """The account URL in path style (the SDK takes the account name from the path)."""
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/{quote(self.account.name)}"
+
+
+@dataclass
+class DfsEmulator:
+    """A running emulator process (its own process group): the account URL and its data folder."""
+
+    process: subprocess.Popen[str] = field(repr=False)
+    url: str
+    root: Path
+
+    def events(self, event: str | None = None) -> list[dict[str, Any]]:
+        """What it logged: 'copy-fetch' (it fetched a copy source), 'sas-read', 'sas-refused'."""
+        return read_events(self.root, event)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        for pipe in (self.process.stdout, self.process.stdin):
+            if pipe is not None:
+                pipe.close()
+
+
+def start_dfs_emulator(
+    root: Path, key: str, *, account: str = "devaccount", page_size: int = 5000, copy_delay: float = 0.0
+) -> DfsEmulator:
+    """Start the emulator on a free loopback port; it also exits when this process dies."""
+    package = __package__ or "storage_emulators"
+    parent = Path(__file__).resolve().parents[len(package.split("."))]
+    path = os.pathsep.join(filter(None, [str(parent), os.environ.get("PYTHONPATH")]))
+    cmd = [sys.executable, "-m", f"{package}.dfs", "--root", str(root), "--account", account,
+           "--page-size", str(page_size), "--copy-delay", str(copy_delay), "--exit-with-stdin"]  # fmt: skip
+    env = {**os.environ, "DFS_EMULATOR_KEY": key, "PYTHONPATH": path}
+    pipes: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, text=True, **pipes)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise RuntimeError(f"the DFS emulator did not start (said {line!r})")
+    return DfsEmulator(proc, f"http://127.0.0.1:{int(line.split()[1])}/{quote(account)}", root)
 
 
 def main() -> None:
