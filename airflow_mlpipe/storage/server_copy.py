@@ -41,8 +41,9 @@ def copy_refused(what: str, exc: Exception) -> DatastoreError:
     status, code = getattr(exc, "status_code", None), error_code(exc)
     if code == "CannotVerifyCopySource" or status in (401, 403):
         hint = (
-            "the service could not read the source URL: its SAS is wrong, expired or lacks read "
-            "permission, or the source is gone; run the transfer again for a fresh URL"
+            "the service could not read the source URL: its SAS is expired or lacks read permission, "
+            "the key of the source datastore's connection (which signs it) is wrong, or the source "
+            "is gone; check that connection and run the transfer again for a fresh URL"
         )
     else:
         hint = "check the destination datastore's connection and that the path is a file"
