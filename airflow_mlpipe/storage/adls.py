@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError
+from airflow_mlpipe.storage.adls_copy import AdlsCopies
+from airflow_mlpipe.storage.adls_lease import AdlsLeases
 from airflow_mlpipe.storage.base import FileInfo, Store, normalize_path
 
 CHUNK = 4 * 1024 * 1024  # bytes per append: bounds memory per write
@@ -31,8 +33,9 @@ READ_CHUNK = 1024 * 1024
 TMP_PREFIX = ".mlpipe-tmp-"
 
 
-class AdlsGen2Store(Store):
-    """A filesystem (container) of an ADLS Gen2 account with a hierarchical namespace."""
+class AdlsGen2Store(AdlsCopies, AdlsLeases, Store):
+    """A filesystem (container) of an ADLS Gen2 account with a hierarchical namespace; leases in
+    adls_lease.py, server-side copies in adls_copy.py."""
 
     kind = "azure_data_lake_gen2"
 
@@ -353,50 +356,6 @@ class AdlsGen2Store(Store):
                 f"segment starting with {TMP_PREFIX!r})"
             )
         return path
-
-    # leases -------------------------------------------------------------------------------
-
-    def acquire_lease(self, path: str, owner: str, ttl: float) -> Any:
-        """An ADLS lease (15 to 60 s) on a lock file; the service expires it if not renewed."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import HttpResponseError, ResourceExistsError
-        from azure.storage.filedatalake import DataLakeLeaseClient
-
-        path = self._file_path(path)
-        self._ensure_filesystem()
-        file = self.client.get_file_client(path)
-        with self._errors("lease", path):
-            try:
-                file.create_file(match_condition=MatchConditions.IfMissing)
-            except ResourceExistsError:
-                pass
-            lease = DataLakeLeaseClient(
-                file, lease_id=str(uuid.UUID(hex=hashlib.md5(owner.encode()).hexdigest()))
-            )
-            try:
-                lease.acquire(lease_duration=int(min(60, max(15, ttl))))
-            except HttpResponseError as exc:
-                if exc.status_code == 409:
-                    return None
-                raise
-        return lease
-
-    def renew_lease(self, lease: Any) -> bool:
-        from azure.core.exceptions import HttpResponseError
-
-        try:
-            lease.renew()
-            return True
-        except (HttpResponseError, ValueError):  # ValueError: the SDK's lease was released (no id)
-            return False
-
-    def release_lease(self, lease: Any) -> None:
-        from azure.core.exceptions import HttpResponseError
-
-        try:
-            lease.release()
-        except HttpResponseError:
-            pass
 
 
 def _is_dir(props: Any) -> bool:

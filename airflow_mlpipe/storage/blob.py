@@ -13,15 +13,20 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_mlpipe.exceptions import DatastoreError
 from airflow_mlpipe.storage.base import FileInfo, Store, normalize_path
+from airflow_mlpipe.storage.server_copy import COPY_TIMEOUT
 
 CHUNK = 4 * 1024 * 1024
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+DEV_ACCOUNT = "devstoreaccount1"  # Azurite's development account
 
 
 class BlobStore(Store):
     kind = "azure_blob"
+    copy_timeout = COPY_TIMEOUT  # seconds one server-side copy may take before it is aborted
 
     def __init__(self, conn_id: str, container: str, *, service_client: Any = None):
         self.conn_id = conn_id
@@ -181,6 +186,47 @@ class BlobStore(Store):
         blob.stage_block(block_id, data)
         md5.update(data)
         return block_id
+
+    # server-side copies (storage/blob_copy.py) ---------------------------------------------
+
+    def readable_url(self, path: str) -> str:
+        """The blob's URL with a short-lived read-only SAS (account key, or a user delegation key
+        under Azure AD); never logged."""
+        from airflow_mlpipe.storage.blob_copy import source_url
+
+        return source_url(self, normalize_path(path))
+
+    def copy_from_url(self, url: str, path: str, source: FileInfo, what: str) -> FileInfo | None:
+        """Copy Blob from ``url`` onto ``path``, polled to completion and verified against ``source``.
+
+        Azurite copies only within itself: on an Azurite endpoint (a loopback host or its dev
+        account) a URL of another host:port gives None, and the caller streams the bytes instead.
+        """
+        from airflow_mlpipe.storage.blob_copy import copy_blob
+
+        if self._is_emulator() and urlsplit(url).netloc != urlsplit(self.service.url).netloc:
+            return None
+        path = normalize_path(path)
+        self._ensure_container()
+        props = copy_blob(self.client.get_blob_client(path), url, source, what, self.copy_timeout)
+        return FileInfo(path, props.size, _tag(props), props.last_modified.timestamp())
+
+    def move(self, src: str, dst: str) -> FileInfo:
+        """A same-account Copy Blob of ``src`` onto ``dst`` (replacing it), verified, then ``src``
+        deleted: Blob Storage has no rename, and a copy within an account is a metadata operation."""
+        src, dst = normalize_path(src), normalize_path(dst)
+        source = self.stat(src)
+        if source is None:
+            raise DatastoreError(f"cannot move {self.location(src)}: no such blob")
+        what = f"moving {self.location(src)} to {self.location(dst)}"
+        info = self.copy_from_url(self.readable_url(src), dst, source, what)
+        assert info is not None  # the same endpoint: never refused as foreign
+        self.client.delete_blob(src)
+        return info
+
+    def _is_emulator(self) -> bool:
+        host = urlsplit(self.service.url).hostname or ""
+        return host in LOOPBACK or getattr(self.service, "account_name", None) == DEV_ACCOUNT
 
     # small objects and leases -------------------------------------------------------------
 

@@ -1,148 +1,110 @@
-"""Server-side copies between Azure Blob datastores: the service moves the bytes, not the worker.
+"""Server-side copies onto Azure Blob Storage: the service moves the bytes, not the worker.
 
-Each source blob is read through a short-lived read-only SAS (signed with the source connection's
-account key, or a user delegation key under Azure AD); ``Copy Blob`` is started on the destination
-and polled to completion (Azure and Azurite may finish it asynchronously, and Azurite's response
-lacks the copy status), then the copy is checked against the source's size and Content-MD5.
-Copies first land under a temporary folder next to the destination and are moved into place (a
-second, same-account copy) only when all of them are complete and verified, so a failed or killed
-transfer leaves no partial destination. Airflow's ``WasbHook.copy_blobs`` neither signs the source
-nor polls, so this module does both.
+A source is read through a short-lived read-only SAS (signed with the account key, or a user
+delegation key under Azure AD); ``Copy Blob`` is started on the destination and polled to
+completion (Azure may finish it asynchronously, and Azurite's response lacks the copy status), then
+checked against the source's size and Content-MD5. Airflow's ``WasbHook.copy_blobs`` neither signs
+the source nor polls, so this module does both. ``BlobStore`` and ``AdlsGen2Store`` (whose blob
+endpoint takes Copy Blob too) build their ``readable_url`` / ``copy_from_url`` / ``move`` on it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlpipe.exceptions import DatastoreError
-from airflow_mlpipe.storage.base import FileInfo, normalize_path
-from airflow_mlpipe.storage.blob import BlobStore, _tag
+from airflow_mlpipe.storage.base import FileInfo, Store, normalize_path
+from airflow_mlpipe.storage.server_copy import sas_window, start_copy, verify_copy, wait_for_copy
 
-SAS_LIFETIME = dt.timedelta(hours=1)
-POLL_SECONDS = 0.2
+if TYPE_CHECKING:
+    from airflow_mlpipe.storage.blob import BlobStore
+
 STAGING = ".mlpipe-transfer"
 PARALLEL = 4
 
 
 def source_url(store: BlobStore, path: str) -> str:
-    """The blob's URL with a read-only SAS valid for SAS_LIFETIME (never logged)."""
+    """The blob's URL with a read-only SAS valid for server_copy.SAS_LIFETIME (never logged)."""
     from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
     service = store.service
-    blob = store.client.get_blob_client(path)
-    expiry = dt.datetime.now(dt.timezone.utc) + SAS_LIFETIME
+    start, expiry = sas_window()
     key = getattr(service.credential, "account_key", None)
-    if key:
-        sas = generate_blob_sas(
-            service.account_name,
-            store.container,
-            path,
-            account_key=key,
-            permission=BlobSasPermissions(read=True),
-            expiry=expiry,
-        )
-    else:  # Azure AD: a user delegation key signs the SAS
-        start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-        delegation = service.get_user_delegation_key(start, expiry)
-        sas = generate_blob_sas(
-            service.account_name,
-            store.container,
-            path,
-            user_delegation_key=delegation,
-            permission=BlobSasPermissions(read=True),
-            expiry=expiry,
-        )
-    return f"{blob.url}?{sas}"
+    signer: dict[str, Any] = (
+        {"account_key": key}
+        if key
+        else {"user_delegation_key": service.get_user_delegation_key(start, expiry)}  # Azure AD
+    )
+    sas = generate_blob_sas(
+        service.account_name,
+        store.container,
+        path,
+        permission=BlobSasPermissions(read=True),
+        expiry=expiry,
+        start=start,
+        **signer,
+    )
+    return f"{store.client.get_blob_client(path).url}?{sas}"
 
 
-def _copy_one(src_url: str, dest: Any, what: str, timeout: float) -> Any:
-    """Start Copy Blob from ``src_url`` onto ``dest`` and wait for it; the destination's properties."""
-    dest.start_copy_from_url(src_url)
-    deadline = time.monotonic() + timeout
-    while True:
-        props = dest.get_blob_properties()
-        status = props.copy.status
-        if status in (None, "success"):
-            return props
-        if status in ("failed", "aborted"):
-            raise DatastoreError(f"{what}: the service's copy {status}: {props.copy.status_description}")
-        if time.monotonic() > deadline:
-            dest.abort_copy(props.copy.id)
-            raise DatastoreError(f"{what}: the service's copy did not finish within {timeout:.0f}s; aborted")
-        time.sleep(POLL_SECONDS)
+def copy_blob(dest: Any, url: str, source: FileInfo, what: str, timeout: float) -> Any:
+    """Copy Blob from ``url`` onto the BlobClient ``dest``, polled to completion (aborted after
+    ``timeout`` seconds) and verified against ``source``; the destination's properties."""
+    start_copy(lambda: dest.start_copy_from_url(url), what)
+    props = wait_for_copy(dest.get_blob_properties, dest.abort_copy, what, timeout)
+    verify_copy(source, props.size, props.content_settings.content_md5, what)
+    return props
 
 
 def copy_between(
-    src: BlobStore,
+    src: Store,
     pairs: list[tuple[str, str]],
-    dst: BlobStore,
+    dst: Store,
     *,
     progress: Callable[[int, int], None] | None = None,
-    timeout: float = 3600,
     parallel: int = PARALLEL,
 ) -> list[FileInfo]:
     """Copy each (source path, destination path) server-side; returns the destination files.
 
-    All copies are staged under ``.mlpipe-transfer-<id>/`` in the destination container and
-    verified (size, and Content-MD5 when the source has one) before any destination name is
-    written; ``progress(files_done, bytes_done)`` follows the staging copies. ``parallel`` copies
-    run at once (the service does the work; the worker only starts and polls them).
+    Every copy lands under ``.mlpipe-transfer/<id>/`` in the destination and is verified before
+    any destination name is written (``dst.move``); ``progress(files_done, bytes_done)`` follows
+    the staging copies. A pair the destination service cannot fetch is an error (stream those
+    with ``storage.stream_copy``). ``parallel`` copies run at once: the services do the work.
     """
     if not pairs:
         return []
-    dst._ensure_container()
-    staging = f"{STAGING}-{uuid.uuid4().hex[:12]}"
-    staged: list[str] = []
+    staging = f"{STAGING}/{uuid.uuid4().hex[:12]}"
     lock = threading.Lock()
     done = {"files": 0, "bytes": 0}
 
-    def stage(pair: tuple[str, str]) -> tuple[str, str, Any]:
+    def stage(pair: tuple[str, str]) -> tuple[str, str]:
         src_path, dst_path = normalize_path(pair[0]), normalize_path(pair[1])
-        source = src._properties(src_path)
+        source = src.stat(src_path)  # type: ignore[attr-defined]
         if source is None:
             raise DatastoreError(f"copy: nothing at {src.location(src_path)}")
-        tmp = f"{staging}/{dst_path}"
-        with lock:
-            staged.append(tmp)
         what = f"copy of {src.location(src_path)} to {dst.location(dst_path)}"
-        props = _copy_one(source_url(src, src_path), dst.client.get_blob_client(tmp), what, timeout)
-        _verify(source, props, what)
+        url = src.readable_url(src_path)
+        staged = f"{staging}/{dst_path}"
+        info = dst.copy_from_url(url, staged, source, what) if url else None
+        if info is None:
+            raise DatastoreError(f"{what}: the destination service cannot read the source; stream it instead")
         with lock:
             done["files"] += 1
-            done["bytes"] += props.size
+            done["bytes"] += info.size
             if progress is not None:
                 progress(done["files"], done["bytes"])
-        return tmp, dst_path, props
-
-    def place(item: tuple[str, str, Any]) -> FileInfo:  # a same-account copy into the final name
-        tmp, dst_path, props = item
-        what = f"moving {dst.location(tmp)} into place"
-        placed = _copy_one(source_url(dst, tmp), dst.client.get_blob_client(dst_path), what, timeout)
-        _verify(props, placed, what)
-        return FileInfo(dst_path, placed.size, _tag(placed), placed.last_modified.timestamp())
+        return staged, dst_path
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             ready = list(pool.map(stage, pairs))  # every copy complete and verified ...
-            return list(pool.map(place, ready))  # ... before the first destination name is written
+            return list(pool.map(lambda item: dst.move(*item), ready))  # ... before any is placed
     finally:
-        for tmp in staged:
-            try:
-                dst.client.delete_blob(tmp)
-            except Exception:  # the staging folder is named as such; a later transfer may clear it
-                pass
-
-
-def _verify(source: Any, copied: Any, what: str) -> None:
-    if copied.size != source.size:
-        raise DatastoreError(f"{what}: copied {copied.size} bytes of {source.size}")
-    want = source.content_settings.content_md5
-    got = copied.content_settings.content_md5
-    if want and got and bytes(want) != bytes(got):
-        raise DatastoreError(f"{what}: the copy's Content-MD5 differs from the source's")
+        try:
+            dst.delete(staging)
+        except Exception:  # the staging folder is named as such; a later transfer may clear it
+            pass

@@ -8,49 +8,30 @@ the target's folder and is renamed into place when complete, so readers never se
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import posixpath
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError
 from airflow_mlpipe.storage.base import FileInfo, Store, normalize_path
+from airflow_mlpipe.storage.fileshare_copy import FileShareCopies
+from airflow_mlpipe.storage.fileshare_lease import FileShareLeases, _code, _mapped
 
 CHUNK = 4 * 1024 * 1024  # Put Range's maximum, and the read chunk: memory stays bounded
 PARALLEL = 4  # ranges in flight per streamed write
 TMP_PREFIX = ".mlpipe-tmp-"
-LOCK_SIZE = 512  # a lock file is one fixed-size record, rewritten with one Put Range
-STALE_AFTER = 60.0  # a leased lock with no readable live record for this long is taken over
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _mapped(method: F) -> F:
-    """Turn Azure SDK errors into DatastoreError naming the datastore, share and path."""
+class FileShareStore(FileShareCopies, FileShareLeases, Store):
+    """A share of an Azure Files account; leases in fileshare_lease.py, server-side copies in
+    fileshare_copy.py."""
 
-    @functools.wraps(method)
-    def wrapper(self: FileShareStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except Exception as exc:
-            from azure.core.exceptions import AzureError
-
-            if not isinstance(exc, AzureError):
-                raise  # ours, or the caller's (a failing source of chunks)
-            raise self._error(method.__name__, args[0] if args else "", exc) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-class FileShareStore(Store):
     kind = "azure_file_share"
 
     def __init__(self, conn_id: str, share: str, *, name: str | None = None, service_client: Any = None):
@@ -412,118 +393,6 @@ class FileShareStore(Store):
                     pass
                 with self._lock:
                     self._dirs = {d for d in self._dirs if d != folder and not d.startswith(folder + "/")}
-
-    def _delete_file(self, path: str) -> None:
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-
-        client = self._file(path)
-        try:
-            client.delete_file()
-        except ResourceNotFoundError:
-            pass
-        except HttpResponseError as exc:
-            if exc.status_code != 412:  # leased: deleting means deleting, so break the lease
-                raise
-            from azure.storage.fileshare import ShareLeaseClient
-
-            ShareLeaseClient(client).break_lease()
-            client.delete_file()
-
-    # leases -------------------------------------------------------------------------------
-
-    @_mapped
-    def acquire_lease(self, path: str, owner: str, ttl: float) -> Any:
-        """An exclusive lease for ``ttl`` seconds, or None when someone else holds it.
-
-        Azure Files leases never expire, so the lock file holds one record (owner, lease id,
-        expiry) written under the lease. An expired holder's lease is taken over with Change
-        Lease from the lease id in its record: a compare-and-swap only one contender wins.
-        """
-        from azure.core.exceptions import HttpResponseError
-        from azure.storage.fileshare import ShareLeaseClient
-
-        path = normalize_path(path)
-        self._create_lock(path)
-        client = self._file(path)
-        handle = {"path": path, "owner": owner, "ttl": ttl, "lease_id": str(uuid.uuid4())}
-        try:
-            ShareLeaseClient(client, lease_id=handle["lease_id"]).acquire()
-        except HttpResponseError as exc:
-            if exc.status_code != 409:
-                raise
-            held, modified = self._read_lock(path)
-            now = time.time()
-            if held is not None and held.get("expires", 0) > now:
-                return None
-            try:
-                prior = (held or {}).get("lease")
-                if not prior:
-                    raise ValueError("the lock file holds no record yet")
-                ShareLeaseClient(client, lease_id=prior).change(handle["lease_id"])
-            except (HttpResponseError, ValueError):
-                if modified > now - STALE_AFTER:
-                    return None  # just taken by someone who is writing its record
-                try:  # a holder died between taking the lease and writing its record
-                    ShareLeaseClient(client).break_lease()
-                    ShareLeaseClient(client, lease_id=handle["lease_id"]).acquire()
-                except HttpResponseError:
-                    return None
-        return handle if self._write_lock(handle) else None
-
-    def _create_lock(self, path: str) -> None:
-        if self.stat(path) is not None:
-            return
-        tmp = self._temp_for(path)
-        try:
-            self._file(tmp).create_file(size=LOCK_SIZE)
-        except BaseException:
-            self._discard(tmp)
-            raise
-        self._publish(tmp, path, overwrite=False)  # someone else's lock file is as good
-
-    def _read_lock(self, path: str) -> tuple[dict[str, Any] | None, float]:
-        stream = self._file(path).download_file()
-        raw = stream.readall()
-        modified = stream.properties.last_modified.timestamp()
-        try:
-            return json.loads(raw.rstrip(b"\0 ")), modified
-        except ValueError:
-            return None, modified
-
-    def _write_lock(self, handle: dict[str, Any]) -> bool:
-        from azure.core.exceptions import HttpResponseError
-
-        record = {
-            "owner": handle["owner"],
-            "lease": handle["lease_id"],
-            "expires": time.time() + handle["ttl"],
-        }
-        body = json.dumps(record).encode().ljust(LOCK_SIZE)
-        try:
-            self._file(handle["path"]).upload_range(body, 0, LOCK_SIZE, lease=handle["lease_id"])
-        except HttpResponseError:
-            return False  # the lease was lost (taken over after expiry)
-        return True
-
-    @_mapped
-    def renew_lease(self, lease: Any) -> bool:
-        return self._write_lock(lease)
-
-    @_mapped
-    def release_lease(self, lease: Any) -> None:
-        from azure.core.exceptions import HttpResponseError
-        from azure.storage.fileshare import ShareLeaseClient
-
-        try:
-            ShareLeaseClient(self._file(lease["path"]), lease_id=lease["lease_id"]).release()
-        except HttpResponseError:
-            pass  # not ours any more: someone took it over after expiry
-
-
-def _code(exc: Exception) -> str | None:
-    """The service's x-ms-error-code ('AuthenticationFailed'), as a plain string."""
-    code = getattr(exc, "error_code", None)
-    return None if code is None else str(getattr(code, "value", code))
 
 
 def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:

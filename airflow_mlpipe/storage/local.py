@@ -75,6 +75,17 @@ class LocalStore(Store):
             raise
         return True
 
+    def move(self, src: str, dst: str) -> FileInfo:
+        """Rename file ``src`` onto ``dst`` (os.replace: atomic, replacing what is there)."""
+        source, target = self._abs(src), self._abs(dst)
+        if not source.is_file():
+            raise DatastoreError(f"cannot move {source}: no such file")
+        if target == self.root or target.is_dir():
+            raise DatastoreError(f"cannot move {source} onto {target}: give a file path, not a folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        return self._info(target)
+
     def stat(self, path: str) -> FileInfo | None:
         target = self._abs(path)
         return self._info(target) if target.is_file() else None

@@ -261,3 +261,136 @@ def test_an_expired_lease_is_taken_and_its_holder_cannot_renew(store):
     time.sleep(15.5)
     taker = store.acquire_lease("locks/slow", "worker-2", ttl=15)
     assert taker is not None and store.renew_lease(held) is False and store.renew_lease(taker) is True
+
+
+# server-side copies (readable_url, copy_from_url, move) --------------------------------------
+
+
+@pytest.fixture
+def share(tmp_path, monkeypatch):
+    """An Azure Files datastore on the Files emulator (its own process group; stopped after)."""
+    from storage_emulators.files import start_file_emulator
+
+    from airflow_mlpipe.storage.fileshare import FileShareStore
+
+    emu = start_file_emulator(tmp_path / "files")
+    conn = {"conn_type": "azure_fileshare", "extra": {"connection_string": emu.connection_string}}
+    monkeypatch.setenv("AIRFLOW_CONN_SHARE", json.dumps(conn))
+    try:
+        yield emu, FileShareStore("share", "data", name="share")
+    finally:
+        emu.stop()
+
+
+def _events(tmp_path: Path, event: str) -> list[dict]:
+    from storage_emulators.copying import read_events
+
+    return read_events(tmp_path / "dfs", event)
+
+
+def test_adls_to_files_and_back_the_services_move_the_bytes(store, share, tmp_path):
+    import hashlib
+
+    emu, files = share
+    data = os.urandom(3 * MiB + 5)
+    store.write_bytes("in/a.bin", data)
+    source, what = store.stat("in/a.bin"), "copy of in/a.bin for step 'move_data'"
+    got = files.copy_from_url(store.readable_url("in/a.bin"), ".mlpipe-transfer/k1/out/a.bin", source, what)
+    assert got == files.stat(".mlpipe-transfer/k1/out/a.bin") and got.size == len(data)
+    assert files.read_bytes(".mlpipe-transfer/k1/out/a.bin") == data
+    # the Files service fetched the bytes from the DFS endpoint with the SAS, not this worker
+    assert [(e["source"].split("/", 3)[3], e["bytes"]) for e in emu.events("copy-fetch")] == [
+        (f"{ACCOUNT}/data/in/a.bin", len(data))
+    ]
+    assert [(e["path"], e["method"]) for e in _events(tmp_path, "sas-read")] == [("data/in/a.bin", "GET")]
+    digest = files._properties(".mlpipe-transfer/k1/out/a.bin").content_settings.content_md5
+    assert bytes(digest) == hashlib.md5(data).digest()  # Copy File kept the source's Content-MD5
+
+    url = files.readable_url(".mlpipe-transfer/k1/out/a.bin")
+    back = store.copy_from_url(url, ".mlpipe-transfer/k2/back/a.bin", got, what)
+    assert back == store.stat(".mlpipe-transfer/k2/back/a.bin")
+    assert store.read_bytes(".mlpipe-transfer/k2/back/a.bin") == data
+    assert [e["source"].split("/", 3)[3] for e in _events(tmp_path, "copy-fetch")] == [
+        "devstoreaccount1/data/.mlpipe-transfer/k1/out/a.bin"
+    ]
+    assert [e["path"] for e in emu.events("sas-read")] == ["data/.mlpipe-transfer/k1/out/a.bin"]
+
+    # verification: a copy whose size or MD5 differs from what the source said is an error
+    wrong_size = type(source)(source.path, source.size + 1, source.etag)
+    with pytest.raises(
+        DatastoreError, match=f"{what}: the service copied {len(data)} bytes of {len(data) + 1}"
+    ):
+        files.copy_from_url(store.readable_url("in/a.bin"), "x/a.bin", wrong_size, what)
+    wrong_md5 = type(source)(source.path, source.size, "md5-" + "0" * 32)
+    with pytest.raises(DatastoreError, match="Content-MD5 differs"):
+        store.copy_from_url(files.readable_url("x/a.bin"), "x/a.bin", wrong_md5, what)
+    right_md5 = type(source)(source.path, source.size, "md5-" + hashlib.md5(data).hexdigest())
+    assert store.copy_from_url(files.readable_url("x/a.bin"), "y/a.bin", right_md5, what).size == len(data)
+
+
+def test_a_bad_expired_or_unsigned_source_url_fails_naming_the_copy_without_secrets(store, share, tmp_path):
+    import datetime as dt
+    import re
+    from urllib.parse import quote
+
+    from azure.storage.filedatalake import generate_file_sas
+
+    emu, files = share
+    store.write_bytes("in/a.bin", b"payload")
+    source, url = store.stat("in/a.bin"), store.readable_url("in/a.bin")
+    forged = re.sub(r"sig=[^&]+", "sig=" + quote(base64.b64encode(b"f" * 32).decode(), safe=""), url)
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
+    expired = url.split("?")[0] + "?" + generate_file_sas(ACCOUNT, "data", "in", "a.bin", KEY, "r", past)
+    what = "copy of in/a.bin for step 'move_data'"
+    for bad in (forged, expired, url.split("?")[0]):
+        with pytest.raises(DatastoreError) as info:
+            files.copy_from_url(bad, "out/a.bin", source, what)
+        text = str(info.value)
+        assert text.startswith(what) and "CannotVerifyCopySource" in text
+        assert "sig=" not in text and "se=" not in text and KEY not in text and emu.key not in text
+    assert [e["code"] for e in _events(tmp_path, "sas-refused")] == ["AuthenticationFailed"] * 2
+    assert files.stat("out/a.bin") is None and emu.events("copy-fetch") == []
+
+
+def test_the_read_url_is_a_read_only_sas_the_endpoint_verifies(store):
+    import requests
+
+    store.write_bytes("in/r.bin", b"readable")
+    url = store.readable_url("in/r.bin")
+    assert requests.get(url, timeout=10).content == b"readable"
+    put = requests.put(url, data=b"x", headers={"x-ms-blob-type": "BlockBlob"}, timeout=10)
+    assert put.status_code == 403 and put.headers["x-ms-error-code"] == "AuthorizationPermissionMismatch"
+    other = url.replace("/in/r.bin?", "/in/other.bin?")  # signed for another path
+    assert requests.get(other, timeout=10).headers["x-ms-error-code"] == "AuthenticationFailed"
+
+
+def test_move_replaces_the_destination_and_removes_the_source(store):
+    store.write_bytes(".mlpipe-transfer/k/out/f.txt", b"new")
+    store.write_bytes("out/f.txt", b"old")
+    moved = store.move(".mlpipe-transfer/k/out/f.txt", "out/f.txt")
+    assert moved == store.stat("out/f.txt") and store.read_bytes("out/f.txt") == b"new"
+    assert store.stat(".mlpipe-transfer/k/out/f.txt") is None
+    store.write_bytes(".mlpipe-transfer/k/g.txt", b"g")
+    assert store.move(".mlpipe-transfer/k/g.txt", "brand/new/folder/g.txt").size == 1  # parents made
+    assert store.read_bytes("brand/new/folder/g.txt") == b"g"
+    with pytest.raises(DatastoreError, match="cannot move .*no such file"):
+        store.move(".mlpipe-transfer/k/none", "out/none")
+
+
+def test_a_copy_that_does_not_finish_in_time_is_aborted(store, tmp_path, monkeypatch):
+    from storage_emulators.dfs import start_dfs_emulator
+
+    slow = start_dfs_emulator(tmp_path / "slow", KEY, copy_delay=30)
+    try:
+        connect(monkeypatch, slow.url, conn_id="slowlake")
+        dst = AdlsGen2Store("slowlake", "data")
+        dst.copy_timeout = 1.0
+        store.write_bytes("in/t.bin", b"tick")
+        with pytest.raises(
+            DatastoreError, match="copy of t: the service's copy did not finish within 1s and was aborted"
+        ):
+            dst.copy_from_url(store.readable_url("in/t.bin"), "t/t.bin", store.stat("in/t.bin"), "copy of t")
+        props = dst.blob_service.get_blob_client("data", "t/t.bin").get_blob_properties()
+        assert props.copy.status == "aborted" and props.size == 0
+    finally:
+        slow.stop()

@@ -248,3 +248,62 @@ def test_emulator_answers_like_azure(emulator):
     with pytest.raises(ClientAuthenticationError) as denied:
         ShareServiceClient.from_connection_string(forged).get_share_client("proto").get_share_properties()
     assert denied.value.status_code == 403 and denied.value.error_code == "AuthenticationFailed"
+
+
+# server-side copies (readable_url, copy_from_url, move) --------------------------------------
+
+
+def test_move_replaces_the_destination_and_removes_the_source(store):
+    store.write_bytes(".mlpipe-transfer/k/out/f.txt", b"new")
+    store.write_bytes("out/f.txt", b"old")
+    moved = store.move(".mlpipe-transfer/k/out/f.txt", "out/f.txt")
+    assert moved == store.stat("out/f.txt") and store.read_bytes("out/f.txt") == b"new"
+    assert store.stat(".mlpipe-transfer/k/out/f.txt") is None
+    store.write_bytes(".mlpipe-transfer/k/g.txt", b"g")
+    assert store.move(".mlpipe-transfer/k/g.txt", "brand/new/g.txt").size == 1  # folders made
+    assert store.read_bytes("brand/new/g.txt") == b"g"
+    with pytest.raises(DatastoreError, match="cannot move .*no such file"):
+        store.move(".mlpipe-transfer/k/none", "out/none")
+
+
+def test_the_read_url_is_a_read_only_file_sas_the_service_verifies(store, emulator):
+    import datetime as dt
+
+    import requests
+    from azure.storage.fileshare import generate_file_sas
+
+    store.write_bytes("in/r.bin", b"readable")
+    url = store.readable_url("in/r.bin")
+    assert requests.get(url, timeout=10).content == b"readable"
+    put = requests.put(url, headers={"x-ms-type": "file", "x-ms-content-length": "1"}, timeout=10)
+    assert put.status_code == 403 and put.headers["x-ms-error-code"] == "AuthorizationPermissionMismatch"
+    base, expiry = url.split("?")[0], dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+    signed = dict(account_key=emulator.key, expiry=expiry)
+    write_only = generate_file_sas(emulator.account, store.share, ["in", "r.bin"], permission="w", **signed)
+    other_path = generate_file_sas(emulator.account, store.share, ["in", "x.bin"], permission="r", **signed)
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
+    expired = generate_file_sas(emulator.account, store.share, ["in", "r.bin"], emulator.key, "r", past)
+    codes = [
+        requests.get(f"{base}?{sas}", timeout=10).headers["x-ms-error-code"]
+        for sas in (write_only, other_path, expired, "sv=2025-01-05&sp=r&sr=f")
+    ]
+    assert codes == ["AuthorizationPermissionMismatch"] + ["AuthenticationFailed"] * 3
+
+
+def test_a_copy_that_does_not_finish_in_time_is_aborted(tmp_path, monkeypatch, store):
+    slow = start_file_emulator(tmp_path / "slow", copy_delay=30)
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_SLOW_FILES", _connection(slow.connection_string))
+        dst = FileShareStore("slow_files", "slow", name="slow")
+        dst.copy_timeout = 1.0
+        store.write_bytes("in/t.bin", b"tick")
+        source = store.stat("in/t.bin")
+        with pytest.raises(
+            DatastoreError, match="copy of t: the service's copy did not finish within 1s and was aborted"
+        ):
+            dst.copy_from_url(store.readable_url("in/t.bin"), "t/t.bin", source, "copy of t")
+        props = dst._properties("t/t.bin")
+        assert props.copy.status == "aborted" and props.size == 0
+        assert [e["source"].rsplit("/", 2)[1:] for e in slow.events("copy-fetch")] in ([], [["in", "t.bin"]])
+    finally:
+        slow.stop()

@@ -45,3 +45,17 @@ def test_glob_semantics():
     assert glob_match("sub/c.csv", "**/*.csv")
     assert glob_match("c.csv", "**/*.csv")
     assert glob_match("x/y/z.txt", "x/**")
+
+
+def test_local_move_replaces_the_destination_and_removes_the_source(tmp_path):
+    store = LocalStore(tmp_path / "root")
+    assert store.readable_url("x") is None  # a local folder has no URL another service can read
+    store.write_bytes(".mlpipe-transfer/k/out/f.txt", b"new")
+    store.write_bytes("out/f.txt", b"old")
+    moved = store.move(".mlpipe-transfer/k/out/f.txt", "out/f.txt")
+    assert moved == store.stat("out/f.txt") and store.read_bytes("out/f.txt") == b"new"
+    assert store.stat(".mlpipe-transfer/k/out/f.txt") is None
+    store.write_bytes(".mlpipe-transfer/k/g.txt", b"g")
+    assert store.move(".mlpipe-transfer/k/g.txt", "a/b/g.txt").size == 1
+    with pytest.raises(DatastoreError, match="no such file"):
+        store.move(".mlpipe-transfer/k/none", "out/none")
