@@ -1,11 +1,11 @@
 """Benchmark: 1 GiB in 100 files, Blob -> Blob on Azurite, three ways, in one run.
 
-- server-side: ``storage.blob_copy.copy_between`` (Copy Blob from a read-only SAS, polled, staged and
-  moved into place);
+- server-side: ``storage.transfer_copy.copy_files`` (Copy Blob from a read-only SAS, polled, staged and
+  moved into place: what a DataTransferStep does);
 - through the worker, files: download each file to the worker's disk, then upload it (what a step
   does when it copies data itself);
-- through the worker, streamed: ``storage.stream_copy.stream_copy`` (chunks read and written as they
-  arrive), in a child process whose peak RSS growth is measured.
+- through the worker, streamed: ``copy_files(..., server_side=False)`` (chunks read and written as
+  they arrive, staged and moved into place), in a child process whose peak RSS growth is measured.
 
 Targets (issue 13): server-side at least 5x faster than download-and-upload; a streamed copy's peak
 RSS growth under 64 MiB.
@@ -38,7 +38,7 @@ CHILD = r"""
 import json, resource, sys, time
 from azure.storage.blob import BlobServiceClient
 from airflow_mlpipe.storage.blob import BlobStore
-from airflow_mlpipe.storage.stream_copy import stream_copy
+from airflow_mlpipe.storage.transfer_copy import copy_files
 
 conn, names, run = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 service = BlobServiceClient.from_connection_string(conn)
@@ -46,7 +46,7 @@ src, dst = BlobStore("-", "bench-src", service_client=service), BlobStore("-", "
 src.stat(names[0])  # connections and imports are warm before the baseline is read
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
-stream_copy(src, [(n, f"stream-{run}/{n}") for n in names], dst)
+copy_files(src, [(n, f"stream-{run}/{n}") for n in names], dst, key=f"stream-{run}", server_side=False)
 took = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"seconds": took, "rss_growth_kib": peak - before}))
@@ -64,7 +64,7 @@ def main() -> None:
     from azurite_server import azurite
 
     from airflow_mlpipe.storage.blob import BlobStore
-    from airflow_mlpipe.storage.blob_copy import copy_between
+    from airflow_mlpipe.storage.transfer_copy import copy_files
 
     size = args.mib * 1024 * 1024 // args.files
     names = [f"data/part-{i:04d}.bin" for i in range(args.files)]
@@ -83,7 +83,7 @@ def main() -> None:
         server, files, streamed, rss = [], [], [], []
         for run in range(args.runs):
             t0 = time.perf_counter()
-            copy_between(src, [(n, f"server-{run}/{n}") for n in names], dst)
+            copy_files(src, [(n, f"server-{run}/{n}") for n in names], dst, key=f"server-{run}")
             server.append(time.perf_counter() - t0)
 
             def through_disk(name: str, run: int = run) -> None:
@@ -123,11 +123,11 @@ def main() -> None:
             "",
             "| way | median | min | max |",
             "|---|---|---|---|",
-            f"| server-side (`blob_copy.copy_between`: Copy Blob from a SAS, staged, moved into place) | "
+            f"| server-side (`transfer_copy.copy_files`: Copy Blob from a SAS, staged, moved into place) | "
             f"{med(server):.2f} s | {min(server):.2f} s | {max(server):.2f} s |",
             f"| through the worker: download to disk, then upload | {med(files):.2f} s | "
             f"{min(files):.2f} s | {max(files):.2f} s |",
-            f"| through the worker: streamed (`stream_copy`) | {med(streamed):.2f} s | "
+            f"| through the worker: streamed (`copy_files(server_side=False)`, staged, moved into place) | {med(streamed):.2f} s | "
             f"{min(streamed):.2f} s | {max(streamed):.2f} s |",
             "",
             f"Server-side is **{ratio:.1f}x** faster than download-and-upload (target at least "
