@@ -270,3 +270,42 @@ def validate_target_name(name: Any) -> str:
             "(it names an Airflow pool and queue)"
         )
     return name
+
+
+def check_attached_resource(
+    resource_id: Any, resource_group: Any, name: Any, name_arg: str, resource_type: str, service: str
+) -> None:
+    """v1's checks of an attach configuration: an Azure resource id of ``resource_type``
+    (``Microsoft.Databricks``), or both ``resource_group`` and the resource's name (``name_arg``)."""
+    if resource_id:
+        parts = str(resource_id).split("/")
+        if len(parts) != 9:
+            raise ComputeTargetException(f"Invalid resource_id provided: {resource_id}")
+        if parts[6] != resource_type:
+            raise ComputeTargetException(
+                f"Invalid resource_id provided, resource type {parts[6]} does not match for {service}"
+            )
+        if resource_group:
+            raise ComputeTargetException(
+                "Since resource_id is provided, please do not provide resource_group."
+            )
+        if name:
+            raise ComputeTargetException(f"Since resource_id is provided, please do not provide {name_arg}.")
+    elif resource_group or name:
+        if not resource_group:
+            raise ComputeTargetException("resource_group is not provided.")
+        if not name:
+            raise ComputeTargetException(f"{name_arg} is not provided.")
+    else:
+        raise ComputeTargetException(
+            f"Please provide resource_group and {name_arg} for the {service} compute resource being "
+            "attached. Or please provide resource_id for the resource being attached."
+        )
+
+
+def attached_resource(resource_id: Any, resource_group: Any, name: Any) -> tuple[str, str]:
+    """(resource group, resource name) of an attach configuration, from resource_id when given."""
+    if resource_id:
+        parts = str(resource_id).split("/")
+        return parts[4], parts[8]
+    return str(resource_group), str(name)

@@ -15,7 +15,12 @@ import logging
 import warnings
 from typing import Any
 
-from airflow_mlpipe.definitions.compute import ComputeTarget, validate_target_name
+from airflow_mlpipe.definitions.compute import (
+    ComputeTarget,
+    attached_resource,
+    check_attached_resource,
+    validate_target_name,
+)
 from airflow_mlpipe.definitions.workspace import Workspace, write_json_atomic
 from airflow_mlpipe.exceptions import ComputeTargetException, WorkspaceConfigError
 
@@ -130,39 +135,18 @@ class DatabricksAttachConfiguration:
 
     def validate_configuration(self) -> None:
         """v1's checks: a Databricks resource id, or both resource_group and workspace_name."""
-        if self.resource_id:
-            parts = str(self.resource_id).split("/")
-            if len(parts) != 9:
-                raise ComputeTargetException(f"Invalid resource_id provided: {self.resource_id}")
-            if parts[6] != "Microsoft.Databricks":
-                raise ComputeTargetException(
-                    f"Invalid resource_id provided, resource type {parts[6]} does not match for Databricks"
-                )
-            if self.resource_group:
-                raise ComputeTargetException(
-                    "Since resource_id is provided, please do not provide resource_group."
-                )
-            if self.workspace_name:
-                raise ComputeTargetException(
-                    "Since resource_id is provided, please do not provide workspace_name."
-                )
-        elif self.resource_group or self.workspace_name:
-            if not self.resource_group:
-                raise ComputeTargetException("resource_group is not provided.")
-            if not self.workspace_name:
-                raise ComputeTargetException("workspace_name is not provided.")
-        else:
-            raise ComputeTargetException(
-                "Please provide resource_group and workspace_name for the Databricks compute resource being "
-                "attached. Or please provide resource_id for the resource being attached."
-            )
+        check_attached_resource(
+            self.resource_id,
+            self.resource_group,
+            self.workspace_name,
+            "workspace_name",
+            "Microsoft.Databricks",
+            "Databricks",
+        )
 
     def databricks_workspace(self) -> tuple[str, str]:
-        """(resource group, Databricks workspace name), from resource_id when it was given."""
-        if self.resource_id:
-            parts = str(self.resource_id).split("/")
-            return parts[4], parts[8]
-        return str(self.resource_group), str(self.workspace_name)
+        """(resource group, name), from resource_id when it was given."""
+        return attached_resource(self.resource_id, self.resource_group, self.workspace_name)
 
     def __repr__(self) -> str:
         token = "'***'" if self._access_token else "''"

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mlpipe.definitions.compute import ComputeTarget, validate_target_name
+from airflow_mlpipe.definitions.compute import (
+    ComputeTarget,
+    attached_resource,
+    check_attached_resource,
+    validate_target_name,
+)
 from airflow_mlpipe.definitions.workspace import Workspace, write_json_atomic
 from airflow_mlpipe.exceptions import ComputeTargetException
 
@@ -55,39 +60,19 @@ class DataFactoryAttachConfiguration:
         self.validate_configuration()
 
     def validate_configuration(self) -> None:
-        if self.resource_id:
-            parts = str(self.resource_id).split("/")
-            if len(parts) != 9:
-                raise ComputeTargetException(f"Invalid resource_id provided: {self.resource_id}")
-            if parts[6] != "Microsoft.DataFactory":
-                raise ComputeTargetException(
-                    f"Invalid resource_id provided, resource type {parts[6]} does not match for DataFactory"
-                )
-            if self.resource_group:
-                raise ComputeTargetException(
-                    "Since resource_id is provided, please do not provide resource_group."
-                )
-            if self.factory_name:
-                raise ComputeTargetException(
-                    "Since resource_id is provided, please do not provide factory_name."
-                )
-        elif self.resource_group or self.factory_name:
-            if not self.resource_group:
-                raise ComputeTargetException("resource_group is not provided.")
-            if not self.factory_name:
-                raise ComputeTargetException("factory_name is not provided.")
-        else:
-            raise ComputeTargetException(
-                "Please provide resource_group and factory_name for the DataFactory compute resource being "
-                "attached. Or please provide resource_id for the resource being attached."
-            )
+        """v1's checks: a Data Factory resource id, or both resource_group and factory_name."""
+        check_attached_resource(
+            self.resource_id,
+            self.resource_group,
+            self.factory_name,
+            "factory_name",
+            "Microsoft.DataFactory",
+            "DataFactory",
+        )
 
     def factory(self) -> tuple[str, str]:
         """(resource group, factory name), from resource_id when it was given."""
-        if self.resource_id:
-            parts = str(self.resource_id).split("/")
-            return parts[4], parts[8]
-        return str(self.resource_group), str(self.factory_name)
+        return attached_resource(self.resource_id, self.resource_group, self.factory_name)
 
 
 class DataFactoryCompute(ComputeTarget):

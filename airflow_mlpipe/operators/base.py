@@ -216,6 +216,26 @@ class RemoteStepOperator(StepOperator):
         return result
 
 
+def operator_spec(
+    operator: str, step_class: type, step: dict | None, pipeline: dict | None, kwargs: dict[str, Any]
+) -> tuple[dict, dict]:
+    """The step and pipeline spec of a step operator: the translator's, or, written by hand, built
+    from the arguments of ``step_class`` found in ``kwargs`` (taken out of it; the step is named
+    after ``task_id``). The task arguments the translator would give (pool, queue, Params) are added
+    to ``kwargs`` unless given."""
+    if step is None:
+        import inspect
+
+        names = set(inspect.signature(step_class.__init__).parameters) - {"self", "name"}
+        step_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+        step, pipeline, extra = spec_from_step(step_class, kwargs["task_id"], **step_kwargs)
+        for key, value in extra.items():
+            kwargs.setdefault(key, value)
+    elif pipeline is None:
+        raise ValueError(f"{operator}: a step spec needs its pipeline context")
+    return step, pipeline
+
+
 def spec_from_step(step_class: type, task_id: str, **step_kwargs: Any) -> tuple[dict, dict, dict]:
     """The step and pipeline spec of a hand-written step operator, built from its step class's
     arguments (``PythonScriptStep``, ``DatabricksStep``) with the workspace of this machine's

@@ -11,7 +11,6 @@ only when that one failed.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import posixpath
 import shutil
@@ -26,7 +25,7 @@ from airflow.providers.databricks.operators.databricks import DatabricksJobRunLi
 
 from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.hooks.databricks import DatabricksStepHook, RunState, dbfs_uri, fuse_path
-from airflow_mlpipe.operators.base import RemoteStepOperator, StepRun, spec_from_step
+from airflow_mlpipe.operators.base import RemoteStepOperator, StepRun, operator_spec
 from airflow_mlpipe.operators.databricks_bind import DatabricksData, attempt_root
 from airflow_mlpipe.operators.run_records import experiment_name, step_run_id
 from airflow_mlpipe.reuse.fingerprint import digest
@@ -63,16 +62,9 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
         """From the translator: ``step`` and ``pipeline`` specs. Written by hand: DatabricksStep's
         keyword arguments (``notebook_path=``, ``inputs=``, ``compute_target=``, ...), the step
         named after ``task_id``."""
-        if step is None:
-            from airflow_mlpipe.definitions.databricks import DatabricksStep
+        from airflow_mlpipe.definitions.databricks import DatabricksStep
 
-            names = set(inspect.signature(DatabricksStep.__init__).parameters) - {"self", "name"}
-            step_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
-            step, pipeline, extra = spec_from_step(DatabricksStep, kwargs["task_id"], **step_kwargs)
-            for key, value in extra.items():
-                kwargs.setdefault(key, value)
-        elif pipeline is None:
-            raise ValueError("DatabricksStepOperator: a step spec needs its pipeline context")
+        step, pipeline = operator_spec("DatabricksStepOperator", DatabricksStep, step, pipeline, kwargs)
         super().__init__(**kwargs)
         self.step = step
         self.pipeline = pipeline

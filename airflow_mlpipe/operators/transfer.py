@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError, StepFailedError, UserErrorException
-from airflow_mlpipe.operators.base import StepOperator, StepRun, spec_from_step
+from airflow_mlpipe.operators.base import StepOperator, StepRun, operator_spec
 from airflow_mlpipe.reuse.fingerprint import digest
 from airflow_mlpipe.storage.base import normalize_path, safe_segment, split_glob
 from airflow_mlpipe.storage.copy_plan import DIRECTORY, FILE, plan_copy
@@ -38,35 +38,13 @@ class DataTransferStepOperator(StepOperator):
     ui_color = "#f7e3cf"
 
     def __init__(
-        self,
-        *,
-        step: dict[str, Any] | None = None,
-        pipeline: dict[str, Any] | None = None,
-        source_data_reference: Any = None,
-        destination_data_reference: Any = None,
-        compute_target: Any = None,
-        source_reference_type: str | None = None,
-        destination_reference_type: str | None = None,
-        allow_reuse: bool = True,
-        **kwargs: Any,
+        self, *, step: dict[str, Any] | None = None, pipeline: dict[str, Any] | None = None, **kwargs: Any
     ):
-        if step is None:
-            from airflow_mlpipe.definitions.transfer import DataTransferStep
+        """From the translator: ``step`` and ``pipeline`` specs. Written by hand: DataTransferStep's
+        keyword arguments, the step named after ``task_id``."""
+        from airflow_mlpipe.definitions.transfer import DataTransferStep
 
-            step, pipeline, extra = spec_from_step(
-                DataTransferStep,
-                kwargs["task_id"],
-                source_data_reference=source_data_reference,
-                destination_data_reference=destination_data_reference,
-                compute_target=compute_target,
-                source_reference_type=source_reference_type,
-                destination_reference_type=destination_reference_type,
-                allow_reuse=allow_reuse,
-            )
-            for key, value in extra.items():
-                kwargs.setdefault(key, value)
-        elif pipeline is None:
-            raise ValueError("DataTransferStepOperator: a step spec needs its pipeline context")
+        step, pipeline = operator_spec("DataTransferStepOperator", DataTransferStep, step, pipeline, kwargs)
         super().__init__(**kwargs)
         self.step = step
         self.pipeline = pipeline
