@@ -229,7 +229,11 @@ def test_blob_adls_files_blob_copies_and_an_unchanged_rerun_copies_nothing(ws, c
     assert {k: v["reused_from"] for k, v in got.items()} == dict.fromkeys(got)
     # the DFS and Files emulators fetch from a read-only SAS themselves; Azurite copies only within
     # itself, so the last leg streams through the worker
-    assert got["blob_to_adls"]["transfer"] == {**got["blob_to_adls"]["transfer"], "files": 8, "server_side": 8}
+    assert got["blob_to_adls"]["transfer"] == {
+        **got["blob_to_adls"]["transfer"],
+        "files": 8,
+        "server_side": 8,
+    }
     assert got["adls_to_files"]["transfer"]["server_side"] == 8
     assert got["files_to_blob"]["transfer"]["streamed"] == 8
     assert got["files_to_blob"]["outputs"]  # the destination, for a later step

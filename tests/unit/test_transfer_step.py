@@ -306,10 +306,18 @@ def test_a_hand_written_operator_takes_data_transfer_step_arguments(ws):
 
     src, dst = refs(ws)
     op = DataTransferStepOperator(
-        task_id="copy", source_data_reference=src, destination_data_reference=dst, compute_target="adf", retries=2
+        task_id="copy",
+        source_data_reference=src,
+        destination_data_reference=dst,
+        compute_target="adf",
+        retries=2,
     )
     assert op.step["name"] == "copy" and op.step["kind"] == "data_transfer"
-    assert op.step["settings"]["destination"] == {"kind": "datastore_path", "datastore": "lake", "path": "out"}
+    assert op.step["settings"]["destination"] == {
+        "kind": "datastore_path",
+        "datastore": "lake",
+        "path": "out",
+    }
     assert (op.pool, op.queue, op.retries) == ("adf", "adf", 2)  # the Data Factory target is a pool
     assert op.pipeline["compute_targets"]["adf"]["max_nodes"] == 3
     with pytest.raises(Exception, match="DataTransferStep 'bad': destination_data_reference is required"):
