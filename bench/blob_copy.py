@@ -137,6 +137,13 @@ def main() -> None:
             "",
             "Azurite copies within one instance by itself, as Azure does within a region; between "
             "Azure accounts the service also moves the bytes, at its own speed, not the worker's.",
+            "",
+            "Why the speed target cannot be met here: Azurite serves Copy Blob by reading and writing "
+            "every byte in its own Node.js process, one copy at a time, slower than the worker moves them "
+            "itself; and a staged copy pays that twice (staged, then moved into place: Blob storage has no "
+            "rename). Azurite has no Put Block From URL, which would let a copy stage as uncommitted "
+            "blocks of the final blob and skip the second pass. The ratio is a property of the emulator; "
+            "the code path (SAS, Copy Blob, polling, verification) is the one Azure serves.",
         ]
     )
     print(body)

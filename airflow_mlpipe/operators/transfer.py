@@ -174,8 +174,12 @@ class DataTransferStepOperator(StepOperator):
             report.server_side,
             report.streamed,
         )
-        by_source = {s: next(f for f in files if f.path == s) for s, _ in plan.pairs}
-        content = digest(sorted((d, by_source[s].size, by_source[s].etag) for s, d in plan.pairs))
+        by_path = {f.path: f for f in files}
+        # the content as a consumer sees it: relative names, sizes and the source's tags (the same
+        # for an unchanged source, wherever this try put the copy)
+        content = digest(
+            sorted((_relative(d, dst_path), by_path[s].size, by_path[s].etag) for s, d in plan.pairs)
+        )
         where = dst_path if plan.destination_type == DIRECTORY or own else placed[0].path
         listed = dst.list(where)  # what a consumer (and the reuse check) finds there
         stored = {
@@ -186,7 +190,30 @@ class DataTransferStepOperator(StepOperator):
             "content_hash": content,
             "source": {"datastore": src_ds, "path": src_path},
         }
+        self._publish(context, destination, dst, stored)
         return stored, _report(report)
+
+    def _publish(self, context: Any, ref: dict[str, Any], dst: Any, stored: dict[str, Any]) -> None:
+        """An OutputFileDatasetConfig destination with a named path (``destination=(datastore,
+        path)``): the copy, complete in this try's own folder, is published there too, as a step
+        publishes its outputs; ``overwrite=False`` refuses a path that holds files."""
+        from airflow_mlpipe.operators.step_data import destination_path
+        from airflow_mlpipe.storage.transfer_copy import copy_files
+
+        data = self.pipeline["data"].get(ref.get("data", ""), {})
+        if ref["kind"] != "pipeline_data" or not data.get("destination"):
+            return
+        dest = destination_path(data["destination"], f"{context['ti'].run_id}_{self.task_id}", ref["data"])
+        existing = dst.check_publish(dest, overwrite=bool(data.get("overwrite")))
+        prefix = stored["path"]
+        pairs = [(f.path, posixpath.join(dest, _relative(f.path, prefix))) for f in dst.list(prefix)]
+        copy_files(dst, pairs, dst, key=self.key, what="publish", say=self.log.info)
+        kept = {d for _, d in pairs}
+        for info in existing:
+            if info.path not in kept:
+                dst.delete(info.path)
+        self.log.info("output %s: published to %s", ref["data"], dst.location(dest))
+        stored["destination"] = dest
 
     def _sql_to_file(
         self,
@@ -236,6 +263,7 @@ class DataTransferStepOperator(StepOperator):
             "content_hash": hash_file(local),
             "rows": rows,
         }
+        self._publish(context, destination, dst, stored)
         return stored, {"files": 1, "bytes": info.size, "rows": rows, "seconds": round(took, 3)}
 
     def _file_to_table(
@@ -276,6 +304,13 @@ class DataTransferStepOperator(StepOperator):
             "rows": rows,
         }
         return stored, {"files": 1, "bytes": info.size, "rows": rows, "seconds": round(took, 3)}
+
+
+def _relative(path: str, folder: str) -> str:
+    """``path`` relative to ``folder``; a file that is the folder itself by its name."""
+    if path == folder:
+        return posixpath.basename(path)
+    return path[len(folder) + 1 :] if folder else path
 
 
 def _report(report: Any) -> dict[str, Any]:

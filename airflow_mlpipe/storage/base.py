@@ -203,17 +203,23 @@ class Store:
                 list(pool.map(lambda j: self.upload_file(j[0], j[1], overwrite=True), jobs))
         return self.list(prefix) if jobs else []
 
-    def publish_dir(self, local_dir: Path, dest: str, *, overwrite: bool) -> list[FileInfo]:
-        """Make folder ``dest`` hold exactly the files of ``local_dir``; with ``overwrite=False`` a
-        ``dest`` that holds files already is an error. Each file is replaced atomically; stores
-        with an atomic folder rename (the local one) replace the whole folder at once."""
-        dest = normalize_path(dest)
+    def check_publish(self, dest: str, *, overwrite: bool) -> list[FileInfo]:
+        """What folder ``dest`` holds before an output is published there; an error when it holds
+        files and ``overwrite`` is False."""
         existing = self.list(dest)
         if existing and not overwrite:
             raise DatastoreError(
                 f"{self.location(dest)} already holds {len(existing)} file(s); the output may not "
                 "overwrite them (as_upload(overwrite=True) or as_mount() replaces them)"
             )
+        return existing
+
+    def publish_dir(self, local_dir: Path, dest: str, *, overwrite: bool) -> list[FileInfo]:
+        """Make folder ``dest`` hold exactly the files of ``local_dir``; with ``overwrite=False`` a
+        ``dest`` that holds files already is an error. Each file is replaced atomically; stores
+        with an atomic folder rename (the local one) replace the whole folder at once."""
+        dest = normalize_path(dest)
+        existing = self.check_publish(dest, overwrite=overwrite)
         listed = self.upload_dir(local_dir, dest)
         kept = {f.path for f in listed}
         for info in existing:

@@ -411,3 +411,43 @@ def test_a_wrong_key_names_the_datastore_and_no_secret_leaks(ws, client, connect
     for secret in secrets:
         assert secret not in blob_text
     assert "sig=" not in blob_text
+
+
+COUNT_SCRIPT = """
+import argparse, pathlib
+from airflow_mlpipe.v1.core import Run
+p = argparse.ArgumentParser(); p.add_argument("--data"); a = p.parse_args()
+Run.get_context().log("files", sorted(x.name for x in pathlib.Path(a.data).rglob("*") if x.is_file()))
+"""
+
+
+def test_a_file_dataset_into_an_output_dataset_config_and_onto_a_file_dataset(ws, client, tmp_path):
+    """Beyond v1, which rejected them: an OutputFileDatasetConfig with a named destination and a
+    FileDataset as destinations; a FileDataset (a glob) as the source."""
+    from airflow_mlpipe.v1.core.dataset import Dataset
+    from airflow_mlpipe.v1.data import OutputFileDatasetConfig
+    from airflow_mlpipe.v1.data.data_reference import DataReference
+    from airflow_mlpipe.v1.pipeline.steps import DataTransferStep, PythonScriptStep
+
+    blob, files = store(ws, "tblob"), store(ws, "tfiles")
+    tag = uuid.uuid4().hex[:8]
+    put_files(blob, f"mixed-{tag}", {"a.csv": b"a", "b.csv": b"bb", "skip.txt": b"no", "sub/c.csv": b"c"})
+    blob.write_bytes(f"published-{tag}/stale.csv", b"replaced by the publish")
+    csvs = Dataset.File.from_files(path=(ws.datastores["tblob"], f"mixed-{tag}/*.csv"))
+    curated = OutputFileDatasetConfig("curated", destination=(ws.datastores["tblob"], f"published-{tag}"))
+    pick = DataTransferStep("pick", csvs, curated.as_upload(overwrite=True), "adf")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "count.py").write_text(COUNT_SCRIPT)
+    count = PythonScriptStep("count.py", source_directory=str(src), arguments=["--data", curated.as_input("curated_in")])
+    onto = DataTransferStep(
+        "onto_files", DataReference(ws.datastores["tblob"], "pub", f"published-{tag}"),
+        Dataset.File.from_files(path=(ws.datastores["tfiles"], f"ds-{tag}")), "adf",
+    )  # fmt: skip
+    onto.run_after(pick)
+    run = submit(ws, [count, onto], "transfer_datasets")
+    finished(run, client)
+    assert run.find_step_run("count.py")[0].get_metrics() == {"files": ["a.csv", "b.csv"]}
+    want = {"a.csv": hashlib.md5(b"a").hexdigest(), "b.csv": hashlib.md5(b"bb").hexdigest()}
+    assert contents(blob, f"published-{tag}") == want  # published whole; the stale file is gone
+    assert contents(files, f"ds-{tag}") == want
