@@ -90,7 +90,9 @@ class ReuseSteps:
 
     def extra_input_fingerprints(self, context: Any, parameters: dict[str, Any]) -> dict[str, str]:
         """Content the step reads besides its inputs (a transfer's SQL source), by name."""
-        return {}
+        from airflow_mlpipe.reuse import decide
+
+        return decide.extra_inputs(self.step, parameters, self.pipeline["datastores"])
 
     def dag_id_for_cache(self, context: Any) -> str:
         return self.pipeline.get("dag_id") or context["ti"].dag_id

@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError, StepFailedError, UserErrorException
 from airflow_mlpipe.operators.base import StepOperator, StepRun, operator_spec
+from airflow_mlpipe.reuse.decide import sql_source_args
 from airflow_mlpipe.reuse.fingerprint import digest
 from airflow_mlpipe.storage.base import normalize_path, safe_segment, split_glob
 from airflow_mlpipe.storage.copy_plan import DIRECTORY, FILE, plan_copy
@@ -52,26 +53,6 @@ class DataTransferStepOperator(StepOperator):
     @property
     def where(self) -> str:
         return f"DataTransferStep {self.step['name']!r}"
-
-    # --- reuse: a SQL source's content is the hash of its rows ----------------------------------
-
-    def extra_input_fingerprints(self, context: Any, parameters: dict[str, Any]) -> dict[str, str]:
-        source = self.step["settings"]["source"]
-        if source["kind"] != "sql":
-            return {}
-        store = self.datastore_store(source["datastore"], "the SQL source")
-        return {"_sql_source": store.fingerprint(**self._sql_args(source, parameters))}
-
-    def _sql_args(self, ref: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-        args: dict[str, Any] = {k: ref[k] for k in ("table", "query", "procedure") if ref.get(k)}
-        if ref.get("params"):
-            args["params"] = {
-                p["name"]: parameters[p["value"]["parameter"]]
-                if "parameter" in p["value"]
-                else p["value"]["literal"]
-                for p in ref["params"]
-            }
-        return args
 
     # --- the copy --------------------------------------------------------------------------------
 
@@ -239,7 +220,7 @@ class DataTransferStepOperator(StepOperator):
         fmt = TABLE_FORMATS.get(posixpath.splitext(target)[1].lower(), "csv")
         local = work / f"export.{fmt}"
         started = time.monotonic()
-        rows = sql.query_to_file(local, fmt=fmt, **self._sql_args(source, parameters))
+        rows = sql.query_to_file(local, fmt=fmt, **sql_source_args(source, parameters))
         dst.upload_file(local, target, overwrite=True)  # one file, made visible whole
         info = dst.stat(target)
         if info is None or info.size != local.stat().st_size:

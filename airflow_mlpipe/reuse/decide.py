@@ -162,6 +162,32 @@ def components(
     }
 
 
+def sql_source_args(ref: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """A SqlDataReference spec (``{"table"|"query"|"procedure", "params"}``) as SqlStore's keyword
+    arguments, with this run's parameter values."""
+    args: dict[str, Any] = {k: ref[k] for k in ("table", "query", "procedure") if ref.get(k)}
+    if ref.get("params"):
+        args["params"] = {
+            p["name"]: parameters[p["value"]["parameter"]]
+            if "parameter" in p["value"]
+            else p["value"]["literal"]
+            for p in ref["params"]
+        }
+    return args
+
+
+def extra_inputs(
+    step: dict[str, Any], parameters: dict[str, Any], datastores: dict[str, Any]
+) -> dict[str, str]:
+    """Content a step reads besides its inputs, by name: a transfer's SQL source, as the hash of
+    its rows (read in full: the only way to know a table or query is unchanged)."""
+    source = (step.get("settings") or {}).get("source")
+    if step["kind"] != "data_transfer" or not source or source["kind"] != "sql":
+        return {}
+    store = open_store(datastores[source["datastore"]])
+    return {"_sql_source": store.fingerprint(**sql_source_args(source, parameters))}
+
+
 def snapshot_manifest(snapshot: dict[str, Any], datastores: dict[str, Any] | None) -> dict[str, str]:
     """The files of a submitted snapshot, from its manifest on the datastore."""
     from airflow_mlpipe.snapshots import read_manifest

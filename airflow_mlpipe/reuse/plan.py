@@ -67,6 +67,7 @@ def plan_spec(
                     inputs[inp["name"]] = h
             else:
                 inputs[inp["name"]] = decide.dataset_fingerprint(spec["datastores"], decide.input_paths(inp))
+        inputs.update(decide.extra_inputs(step, parameters, spec["datastores"]))
         plan = _decide(
             step,
             spec,

@@ -439,10 +439,12 @@ def test_a_file_dataset_into_an_output_dataset_config_and_onto_a_file_dataset(ws
     src = tmp_path / "src"
     src.mkdir()
     (src / "count.py").write_text(COUNT_SCRIPT)
-    count = PythonScriptStep("count.py", source_directory=str(src), arguments=["--data", curated.as_input("curated_in")])
+    count = PythonScriptStep(
+        "count.py", source_directory=str(src), arguments=["--data", curated.as_input("curated_in")]
+    )
     onto = DataTransferStep(
         "onto_files", DataReference(ws.datastores["tblob"], "pub", f"published-{tag}"),
-        Dataset.File.from_files(path=(ws.datastores["tfiles"], f"ds-{tag}")), "adf",
+        Dataset.File.from_files(path=(ws.datastores["tfiles"], f"ds-{tag}"), validate=False), "adf",
     )  # fmt: skip
     onto.run_after(pick)
     run = submit(ws, [count, onto], "transfer_datasets")
