@@ -286,6 +286,29 @@ def test_fingerprint_follows_the_rows(db):
     assert store.fingerprint(table="people") != first
 
 
+def test_a_transfer_steps_sql_source_is_part_of_its_reuse_inputs(db):
+    """reuse.decide.extra_inputs: what the operator and `mlpipe plan` both fingerprint."""
+    from airflow_mlpipe.reuse.decide import extra_inputs
+
+    server, _ = db
+    _people(server)
+    ref = {
+        "kind": "sql",
+        "datastore": "wh",
+        "query": "SELECT name FROM people WHERE id > %(low)s",
+        "params": [],
+    }
+    ref["params"] = [{"name": "low", "type": "Int", "value": {"parameter": "low"}}]
+    step = {"kind": "data_transfer", "settings": {"source": ref}}
+    datastores = {"wh": {"type": server.kind, "conn_id": "sqldb", "name": "wh"}}
+    one = extra_inputs(step, {"low": 1}, datastores)
+    assert list(one) == ["_sql_source"] and one == extra_inputs(step, {"low": 1}, datastores)
+    assert extra_inputs(step, {"low": 2}, datastores) != one  # the run's parameter value counts
+    _sql(server, "UPDATE people SET name = 'zed' WHERE id = 3")
+    assert extra_inputs(step, {"low": 1}, datastores) != one
+    assert extra_inputs({**step, "kind": "python_script"}, {}, datastores) == {}
+
+
 def test_a_wrong_password_names_the_datastore_not_the_password(db, tmp_path, monkeypatch, caplog):
     server, store = db
     secret = "Wr0ng-Pa55word-xyz"
