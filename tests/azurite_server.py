@@ -24,14 +24,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_port(port: int, timeout: float = 30) -> None:
+def wait_port(port: int, timeout: float = 30) -> None:
+    """Wait until something listens on loopback ``port``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.2)
-    raise RuntimeError(f"Azurite does not listen on port {port} after {timeout}s")
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
 
 
 @contextlib.contextmanager
@@ -48,7 +49,7 @@ def azurite(workdir: Path) -> Iterator[str]:
         start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_port(port)
+        wait_port(port)
         yield (
             f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
             f"BlobEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};"

@@ -309,3 +309,14 @@ def attached_resource(resource_id: Any, resource_group: Any, name: Any) -> tuple
         parts = str(resource_id).split("/")
         return parts[4], parts[8]
     return str(resource_group), str(name)
+
+
+def check_new_target(workspace: Any, name: str, kind: str) -> None:
+    """A valid name, not taken by a compute target of another type (``kind``: the new one's type)."""
+    validate_target_name(name)
+    existing = workspace._load_compute().get(name)
+    if existing is not None and existing.get("type") != kind:
+        raise ComputeTargetException(
+            f"compute target {name!r} already exists as a {existing.get('type')} target in workspace "
+            f"{workspace.name!r}; delete it first (ComputeTarget(ws, {name!r}).delete()) or choose another name"
+        )

@@ -19,7 +19,7 @@ from airflow_mlpipe.definitions.compute import (
     ComputeTarget,
     attached_resource,
     check_attached_resource,
-    validate_target_name,
+    check_new_target,
 )
 from airflow_mlpipe.definitions.workspace import Workspace, write_json_atomic
 from airflow_mlpipe.exceptions import ComputeTargetException, WorkspaceConfigError
@@ -186,13 +186,7 @@ class DatabricksCompute(ComputeTarget):
 
     @staticmethod
     def _attach(workspace: Workspace, name: str, config: DatabricksAttachConfiguration) -> DatabricksCompute:
-        validate_target_name(name)
-        existing = workspace._load_compute().get(name)
-        if existing is not None and existing.get("type") != TYPE:
-            raise ComputeTargetException(
-                f"compute target {name!r} already exists as a {existing.get('type')} target in workspace "
-                f"{workspace.name!r}; delete it first (ComputeTarget(ws, {name!r}).delete()) or choose another name"
-            )
+        check_new_target(workspace, name, TYPE)
         resource_group, db_name = config.databricks_workspace()
         entry = workspace.databricks.get(db_name)
         if entry is None:

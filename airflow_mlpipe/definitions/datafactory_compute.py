@@ -16,7 +16,7 @@ from airflow_mlpipe.definitions.compute import (
     ComputeTarget,
     attached_resource,
     check_attached_resource,
-    validate_target_name,
+    check_new_target,
 )
 from airflow_mlpipe.definitions.workspace import Workspace, write_json_atomic
 from airflow_mlpipe.exceptions import ComputeTargetException
@@ -111,13 +111,7 @@ class DataFactoryCompute(ComputeTarget):
     @staticmethod
     def _define(workspace: Workspace, name: str, config: Any) -> DataFactoryCompute:
         """Store the target (create or attach): its spec names no Azure resource it would call."""
-        validate_target_name(name)
-        existing = workspace._load_compute().get(name)
-        if existing is not None and existing.get("type") != TYPE:
-            raise ComputeTargetException(
-                f"compute target {name!r} already exists as a {existing.get('type')} target in workspace "
-                f"{workspace.name!r}; delete it first (ComputeTarget(ws, {name!r}).delete()) or choose another name"
-            )
+        check_new_target(workspace, name, TYPE)
         spec: dict[str, Any] = {"type": TYPE, "max_nodes": config.max_concurrent_transfers}
         if isinstance(config, DataFactoryAttachConfiguration):
             spec["resource_group"], spec["factory_name"] = config.factory()

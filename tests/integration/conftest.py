@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import time
 from pathlib import Path
 
 import pytest
+from azurite_server import wait_port
 
 from airflow_mlpipe.client.rest import AirflowClient
 from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port, tagged_pids
@@ -17,14 +16,21 @@ REPO = Path(__file__).resolve().parents[2]
 SECRET_PROBE = "probe-value-that-must-never-leak"
 
 
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+def stored_password(deployment, conn_id: str) -> str | None:
+    """A connection's password as Airflow stored it (decrypted with the deployment's Fernet key)."""
+    import sqlite3
+
+    from cryptography.fernet import Fernet
+
+    with sqlite3.connect(deployment.airflow_home / "airflow.db") as db:
+        row = db.execute(
+            "SELECT password, is_encrypted FROM connection WHERE conn_id = ?", (conn_id,)
+        ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    password, encrypted = row
+    key = deployment._secrets()["fernet_key"].encode()
+    return Fernet(key).decrypt(password.encode()).decode() if encrypted else password
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,9 @@ access token into an Airflow connection over REST API v2 (created, then updated)
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
+from conftest import stored_password
 
 from airflow_mlpipe import ComputeTarget, DatabricksCompute, DatabricksStep, Pipeline, Workspace
 from airflow_mlpipe.client.rest import AirflowApiError
@@ -16,24 +16,6 @@ pytestmark = pytest.mark.integration
 NAME = "dbx_it"
 CONN_ID = f"mlpipe_databricks_{NAME}"
 TOKENS = ("dapi-first-token-never-in-files-0001", "dapi-second-token-never-in-files-0002")
-
-
-def stored_password(deployment, conn_id: str) -> str | None:
-    """The connection's password as Airflow stored it (decrypted with the deployment's Fernet key)."""
-    from cryptography.fernet import Fernet
-
-    with sqlite3.connect(deployment.airflow_home / "airflow.db") as db:
-        row = db.execute(
-            "SELECT password, is_encrypted FROM connection WHERE conn_id = ?", (conn_id,)
-        ).fetchone()
-    if row is None or row[0] is None:
-        return None
-    password, encrypted = row
-    return (
-        Fernet(deployment._secrets()["fernet_key"].encode()).decrypt(password.encode()).decode()
-        if encrypted
-        else password
-    )
 
 
 @pytest.fixture

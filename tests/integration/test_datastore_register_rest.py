@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import stored_password
 
 from airflow_mlpipe import Datastore, Workspace
 from airflow_mlpipe.client.rest import AirflowApiError
@@ -17,23 +18,6 @@ pytestmark = pytest.mark.integration
 KEYS = ("acct-key-never-in-files-0001", "acct-key-never-in-files-0002")
 PASSWORD = "pg-password-never-in-files-0003"
 CONNS = ("mlpipe_ds_regblob", "mlpipe_ds_regpg")
-
-
-def stored_password(deployment, conn_id: str) -> str | None:
-    """The connection's password as Airflow stored it (decrypted with the deployment's Fernet key)."""
-    import sqlite3
-
-    from cryptography.fernet import Fernet
-
-    with sqlite3.connect(deployment.airflow_home / "airflow.db") as db:
-        row = db.execute(
-            "SELECT password, is_encrypted FROM connection WHERE conn_id = ?", (conn_id,)
-        ).fetchone()
-    if row is None or row[0] is None:
-        return None
-    password, encrypted = row
-    key = deployment._secrets()["fernet_key"].encode()
-    return Fernet(key).decrypt(password.encode()).decode() if encrypted else password
 
 
 def _drop(client) -> None:

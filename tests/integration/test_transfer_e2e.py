@@ -11,14 +11,11 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -32,20 +29,11 @@ TIMEOUT = 300
 @pytest.fixture(scope="module")
 def dfs(tmp_path_factory):
     """The ADLS Gen2 (DFS) emulator in its own process group; gone with the test run."""
-    env = {**os.environ, "DFS_EMULATOR_KEY": ADLS_KEY, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "tests.storage_emulators.dfs", "--root", str(tmp_path_factory.mktemp("dfs"))]
-    cmd.append("--exit-with-stdin")
-    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, text=True, **pipes)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), f"the DFS emulator did not start: {line!r}"
-        yield f"http://127.0.0.1:{int(line.split()[1])}/{ADLS_ACCOUNT}"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        proc.stdout.close()
-        proc.stdin.close()
+    from storage_emulators.dfs import start_dfs_emulator
+
+    emu = start_dfs_emulator(tmp_path_factory.mktemp("dfs"), ADLS_KEY, account=ADLS_ACCOUNT)
+    yield emu.url
+    emu.stop()
 
 
 @pytest.fixture(scope="module")

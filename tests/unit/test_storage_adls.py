@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import tracemalloc
 from pathlib import Path
@@ -25,29 +22,15 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def dfs(tmp_path):
-    """The emulator in its own process group on a free loopback port; killed when the test ends."""
-    env = {**os.environ, "DFS_EMULATOR_KEY": KEY, "PYTHONPATH": str(ROOT)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "tests.storage_emulators.dfs",
-        "--root",
-        str(tmp_path / "dfs"),
-        "--page-size",
-        "7",
-        "--exit-with-stdin",  # gone even when the test run itself is killed
-    ]
-    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, text=True, **pipes)
+    """The emulator in its own process group on a free loopback port (small listing pages); killed
+    when the test ends, and gone with this process even when the test run itself is killed."""
+    from storage_emulators.dfs import start_dfs_emulator
+
+    emu = start_dfs_emulator(tmp_path / "dfs", KEY, account=ACCOUNT, page_size=7)
     try:
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), f"the emulator did not start: {line!r}"
-        yield f"http://127.0.0.1:{int(line.split()[1])}/{ACCOUNT}"
+        yield emu.url
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        proc.stdout.close()
-        proc.stdin.close()
+        emu.stop()
 
 
 def connect(monkeypatch, url: str, conn_id: str = "lake", key: str = KEY) -> None:
