@@ -1,0 +1,194 @@
+"""AdlaStep, with Azure ML v1's constructor (``azureml.pipeline.steps.AdlaStep``): a U-SQL script
+run as one job on an AdlaCompute target (an ADLA account's job API, or ``mlpipe adla serve``).
+
+v1's placeholder convention: ``@@name@@`` in the script is replaced, for each run, by the location
+of the input or output named ``name`` (a path of the account's default store) or by the value of
+``params[name]``. Arguments are checked when the step is built, with v1's messages prefixed by the
+step's name; ``settings_spec`` checks the script's placeholders and gives the JSON the ADLA step
+operator reads.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+from typing import Any
+
+from airflow_mlpipe.definitions.databricks import _input_names
+from airflow_mlpipe.definitions.parameter import PipelineParameter
+from airflow_mlpipe.definitions.steps import Step, warn_hash_paths
+from airflow_mlpipe.exceptions import UserErrorException
+
+PLACEHOLDER = re.compile(r"@@([A-Za-z0-9_.\-]+)@@")
+TYPE = "DataLakeAnalytics"
+
+
+def placeholders(script: str) -> dict[str, int]:
+    """Each ``@@name@@`` of a script -> the line (1-based) it first appears on."""
+    found: dict[str, int] = {}
+    for m in PLACEHOLDER.finditer(script):
+        found.setdefault(m.group(1), script.count("\n", 0, m.start()) + 1)
+    return found
+
+
+def substitute(script: str, values: dict[str, str]) -> str:
+    """The script with every ``@@name@@`` whose name is in ``values`` replaced (v1's rule: others stay)."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), script)
+
+
+class AdlaStep(Step):
+    """Runs the U-SQL script ``script_name`` (relative to ``source_directory``) as one ADLA job;
+    ``@@name@@`` in it becomes this run's location of an input or output, or a ``params`` value."""
+
+    kind = "adla"
+
+    def __init__(
+        self,
+        script_name: str,
+        name: str | None = None,
+        inputs: list[Any] | None = None,
+        outputs: list[Any] | None = None,
+        params: dict[str, Any] | None = None,
+        degree_of_parallelism: int | None = None,
+        priority: int | None = None,
+        runtime_version: str | None = None,
+        compute_target: Any = None,
+        source_directory: str | None = None,
+        allow_reuse: bool = True,
+        version: str | None = None,
+        hash_paths: list[str] | None = None,
+    ):
+        """Azure ML v1's AdlaStep, with the same arguments, defaults and checks."""
+        if script_name is None:
+            raise UserErrorException("AdlaStep: script_name is required")
+        if not isinstance(script_name, str):
+            raise UserErrorException("AdlaStep: script_name must be a string")
+        if name is None:
+            name = script_name
+        where = f"step {name!r}"
+        if compute_target is None:
+            raise UserErrorException(f"{where}: compute_target is required")
+        super().__init__(name, inputs, outputs, None, compute_target, allow_reuse, version)
+        normal = posixpath.normpath(script_name.replace("\\", "/"))
+        if not script_name or posixpath.isabs(normal) or normal == ".." or normal.startswith("../"):
+            raise UserErrorException(
+                f"{where}: script_name must be a path relative to source_directory, got {script_name!r}"
+            )
+        if isinstance(compute_target, str):
+            if compute_target == "local":
+                raise UserErrorException(f"{where}: an AdlaStep runs on an AdlaCompute, not 'local'")
+        elif getattr(compute_target, "type", None) != TYPE:
+            raise UserErrorException(
+                f"{where}: compute_target must be an AdlaCompute or its name, got {compute_target!r}"
+            )
+        if params is not None and not isinstance(params, dict):
+            raise UserErrorException(f"{where}: params must be a dict, got {type(params).__name__}")
+        for key, value in (params or {}).items():
+            if not (isinstance(key, str) and PLACEHOLDER.fullmatch(f"@@{key}@@")):
+                raise UserErrorException(
+                    f"{where}: params key {key!r} cannot be a @@name@@ placeholder; use letters, digits, "
+                    "'_', '.' and '-'"
+                )
+            if not isinstance(value, (str, int, float, bool, PipelineParameter)):
+                raise UserErrorException(
+                    f"{where}: params[{key!r}] is a {type(value).__name__}; use a str, int, float, bool or "
+                    "PipelineParameter"
+                )
+        self.degree_of_parallelism = _positive_int(
+            where, "degree_of_parallelism", degree_of_parallelism, True
+        )
+        self.priority = _positive_int(where, "priority", priority, False)
+        if runtime_version is not None and not (isinstance(runtime_version, str) and runtime_version):
+            raise UserErrorException(f"{where}: runtime_version must be a string, got {runtime_version!r}")
+        if hash_paths:
+            warn_hash_paths()
+        self.script_name = script_name
+        self.params = dict(params or {})
+        self.runtime_version = runtime_version
+        self.source_directory = source_directory
+
+    def settings_spec(self, builder: Any) -> dict[str, Any]:
+        """The step's job as JSON: ``script_name``, ``source_directory``, ``params`` (encoded literals
+        or parameters), ``substitutions`` (placeholder name -> "input" | "output" | "param"),
+        ``degree_of_parallelism``, ``priority`` and ``runtime_version``."""
+        source = self.source_directory or builder.default_source_directory
+        if source is None:
+            raise UserErrorException(
+                f"step {self.name!r}: no source_directory, and the Pipeline has no default_source_directory"
+            )
+        folder = builder.resolve_dir(str(source))
+        self._check_target(builder)
+        roles = self._roles(builder)
+        script = Path(folder) / self.script_name
+        try:
+            text = script.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            builder.problems.append(
+                f"step {self.name!r}: cannot read U-SQL script {self.script_name!r} in {folder}: {exc}"
+            )
+            text = ""
+        unknown = {n: line for n, line in placeholders(text).items() if n not in roles}
+        for placeholder, line in sorted(unknown.items(), key=lambda kv: kv[1]):
+            builder.problems.append(
+                f"step {self.name!r}: {self.script_name} line {line}: @@{placeholder}@@ names no input, output "
+                f"or params key of the step (known: {sorted(roles) or 'none'}); add it or fix the name"
+            )
+        return {
+            "script_name": self.script_name,
+            "source_directory": folder,
+            "params": {k: self._encode(builder, f"params[{k!r}]", v) for k, v in sorted(self.params.items())},
+            "substitutions": dict(sorted(roles.items())),
+            "degree_of_parallelism": self.degree_of_parallelism,
+            "priority": self.priority,
+            "runtime_version": self.runtime_version,
+        }
+
+    def _roles(self, builder: Any) -> dict[str, str]:
+        """Placeholder name -> what fills it; an input, output and params key sharing a name is a problem."""
+        roles: dict[str, str] = {}
+        named = [
+            *(("input", n) for n in _input_names(self.inputs)),
+            *(("output", o.name) for o in self.outputs if hasattr(o, "name")),
+            *(("param", k) for k in self.params),
+        ]
+        for role, name in named:
+            if name in roles and roles[name] != role:
+                builder.problems.append(
+                    f"step {self.name!r}: {roles[name]} and {role} are both named {name!r}, so @@{name}@@ "
+                    "would mean either; rename one"
+                )
+                continue
+            roles[name] = role
+        return roles
+
+    def _encode(self, builder: Any, where: str, value: Any) -> dict[str, Any]:
+        if isinstance(value, PipelineParameter) and value.type_name in ("datapath", "dataset"):
+            builder.problems.append(
+                f"step {self.name!r}: {where} is the {value.type_name} parameter {value.name!r}; pass data as "
+                "an input (inputs=[...]) and plain values (str, int, float, bool) as params"
+            )
+            return {"literal": None}
+        return builder.encode_value(self, where, value)
+
+    def _check_target(self, builder: Any) -> None:
+        name = self.compute_target if isinstance(self.compute_target, str) else self.compute_target.name
+        spec = builder.compute_targets.get(name)
+        if spec is not None and spec.get("type") != TYPE:
+            builder.problems.append(
+                f"step {self.name!r}: compute target {name!r} is a {spec.get('type')} target; an AdlaStep runs "
+                "on an AdlaCompute (ComputeTarget.attach(ws, name, AdlaCompute.attach_configuration(...)))"
+            )
+
+
+def _positive_int(where: str, key: str, value: Any, negative_is_one: bool) -> int | None:
+    """v1: both must be greater than 0; a negative degree of parallelism means 1 (ADLA's rule)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserErrorException(f"{where}: {key} must be an int, got {value!r}")
+    if value < 0 and negative_is_one:
+        return 1
+    if value < 1:
+        raise UserErrorException(f"{where}: {key} must be greater than 0, got {value}")
+    return value
