@@ -29,6 +29,8 @@ def store_path(script_path: str) -> str:
         raw = unquote(parts.path)
     if len(raw) > 1 and raw[1] == ":":
         raise _refused(script_path, "a Windows drive path is not a Data Lake path")
+    if ".." in raw.replace("\\", "/").split("/"):
+        raise _refused(script_path, "'..' would leave the store's root")
     norm = posixpath.normpath("/" + raw.replace("\\", "/").lstrip("/"))
     rel = norm.lstrip("/")
     if not rel or rel.startswith(".."):
