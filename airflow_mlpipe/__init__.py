@@ -36,6 +36,8 @@ _LAZY: dict[str, str] = {
     "JarLibrary": "airflow_mlpipe.definitions.databricks",
     "RCranLibrary": "airflow_mlpipe.definitions.databricks",
     "DatabricksCompute": "airflow_mlpipe.definitions.databricks_compute",
+    "AdlaStep": "airflow_mlpipe.definitions.adla",
+    "AdlaCompute": "airflow_mlpipe.definitions.adla_compute",
     "DataFactoryCompute": "airflow_mlpipe.definitions.datafactory_compute",
     "DataTransferStep": "airflow_mlpipe.definitions.transfer",
     "SqlDataReference": "airflow_mlpipe.definitions.sql_reference",
@@ -118,6 +120,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from airflow_mlpipe.client.run import Experiment
     from airflow_mlpipe.client.step_run import StepRun
     from airflow_mlpipe.client.widgets import RunDetails
+    from airflow_mlpipe.definitions.adla import AdlaStep
+    from airflow_mlpipe.definitions.adla_compute import AdlaCompute
     from airflow_mlpipe.definitions.compute import AmlCompute, ComputeTarget
     from airflow_mlpipe.definitions.conda import CondaDependencies
     from airflow_mlpipe.definitions.databricks import (

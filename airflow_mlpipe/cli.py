@@ -394,10 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--dry-run", action="store_true")
     gc.add_argument("--config", default=None, help="workspace config file (default: found as usual)")
     gc.set_defaults(func=cmd_cache_gc)
+    from airflow_mlpipe.cli_adla import add_adla_parser
     from airflow_mlpipe.cli_databricks import add_databricks_parser
     from airflow_mlpipe.cli_images import add_images_parser
 
     add_databricks_parser(sub)
+    add_adla_parser(sub)
     from airflow_mlpipe.migrate.command import add_migrate_parser
 
     add_migrate_parser(sub)

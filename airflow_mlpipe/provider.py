@@ -19,17 +19,26 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_mlpipe.operators.python_script",
                     "airflow_mlpipe.operators.databricks",
+                    "airflow_mlpipe.operators.transfer",
+                    "airflow_mlpipe.operators.adla",
                 ],
             }
         ],
         # DatabricksStepHook extends the Databricks provider's hook (its "databricks" connections);
         # DatabricksStep waits on the Databricks provider's own trigger.
         "hooks": [
-            {"integration-name": "Azure ML pipelines", "python-modules": ["airflow_mlpipe.hooks.databricks"]}
+            {
+                "integration-name": "Azure ML pipelines",
+                "python-modules": ["airflow_mlpipe.hooks.databricks", "airflow_mlpipe.hooks.adla"],
+            }
         ],
         "sensors": [],
-        "triggers": [],
+        "triggers": [
+            {"integration-name": "Azure ML pipelines", "python-modules": ["airflow_mlpipe.triggers.adla"]}
+        ],
         # Datastores use the Microsoft Azure provider's "wasb" connections, Databricks targets the
         # Databricks provider's "databricks" ones.
-        "connection-types": [],
+        "connection-types": [
+            {"hook-class-name": "airflow_mlpipe.hooks.adla.AdlaHook", "connection-type": "adla"},
+        ],
     }

@@ -23,6 +23,10 @@ def operator_class(kind: str) -> type:
         from airflow_mlpipe.operators.databricks import DatabricksStepOperator
 
         return DatabricksStepOperator
+    if kind == "adla":
+        from airflow_mlpipe.operators.adla import AdlaStepOperator
+
+        return AdlaStepOperator
     if kind == "data_transfer":
         from airflow_mlpipe.operators.transfer import DataTransferStepOperator
 

@@ -104,7 +104,9 @@ class ComputeTarget:
 
     @staticmethod
     def attach(workspace: Workspace, name: str, attach_configuration: Any) -> ComputeTarget:
-        """Attach an existing compute resource (v1); here a Databricks workspace, see DatabricksCompute."""
+        """Attach an existing compute resource (v1): a Databricks workspace, a Data Factory or a Data
+        Lake Analytics account (see their classes)."""
+        from airflow_mlpipe.definitions.adla_compute import AdlaCompute, DataLakeAnalyticsAttachConfiguration
         from airflow_mlpipe.definitions.databricks_compute import (
             DatabricksAttachConfiguration,
             DatabricksCompute,
@@ -116,10 +118,13 @@ class ComputeTarget:
 
         if isinstance(attach_configuration, DataFactoryAttachConfiguration):
             return DataFactoryCompute._define(workspace, name, attach_configuration)
+        if isinstance(attach_configuration, DataLakeAnalyticsAttachConfiguration):
+            return AdlaCompute._attach(workspace, name, attach_configuration)
         if not isinstance(attach_configuration, DatabricksAttachConfiguration):
             raise ComputeTargetException(
-                f"compute target {name!r}: only DatabricksCompute.attach_configuration(...) and "
-                "DataFactoryCompute.attach_configuration(...) can be attached, "
+                f"compute target {name!r}: only DatabricksCompute.attach_configuration(...), "
+                "DataFactoryCompute.attach_configuration(...) and AdlaCompute.attach_configuration(...) "
+                "can be attached, "
                 f"got {type(attach_configuration).__name__}; define clusters with ComputeTarget.create"
             )
         return DatabricksCompute._attach(workspace, name, attach_configuration)
@@ -252,13 +257,20 @@ def _class_of(stored_type: Any) -> type[ComputeTarget]:
         from airflow_mlpipe.definitions.datafactory_compute import DataFactoryCompute
 
         return DataFactoryCompute
+    if stored_type == "DataLakeAnalytics":
+        from airflow_mlpipe.definitions.adla_compute import AdlaCompute
+
+        return AdlaCompute
     return ComputeTarget
+
+
+REMOTE_TYPES = ("Databricks", "DataLakeAnalytics")  # targets whose steps run on a remote service
 
 
 def is_pool(target: dict[str, Any]) -> bool:
     """Whether a compute target's steps run on Airflow workers, in a pool and queue named after it
-    (AmlCompute and the like), rather than on a remote service they wait for (Databricks)."""
-    return target.get("type") != "Databricks"
+    (AmlCompute and the like), rather than on a remote service they wait for (Databricks, ADLA)."""
+    return target.get("type") not in REMOTE_TYPES
 
 
 def validate_target_name(name: Any) -> str:

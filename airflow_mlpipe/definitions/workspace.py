@@ -124,6 +124,7 @@ class Workspace:
         reuse: dict[str, Any] | None = None,
         docker: dict[str, Any] | None = None,
         databricks: dict[str, Any] | None = None,
+        adla: dict[str, Any] | None = None,
         subscription_id: str | None = None,
         resource_group: str | None = None,
         location: str | None = None,
@@ -173,6 +174,10 @@ class Workspace:
         self.databricks = check_databricks_config(
             {} if databricks is None else databricks, self.config_path, set(self._datastore_specs)
         )
+        from airflow_mlpipe.definitions.adla_compute import check_adla_config
+
+        # the Data Lake Analytics accounts (job API endpoints) AdlaCompute targets attach to
+        self.adla = check_adla_config(adla or {}, self.config_path, set(self._datastore_specs))
 
     def _check_datastore(self, ds_name: str, spec: Any, source: str | None = None) -> dict[str, Any]:
         """A datastore spec checked against this workspace's config (workspace_config.check_datastore)."""
@@ -316,6 +321,8 @@ class Workspace:
             data["docker"] = {k: v for k, v in self.docker.items() if v is not None}
         if self.databricks:
             data["databricks"] = {n: dict(e) for n, e in self.databricks.items()}
+        if self.adla:
+            data["adla"] = {n: dict(e) for n, e in self.adla.items()}
         write_json_atomic(target, data)
         return target
 

@@ -66,7 +66,7 @@ def read_config(config: Path) -> dict[str, Any]:
         raise WorkspaceConfigError(f"{config}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise WorkspaceConfigError(f"{config}: expected a JSON object at the top level")
-    known = {"root", "default_datastore", "datastores", "api", "reuse", "docker", "databricks"}
+    known = {"root", "default_datastore", "datastores", "api", "reuse", "docker", "databricks", "adla"}
     known |= set(IDENTITY_KEYS)
     unknown = set(data) - known
     if unknown:
@@ -86,6 +86,7 @@ def read_config(config: Path) -> dict[str, Any]:
         "reuse": data.get("reuse"),
         "docker": data.get("docker"),
         "databricks": data.get("databricks"),
+        "adla": data.get("adla"),
     }
 
 

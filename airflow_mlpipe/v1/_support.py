@@ -62,10 +62,6 @@ _DATABRICKS_SECTION = (
     "or spark_version, node_type, num_workers, ...) and the libraries (maven_libraries=, pypi_libraries=, "
     "...) to DatabricksStep directly"
 )
-_ADLA = (
-    "Azure Data Lake Analytics was retired on 2024-02-29 and ADLA steps are not built; port the "
-    "U-SQL job to a PythonScriptStep"
-)
 _SYNAPSE = "Synapse is not supported; run the code in a PythonScriptStep"
 _OUTPUT_CONFIG = (
     "HDFS and link outputs are not supported; use OutputFileDatasetConfig (read_delimited_files() for "
@@ -136,7 +132,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.core.authentication.TokenAuthentication": _TOKEN_AUTH,
     "azureml.core.authentication.AzureMLTokenAuthentication": _TOKEN_AUTH,
     # azureml.core.compute
-    "azureml.core.compute.AdlaCompute": _ADLA,
     "azureml.core.compute.AksCompute": _DEPLOY,
     "azureml.core.compute.ComputeInstance": _OTHER_COMPUTE,
     "azureml.core.compute.RemoteCompute": _OTHER_COMPUTE,
@@ -226,7 +221,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.pipeline.core.schedule.ScheduleRecurrence": _SCHEDULE,
     "azureml.pipeline.core.schedule.TimeZone": _SCHEDULE,
     # azureml.pipeline.steps
-    "azureml.pipeline.steps.AdlaStep": _ADLA,
     "azureml.pipeline.steps.AutoMLStep": _AUTOML,
     "azureml.pipeline.steps.AutoMLStepRun": _AUTOML,
     "azureml.pipeline.steps.HyperDriveStep": _HYPERDRIVE,
