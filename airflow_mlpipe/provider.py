@@ -19,6 +19,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_mlpipe.operators.python_script",
                     "airflow_mlpipe.operators.databricks",
+                    "airflow_mlpipe.operators.transfer",
                 ],
             }
         ],
