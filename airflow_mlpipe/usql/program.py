@@ -164,6 +164,9 @@ class Program:
                     fs_t.delete(target, True)
                 if len(parts) == 1:
                     fs.rename(parts[0], target)
+                    crc = jvm.org.apache.hadoop.fs.Path(target.getParent(), f".{target.getName()}.crc")
+                    if fs_t.exists(crc):  # the local filesystem's checksum file: not part of the output
+                        fs_t.delete(crc, False)
                 else:  # an empty result may have no part file
                     fs_t.create(target, True).close()
         finally:
