@@ -168,11 +168,12 @@ class Parser(ExprParser):
         """USING Extractors.Csv(name: value, ...) / Outputters.Tsv(...): the kind and the named arguments."""
         t = self.tok
         if t.value == "new" or not (t.kind == "name" and t.value == cls and self.peek().value == "."):
-            text = []
+            text = ""
             while self.tok.kind != "eof" and not self.at_op(";", "("):
-                text.append(self.next().value)
+                word = self.next()
+                text += (" " if text and word.kind == "name" and not text.endswith(".") else "") + word.value
             raise self.unsupported(
-                f"{what} {' '.join(text)}".strip(),
+                f"{what} {text}".strip(),
                 t.line,
                 f"use {cls}.Csv(), {cls}.Tsv() or {cls}.Text() with their parameters",
             )

@@ -7,7 +7,7 @@ import re
 from sqlglot import exp
 
 from airflow_mlpipe.usql import ir
-from airflow_mlpipe.usql.errors import UsqlError
+from airflow_mlpipe.usql.errors import UsqlError, unsupported
 from airflow_mlpipe.usql.exprbind import ExprBinder, Scope
 from airflow_mlpipe.usql.formats import extract_options, output_options
 from airflow_mlpipe.usql.plan import Columns, ExtractStep, OutputStep, QueryStep, Step
@@ -96,11 +96,8 @@ class StatementBinder:
         if not isinstance(value, str) or not value:
             raise self.err(what, e.line, f"the {what} path must be a non-empty string, not {value!r}")
         if "{" in value:
-            raise self.err(
-                f"file set {value}",
-                e.line,
-                f"file sets such as {value} are not supported by "
-                "airflow-mlpipe's U-SQL engine; EXTRACT each file, then UNION ALL",
+            raise unsupported(
+                f"file set {value}", e.line, "EXTRACT each file, then UNION ALL", script=self.script
             )
         return value
 
