@@ -14,7 +14,6 @@ from airflow_mlpipe.usql.errors import UsqlError, unsupported
 from airflow_mlpipe.usql.utypes import (
     BOOL,
     DATETIME,
-    DOUBLE,
     INT,
     LONG,
     NULL,
@@ -22,7 +21,6 @@ from airflow_mlpipe.usql.utypes import (
     UType,
     from_ref,
     unify,
-    widen,
 )
 
 Bound = tuple[exp.Expression, UType]
@@ -285,9 +283,7 @@ class ExprBinder:
         if t.name == "null":
             return cast(exp.Null(), to), to.with_null()
         if to.is_integral and t.name in ("double", "float", "decimal"):
-            return cast(exp.Trunc(this=x) if hasattr(exp, "Trunc") else marker("trunc", x), to), to.with_null(
-                t.nullable or to.nullable
-            )
+            return cast(exp.Trunc(this=x), to), to.with_null(t.nullable or to.nullable)
         if to.is_text and not t.is_text:
             raise self.err(f"({to.name})", e.line, f"C# cannot cast {t} to {to.name}; use .ToString()")
         return cast(x, to), to.with_null(t.nullable or to.nullable)
@@ -319,22 +315,3 @@ class ExprBinder:
 def _case_hint(name: str, names) -> str:
     same = [n for n in names if n.lower() == name.lower() and n != name]
     return f"; U-SQL names are case-sensitive: did you mean {same[0]}?" if same else ""
-
-
-__all__ = [
-    "AGGREGATES",
-    "Bound",
-    "ExprBinder",
-    "Rel",
-    "Scope",
-    "cast",
-    "lit_str",
-    "marker",
-    "num",
-    "qcol",
-    "to_cs_string",
-    "DOUBLE",
-    "LONG",
-    "NULL",
-    "widen",
-]
