@@ -234,7 +234,7 @@ def spark_readers(step: ExtractStep, raw_view: str, script: str) -> list[str]:
         "quote": '"' if o.quoting else "",
         "escape": '"' if o.quoting else "\\",
         "mode": "DROPMALFORMED" if o.silent else "FAILFAST",
-        "encoding": o.encoding.upper(),
+        "encoding": {"latin-1": "ISO-8859-1"}.get(o.encoding, o.encoding.upper()),
         "nullValue": SPARK_NULL,
         "emptyValue": "",
         "multiLine": "true" if o.quoting else "false",
