@@ -24,6 +24,7 @@ from airflow_mlpipe.definitions.workspace import Workspace, write_json_atomic
 from airflow_mlpipe.exceptions import ComputeTargetException, WorkspaceConfigError
 
 TYPE = "DataLakeAnalytics"  # v1's compute type name
+IN_PROCESS = "in-process"  # an account with no job API configured: the U-SQL engine on the worker
 ENTRY_KEYS = ("conn_id", "datastore")
 _SECRETS = {"token", "access_token", "password", "client_secret", "secret", "key"}
 _EXAMPLE = '{"conn_id": "<an Airflow connection to the job API>", "datastore": "<its default store>"}'
@@ -163,18 +164,13 @@ class AdlaCompute(ComputeTarget):
         check_new_target(workspace, name, TYPE)
         resource_group, account = config.adla_account()
         entry = adla_accounts(workspace).get(account)
+        spec: dict[str, Any] = {"type": TYPE, "resource_group": resource_group, "account_name": account}
         if entry is None:
-            raise ComputeTargetException(
-                f"compute target {name!r}: the workspace config ({workspace.config_path or 'none found'}) does "
-                f'not say where ADLA account {account!r} is; add to it "adla": {{"{account}": {_EXAMPLE}}}'
-            )
-        spec = {
-            "type": TYPE,
-            "conn_id": entry["conn_id"],
-            "datastore": entry["datastore"],
-            "resource_group": resource_group,
-            "account_name": account,
-        }
+            # no job API for this account in the config: AdlaSteps on it run the U-SQL engine in-process
+            # on the worker (add "adla": {account: {"conn_id": ..., "datastore": ...}} to use a job API)
+            spec["engine"] = IN_PROCESS
+        else:
+            spec.update(conn_id=entry["conn_id"], datastore=entry["datastore"])
         workspace._save_compute(name, spec)
         return AdlaCompute(workspace, name)
 
@@ -186,16 +182,18 @@ class AdlaCompute(ComputeTarget):
         )
 
     @property
-    def conn_id(self) -> str:
-        return str(self.spec["conn_id"])
+    def conn_id(self) -> str | None:
+        """The Airflow connection to the account's job API; None when its jobs run in-process."""
+        return self.spec.get("conn_id")
 
     @property
     def account_name(self) -> str:
         return str(self.spec.get("account_name"))
 
     @property
-    def datastore(self) -> str:
-        return str(self.spec["datastore"])
+    def datastore(self) -> str | None:
+        """The account's default store (where its jobs' paths are); None when they run in-process."""
+        return self.spec.get("datastore")
 
     @property
     def cluster_resource_id(self) -> str:
@@ -210,6 +208,8 @@ class AdlaCompute(ComputeTarget):
         return None
 
     def to_spec(self) -> dict[str, Any]:
+        if self.spec.get("engine") == IN_PROCESS:
+            return {"name": self.name, "type": TYPE, "engine": IN_PROCESS, "account_name": self.account_name}
         return {
             "name": self.name,
             "type": TYPE,
@@ -221,7 +221,8 @@ class AdlaCompute(ComputeTarget):
     def wait_for_completion(self, show_output: bool = False, *args: Any, **kwargs: Any) -> None:
         """Attaching is done when attach() returns: nothing to wait for."""
         if show_output:
-            print(f"{self.name}: provisioning state Succeeded (Airflow connection {self.conn_id})")
+            where = f"Airflow connection {self.conn_id}" if self.conn_id else "in-process on the workers"
+            print(f"{self.name}: provisioning state Succeeded ({where})")
 
     def refresh_state(self) -> None:
         """Nothing changes behind an attached account's back: its definition is the stored one."""

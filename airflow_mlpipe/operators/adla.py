@@ -25,9 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.definitions.adla import substitute
+from airflow_mlpipe.definitions.adla_compute import IN_PROCESS
 from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.hooks.adla import AdlaHook, JobState
-from airflow_mlpipe.operators.base import RemoteStepOperator, StepRun, operator_spec, upload_verified
+from airflow_mlpipe.operators.base import (
+    RemoteStepOperator,
+    StepOperator,
+    StepRun,
+    operator_spec,
+    upload_verified,
+)
 from airflow_mlpipe.reuse.fingerprint import content_hash, hash_folder
 from airflow_mlpipe.storage.base import GLOB_CHARS, safe_segment
 
@@ -108,13 +115,18 @@ class AdlaStepOperator(RemoteStepOperator):
         for out in self.step["outputs"]:
             prefix = self.output_prefix(context, out["name"])
             outputs[out["name"]] = {"prefix": prefix, "path": f"/{prefix}/{out['name']}"}
+        values = {**inputs, **{name: o["path"] for name, o in outputs.items()}}
+        return {"script": self.script(parameters, values), "outputs": outputs}
+
+    def script(self, parameters: dict[str, Any], locations: dict[str, str]) -> str:
+        """The U-SQL script with ``@@name@@`` replaced by this run's ``params`` values and the
+        ``locations`` of its inputs and outputs (logged, one per line)."""
         settings = self.step["settings"]
         values = {
             name: str(parameters[v["parameter"]] if "parameter" in v else v["literal"])
             for name, v in settings["params"].items()
         }
-        values.update(inputs)
-        values.update({name: o["path"] for name, o in outputs.items()})
+        values.update(locations)
         for name, value in sorted(values.items()):
             self.log.info("@@%s@@ = %s", name, value)
         script_file = Path(self.source_folder(settings)) / settings["script_name"]
@@ -124,7 +136,41 @@ class AdlaStepOperator(RemoteStepOperator):
             raise StepFailedError(
                 f"step {self.task_id!r}: cannot read U-SQL script {script_file}: {exc}"
             ) from None
-        return {"script": substitute(text, values), "outputs": outputs}
+        return substitute(text, values)
+
+    # --- in-process: the U-SQL engine on DuckDB, in this worker ------------------------------
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the target is an account with no job API configured: the script runs here."""
+        name = self.step.get("compute_target") or ""
+        return ((self.pipeline.get("compute_targets") or {}).get(name) or {}).get("engine") == IN_PROCESS
+
+    def compute(
+        self, context: Any, parameters: dict[str, Any], decision: dict[str, Any] | None, lease: Any = None
+    ) -> dict[str, Any]:
+        if self.in_process:  # the local protocol: inputs downloaded, outputs stored and verified
+            return StepOperator.compute(self, context, parameters, decision, lease)
+        return super().compute(context, parameters, decision, lease)
+
+    def run_step(self, context: Any, run: StepRun) -> None:
+        from airflow_mlpipe.usql import UsqlError, compile_script
+
+        locations = {name: str(inp["path"]) for name, inp in run.inputs.items()}
+        # as on an account: "@@out@@" names a file (or a folder of files) inside the output's folder
+        locations.update({name: str(folder / name) for name, folder in run.outputs.items()})
+        script = self.script(run.parameters, locations)
+        name = self.step["settings"]["script_name"]
+        try:
+            program = compile_script(script, name=name)
+            for warning in program.warnings:
+                self.log.warning("%s", warning)
+            self.log.info("running %s in-process on DuckDB", name)
+            rows = program.run_duckdb({p: p for p in (*program.inputs, *program.outputs)})
+        except UsqlError as exc:
+            raise StepFailedError(f"step {self.task_id!r}: {exc}") from None
+        for path, count in sorted(rows.items()):
+            self.log.info("U-SQL output %s: %d rows", path, count)
 
     def bind_inputs_remote(self, context: Any, parameters: dict[str, Any]) -> dict[str, str]:
         """Input name -> the path the job reads: in place on the account's store, or staged there."""

@@ -19,6 +19,7 @@ from airflow_mlpipe import (
 )
 from airflow_mlpipe.definitions.adla import AdlaStep, placeholders, substitute
 from airflow_mlpipe.definitions.adla_compute import AdlaCompute, check_adla_config
+from airflow_mlpipe.definitions.compute import ComputeTarget
 from airflow_mlpipe.exceptions import WorkspaceConfigError
 
 SCRIPT = """@rows =
@@ -101,11 +102,17 @@ def test_attach_configuration_checks_are_v1s(kwargs, message):
         AdlaCompute.attach_configuration(**kwargs)
 
 
-def test_an_account_the_config_does_not_place_is_refused_with_the_entry_to_add(ws):
-    with pytest.raises(ComputeTargetException, match='"adla": {"other": {"conn_id"'):
-        AdlaCompute._attach(
-            ws, "x", AdlaCompute.attach_configuration(resource_group="rg", account_name="other")
-        )
+def test_an_account_the_config_does_not_place_runs_its_jobs_in_process(ws):
+    target = ComputeTarget.attach(
+        ws, "x", AdlaCompute.attach_configuration(resource_group="rg", account_name="other")
+    )
+    assert (target.conn_id, target.datastore) == (None, None)
+    assert target.to_spec() == {
+        "name": "x",
+        "type": "DataLakeAnalytics",
+        "engine": "in-process",
+        "account_name": "other",
+    }
     with pytest.raises(ComputeTargetException, match="DEPRECATED"):
         AdlaCompute.attach(ws, "x", "id")
 
