@@ -59,3 +59,11 @@ class AdlaJobTrigger(BaseTrigger):
                 return
             self.log.info("ADLA job %s: %s", self.job_id, state.state)
             await asyncio.sleep(self.polling_period_seconds)
+
+    async def on_kill(self) -> None:
+        """Cancel the job when the task waiting on it is killed (marked failed or cleared by a user):
+        Airflow calls this as it cancels the trigger for a user's action."""
+        from asgiref.sync import sync_to_async
+
+        self.log.info("cancelling ADLA job %s", self.job_id)
+        await sync_to_async(AdlaHook(self.adla_conn_id).cancel_job)(self.job_id)
