@@ -125,11 +125,21 @@ def json_object(
     return parsed
 
 
-class ThreadedServer:
-    """A ``ThreadingHTTPServer`` on ``host:port`` (0: a free port) served by a daemon thread; the
-    emulators' ``start()``/``stop()`` and ``port``/``url`` are built on it."""
+class LocalService:
+    """A service on ``host:port`` (0: a free port) keeping its files under ``root`` and accepting one
+    bearer ``token``: a ``ThreadingHTTPServer`` served by a daemon thread; the emulators'
+    ``start()``/``stop()`` and ``port``/``url`` are built on it."""
 
-    def __init__(self, host: str, port: int) -> None:
+    what = "service"  # what the service is called in its errors
+
+    def __init__(self, root: Path | str, token: str, host: str, port: int) -> None:
+        if not token:
+            raise ValueError(
+                f"the {self.what} needs a non-empty token (clients send it as 'Authorization: Bearer <token>')"
+            )
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.token = token
         self.host = host
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None

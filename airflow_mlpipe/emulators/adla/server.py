@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from airflow_mlpipe.emulators.adla import ApiError
 from airflow_mlpipe.emulators.adla.jobs import Jobs, Runner
-from airflow_mlpipe.emulators.http import JsonRequestHandler, ThreadedServer, json_object, same_secret
+from airflow_mlpipe.emulators.http import JsonRequestHandler, LocalService, json_object, same_secret
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ _JOB = re.compile(r"^/jobs/(?P<id>[^/]+)$")
 _CANCEL = re.compile(r"^/jobs/(?P<id>[^/]+)/CancelJob$", re.IGNORECASE)
 
 
-class AdlaService(ThreadedServer):
+class AdlaService(LocalService):
     """An ADLA job API on ``host:port`` (0: a free port) whose jobs read and write under ``root``;
     ``start()`` serves in a background thread, ``stop()`` cancels running jobs and stops."""
 
@@ -37,14 +37,7 @@ class AdlaService(ThreadedServer):
         port: int = 0,
         runner: Runner | None = None,
     ) -> None:
-        if not token:
-            raise ValueError(
-                "the service needs a non-empty token (clients send 'Authorization: Bearer <token>')"
-            )
-        super().__init__(host, port)
-        self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.token = token
+        super().__init__(root, token, host, port)
         self.jobs = Jobs(self.root, runner)
 
     def start(self) -> AdlaService:

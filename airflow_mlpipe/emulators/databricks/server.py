@@ -23,7 +23,7 @@ from airflow_mlpipe.emulators.databricks.faults import Faults
 from airflow_mlpipe.emulators.databricks.jobs import Jobs
 from airflow_mlpipe.emulators.databricks.runs import KILL_GRACE, CommandBuilder
 from airflow_mlpipe.emulators.databricks.workspace import Workspace
-from airflow_mlpipe.emulators.http import JsonRequestHandler, ThreadedServer, json_object, same_secret
+from airflow_mlpipe.emulators.http import JsonRequestHandler, LocalService, json_object, same_secret
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,10 @@ MAX_BODY = 64 * 1024 * 1024
 Handler = Callable[[Params], Any]
 
 
-class DatabricksEmulator(ThreadedServer):
+class DatabricksEmulator(LocalService):
     """A Databricks REST API on loopback, backed by folders under ``root``; start() binds, stop() ends it."""
+
+    what = "emulator"
 
     def __init__(
         self,
@@ -46,14 +48,7 @@ class DatabricksEmulator(ThreadedServer):
         *,
         kill_grace: float = KILL_GRACE,
     ) -> None:
-        if not token:
-            raise ValueError(
-                "the emulator needs a non-empty token (clients send it as 'Authorization: Bearer <token>')"
-            )
-        super().__init__(host, port)
-        self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.token = token
+        super().__init__(root, token, host, port)
         self.dbfs = Dbfs(self.root, mounts)
         self.workspace = Workspace(self.root)
         self.clusters = Clusters(clusters)
