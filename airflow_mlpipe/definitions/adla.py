@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from airflow_mlpipe.definitions.databricks import _input_names
+from airflow_mlpipe.definitions.databricks import _input_names, check_target_type, encode_plain_value
 from airflow_mlpipe.definitions.parameter import PipelineParameter
 from airflow_mlpipe.definitions.steps import Step, warn_hash_paths
 from airflow_mlpipe.exceptions import UserErrorException
@@ -163,22 +163,16 @@ class AdlaStep(Step):
         return roles
 
     def _encode(self, builder: Any, where: str, value: Any) -> dict[str, Any]:
-        if isinstance(value, PipelineParameter) and value.type_name in ("datapath", "dataset"):
-            builder.problems.append(
-                f"step {self.name!r}: {where} is the {value.type_name} parameter {value.name!r}; pass data as "
-                "an input (inputs=[...]) and plain values (str, int, float, bool) as params"
-            )
-            return {"literal": None}
-        return builder.encode_value(self, where, value)
+        return encode_plain_value(self, builder, where, value, "params")
 
     def _check_target(self, builder: Any) -> None:
-        name = self.compute_target if isinstance(self.compute_target, str) else self.compute_target.name
-        spec = builder.compute_targets.get(name)
-        if spec is not None and spec.get("type") != TYPE:
-            builder.problems.append(
-                f"step {self.name!r}: compute target {name!r} is a {spec.get('type')} target; an AdlaStep runs "
-                "on an AdlaCompute (ComputeTarget.attach(ws, name, AdlaCompute.attach_configuration(...)))"
-            )
+        check_target_type(
+            self,
+            builder,
+            TYPE,
+            "an AdlaStep runs on an AdlaCompute (ComputeTarget.attach(ws, name, "
+            "AdlaCompute.attach_configuration(...)))",
+        )
 
 
 def _positive_int(where: str, key: str, value: Any, negative_is_one: bool) -> int | None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_mlpipe.definitions.compute import (
+    AttachedCompute,
     ComputeTarget,
     attached_resource,
     check_attached_resource,
     check_new_target,
 )
-from airflow_mlpipe.definitions.workspace import Workspace, write_json_atomic
+from airflow_mlpipe.definitions.workspace import Workspace
 from airflow_mlpipe.exceptions import ComputeTargetException, WorkspaceConfigError
 
 TYPE = "DataLakeAnalytics"  # v1's compute type name
@@ -107,29 +108,12 @@ class DataLakeAnalyticsAttachConfiguration:
         )
 
 
-class AdlaCompute(ComputeTarget):
+class AdlaCompute(AttachedCompute):
     """An ADLA account as a compute target: AdlaSteps on it run as U-SQL jobs through the Airflow
     connection ``conn_id``, reading and writing the datastore ``datastore``; no Airflow pool."""
 
     type = TYPE
-
-    def __new__(cls, workspace: Workspace | None = None, name: str | None = None):
-        if workspace is None or name is None:
-            return super().__new__(cls)
-        spec = workspace._load_compute().get(name)
-        if spec is None:
-            raise ComputeTargetException(
-                f"ComputeTargetNotFound: compute target {name!r} not found in workspace {workspace.name!r}; "
-                f"{cls._create_hint(name)}"
-            )
-        if spec.get("type") != TYPE:
-            raise ComputeTargetException(
-                f"compute target {name!r} of workspace {workspace.name!r} is a {spec.get('type')} target, "
-                f"not an AdlaCompute; get it with ComputeTarget(ws, {name!r})"
-            )
-        obj = object.__new__(cls)
-        obj._init(workspace, name, spec)
-        return obj
+    _noun = "an AdlaCompute"
 
     @staticmethod
     def attach_configuration(
@@ -182,11 +166,6 @@ class AdlaCompute(ComputeTarget):
         )
 
     @property
-    def conn_id(self) -> str | None:
-        """The Airflow connection to the account's job API; None when its jobs run in-process."""
-        return self.spec.get("conn_id")
-
-    @property
     def account_name(self) -> str:
         return str(self.spec.get("account_name"))
 
@@ -224,24 +203,9 @@ class AdlaCompute(ComputeTarget):
             where = f"Airflow connection {self.conn_id}" if self.conn_id else "in-process on the workers"
             print(f"{self.name}: provisioning state Succeeded ({where})")
 
-    def refresh_state(self) -> None:
-        """Nothing changes behind an attached account's back: its definition is the stored one."""
-
     def delete(self) -> None:
         raise ComputeTargetException(
             f"compute target {self.name!r} is an attached ADLA account: it cannot be deleted here; use detach()"
-        )
-
-    def detach(self) -> None:
-        """Remove the target from the workspace; the Airflow connection it used is left as it is."""
-        current = self.workspace._load_compute()
-        current.pop(self.name, None)
-        write_json_atomic(self.workspace._compute_file, current)
-
-    def get_credentials(self) -> dict[str, Any]:
-        raise ComputeTargetException(
-            f"compute target {self.name!r}: its credentials stay in Airflow connection {self.conn_id!r}; "
-            "read or change them in Airflow (UI, CLI or REST API)"
         )
 
     def __repr__(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mlpipe.definitions.workspace import Workspace
+from airflow_mlpipe.definitions.workspace import Workspace, write_json_atomic
 from airflow_mlpipe.exceptions import ComputeTargetException
 
 LOCAL = "local"
@@ -66,6 +66,7 @@ class ComputeTarget:
     """A named compute target of a workspace (Azure ML v1: ``ComputeTarget(workspace, name)``)."""
 
     type = "ComputeTarget"
+    _noun: str | None = None  # how a wrong-type error names this class; default "a <type>"
 
     def __new__(cls, workspace: Workspace | None = None, name: str | None = None):
         if workspace is None or name is None:
@@ -80,7 +81,7 @@ class ComputeTarget:
         if not issubclass(target_cls, cls):
             raise ComputeTargetException(
                 f"compute target {name!r} of workspace {workspace.name!r} is a {spec.get('type')} target, "
-                f"not a {cls.type}; get it with ComputeTarget(ws, {name!r})"
+                f"not {cls._noun or 'a ' + cls.type}; get it with ComputeTarget(ws, {name!r})"
             )
         obj = super().__new__(target_cls)
         obj._init(workspace, name, spec)
@@ -163,10 +164,12 @@ class ComputeTarget:
             print(f"{self.name}: provisioning state Succeeded (Airflow pool with {self.pool_slots} slot(s))")
 
     def delete(self) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
+        """Remove the target's definition from the workspace (nothing outside it is touched)."""
         current = self.workspace._load_compute()
         current.pop(self.name, None)
-        from airflow_mlpipe.definitions.workspace import write_json_atomic
-
         write_json_atomic(self.workspace._compute_file, current)
 
     def get_status(self) -> ComputeStatus:
@@ -243,6 +246,29 @@ class AmlCompute(ComputeTarget):
         if description:
             settings["description"] = description
         return AmlComputeProvisioningConfiguration(**settings)
+
+
+class AttachedCompute(ComputeTarget):
+    """A remote service attached as a compute target (Databricks, ADLA): its steps run there through
+    the Airflow connection ``conn_id``, which alone holds the credentials; ``detach()`` forgets it."""
+
+    @property
+    def conn_id(self) -> str | None:
+        """The Airflow connection to the service; None for an ADLA account whose jobs run in-process."""
+        return self.spec.get("conn_id")
+
+    def refresh_state(self) -> None:
+        """Nothing changes behind an attached target's back: its definition is the stored one."""
+
+    def detach(self) -> None:
+        """Remove the target from the workspace; the Airflow connection it used is left as it is."""
+        self._forget()
+
+    def get_credentials(self) -> dict[str, Any]:
+        raise ComputeTargetException(
+            f"compute target {self.name!r}: its credentials stay in Airflow connection {self.conn_id!r}; "
+            "read or change them in Airflow (UI, CLI or REST API)"
+        )
 
 
 def _class_of(stored_type: Any) -> type[ComputeTarget]:

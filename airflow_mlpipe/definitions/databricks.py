@@ -185,13 +185,7 @@ class DatabricksStep(Step):
         return settings
 
     def _encode(self, builder: Any, where: str, value: Any) -> dict[str, Any]:
-        if isinstance(value, PipelineParameter) and value.type_name in ("datapath", "dataset"):
-            builder.problems.append(
-                f"step {self.name!r}: {where} is the {value.type_name} parameter {value.name!r}; pass data as "
-                "an input (inputs=[...]) and plain values (str, int, float, bool) as parameters"
-            )
-            return {"literal": None}
-        return builder.encode_value(self, where, value)
+        return encode_plain_value(self, builder, where, value, "parameters")
 
     def _check_names(self, builder: Any) -> None:
         """Inputs and outputs reach the code as widgets and ``--name`` arguments: their names must be
@@ -219,14 +213,37 @@ class DatabricksStep(Step):
             seen.setdefault(name, role)
 
     def _check_target(self, builder: Any) -> None:
-        name = self.compute_target if isinstance(self.compute_target, str) else self.compute_target.name
-        spec = builder.compute_targets.get(name)
-        if spec is not None and spec.get("type") != "Databricks":
-            builder.problems.append(
-                f"step {self.name!r}: compute target {name!r} is a {spec.get('type')} target; a DatabricksStep "
-                "runs on a DatabricksCompute (ComputeTarget.attach(ws, name, "
-                "DatabricksCompute.attach_configuration(...)))"
-            )
+        check_target_type(
+            self,
+            builder,
+            "Databricks",
+            "a DatabricksStep runs on a DatabricksCompute (ComputeTarget.attach(ws, name, "
+            "DatabricksCompute.attach_configuration(...)))",
+        )
+
+
+def encode_plain_value(step: Any, builder: Any, where: str, value: Any, plain: str) -> dict[str, Any]:
+    """A remote step's parameter value as the spec encodes it; a datapath or dataset parameter is a
+    problem (data goes in as an input; ``plain`` names the argument plain values go in)."""
+    if isinstance(value, PipelineParameter) and value.type_name in ("datapath", "dataset"):
+        builder.problems.append(
+            f"step {step.name!r}: {where} is the {value.type_name} parameter {value.name!r}; pass data as "
+            f"an input (inputs=[...]) and plain values (str, int, float, bool) as {plain}"
+        )
+        return {"literal": None}
+    return builder.encode_value(step, where, value)
+
+
+def check_target_type(step: Any, builder: Any, target_type: str, runs_on: str) -> None:
+    """A problem unless the step's compute target, where the pipeline defines it, is a ``target_type``
+    one (``runs_on``: which target the step needs and how to attach one)."""
+    target = step.compute_target
+    name = target if isinstance(target, str) else target.name
+    spec = builder.compute_targets.get(name)
+    if spec is not None and spec.get("type") != target_type:
+        builder.problems.append(
+            f"step {step.name!r}: compute target {name!r} is a {spec.get('type')} target; {runs_on}"
+        )
 
 
 def _input_names(inputs: list[Any]) -> list[str]:

@@ -16,12 +16,13 @@ import warnings
 from typing import Any
 
 from airflow_mlpipe.definitions.compute import (
+    AttachedCompute,
     ComputeTarget,
     attached_resource,
     check_attached_resource,
     check_new_target,
 )
-from airflow_mlpipe.definitions.workspace import Workspace, write_json_atomic
+from airflow_mlpipe.definitions.workspace import Workspace
 from airflow_mlpipe.exceptions import ComputeTargetException, WorkspaceConfigError
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ class DatabricksAttachConfiguration:
         )
 
 
-class DatabricksCompute(ComputeTarget):
+class DatabricksCompute(AttachedCompute):
     """A Databricks workspace as a compute target: steps on it run as Databricks jobs through the
     Airflow connection ``conn_id``; it is no Airflow pool or queue."""
 
@@ -245,24 +246,9 @@ class DatabricksCompute(ComputeTarget):
         if show_output:
             print(f"{self.name}: provisioning state Succeeded (Airflow connection {self.conn_id})")
 
-    def refresh_state(self) -> None:
-        """Nothing changes behind an attached workspace's back: its definition is the stored one."""
-
     def delete(self) -> None:
         raise ComputeTargetException(
             "Delete is not supported for Databricks object. Try to use detach instead."
-        )
-
-    def detach(self) -> None:
-        """Remove the target from the workspace; the Airflow connection it used is left as it is."""
-        current = self.workspace._load_compute()
-        current.pop(self.name, None)
-        write_json_atomic(self.workspace._compute_file, current)
-
-    def get_credentials(self) -> dict[str, Any]:
-        raise ComputeTargetException(
-            f"compute target {self.name!r}: its credentials stay in Airflow connection {self.conn_id!r}; "
-            "read or change them in Airflow (UI, CLI or REST API)"
         )
 
     def __repr__(self) -> str:

@@ -20,7 +20,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,10 @@ class AdlaStepOperator(RemoteStepOperator):
 
     template_fields = ()
     ui_color = "#d7e8f9"
+    hook_class = AdlaHook
+    target_keys = ("conn_id", "datastore")
+    target_error = "an AdlaStep needs an AdlaCompute target with a connection and a datastore"
+    hook: AdlaHook
 
     def __init__(
         self,
@@ -70,21 +73,6 @@ class AdlaStepOperator(RemoteStepOperator):
         self.deferrable = deferrable
         self.polling_period_seconds = polling_period_seconds
         self._job_id: str | None = None
-
-    @property
-    def target(self) -> dict[str, Any]:
-        name = self.step.get("compute_target")
-        target = (self.pipeline.get("compute_targets") or {}).get(name or "")
-        if not target or not target.get("conn_id") or not target.get("datastore"):
-            raise StepFailedError(
-                f"step {self.task_id!r}: an AdlaStep needs an AdlaCompute target with a connection and a "
-                f"datastore; got {name!r}"
-            )
-        return target
-
-    @cached_property
-    def hook(self) -> AdlaHook:
-        return AdlaHook(self.target["conn_id"])
 
     # --- submit ----------------------------------------------------------------------------
 

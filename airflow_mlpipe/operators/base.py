@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,24 @@ class RemoteStepOperator(StepOperator):
     locations that system reads, starts the remote run and returns a JSON plan; the operator then
     waits (deferred to a trigger, or polling) and ``complete`` verifies and stores the outputs. The
     reuse decision was taken before ``submit``; the result is committed after ``complete``."""
+
+    hook_class: type  # the system's hook, made from the target's ``conn_id``
+    target_keys: tuple[str, ...] = ("conn_id",)  # what the compute target must give
+    target_error = "a remote step needs an attached compute target with a connection"
+
+    @property
+    def target(self) -> dict[str, Any]:
+        """The step's compute target spec; one missing or without ``target_keys`` fails the step."""
+        name = self.step.get("compute_target")
+        target = (self.pipeline.get("compute_targets") or {}).get(name or "")
+        if not target or not all(target.get(key) for key in self.target_keys):
+            raise StepFailedError(f"step {self.task_id!r}: {self.target_error}; got {name!r}")
+        return target
+
+    @cached_property
+    def hook(self) -> Any:
+        """One hook per execution: its connection is looked up once."""
+        return self.hook_class(self.target["conn_id"])
 
     def compute(
         self, context: Any, parameters: dict[str, Any], decision: dict[str, Any] | None, lease: Any = None

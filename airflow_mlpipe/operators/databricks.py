@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import time
 from datetime import timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,9 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
     template_fields = ()
     operator_extra_links = (DatabricksJobRunLink(),)
     ui_color = "#f9d7cf"
+    hook_class = DatabricksStepHook
+    target_error = "a DatabricksStep needs a DatabricksCompute target with a connection"
+    hook: DatabricksStepHook
 
     def __init__(
         self,
@@ -71,24 +73,6 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
         self.deferrable = deferrable
         self.polling_period_seconds = polling_period_seconds
         self._run_id: int | None = None
-
-    # --- where it runs ---------------------------------------------------------------------
-
-    @property
-    def target(self) -> dict[str, Any]:
-        name = self.step.get("compute_target")
-        target = (self.pipeline.get("compute_targets") or {}).get(name or "")
-        if not target or not target.get("conn_id"):
-            raise StepFailedError(
-                f"step {self.task_id!r}: a DatabricksStep needs a DatabricksCompute target with a connection; "
-                f"got {name!r}"
-            )
-        return target
-
-    @cached_property
-    def hook(self) -> DatabricksStepHook:
-        """One hook per execution: its connection is looked up once."""
-        return DatabricksStepHook(self.target["conn_id"])
 
     # --- reuse: the code that would run is part of the fingerprint ---------------------------
 

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_mlpipe.emulators.http import HttpApiError
+
 __all__ = ["AdlaService", "ApiError", "JobFailure", "main"]
 
 
-class ApiError(Exception):
+class ApiError(HttpApiError):
     """An error answered as ADLA does: an HTTP status and ``{"error": {"code", "message"}}``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message}}
 
 
 class JobFailure(Exception):

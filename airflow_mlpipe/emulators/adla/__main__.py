@@ -4,14 +4,18 @@ until SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+from airflow_mlpipe.emulators.http import (
+    configure_logging,
+    load_callable,
+    missing_token,
+    serve_until_signalled,
+)
 
 log = logging.getLogger("airflow_mlpipe.emulators.adla")
 TOKEN_ENV = "MLPIPE_ADLA_TOKEN"
@@ -39,47 +43,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_runner(spec: str):
-    module, _, name = spec.partition(":")
-    if not module or not name:
-        raise ValueError(f"--runner {spec!r} must look like MODULE:FUNCTION")
-    return getattr(importlib.import_module(module), name)
-
-
 def serve(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; 0 on a clean stop, 2 on bad arguments or a failed start."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     if not args.token:
-        print(f"error: --token (or {TOKEN_ENV}) is required", file=sys.stderr)
-        return 2
+        return missing_token("--token", TOKEN_ENV)
     try:
         from airflow_mlpipe.emulators.adla.server import AdlaService
 
-        runner = _load_runner(args.runner) if args.runner else None
+        runner = load_callable(args.runner, "--runner") if args.runner else None
         service = AdlaService(args.root, args.token, host=args.host, port=args.port, runner=runner).start()
     except (ValueError, OSError, ImportError, AttributeError) as exc:
         print(f"error: the ADLA job service could not start: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: object) -> None:
-        log.info("signal %s: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    print(f"ADLA job service on {service.url} (data root {service.root})", flush=True)
-    if args.ready_file:
-        tmp = args.ready_file.with_name(args.ready_file.name + ".tmp")
-        tmp.write_text(str(service.port))
-        os.replace(tmp, args.ready_file)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        service.stop()
-    log.info("ADLA job service stopped")
-    return 0
+    banner = f"ADLA job service on {service.url} (data root {service.root})"
+    return serve_until_signalled(service, banner, args.ready_file, log, "ADLA job service")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

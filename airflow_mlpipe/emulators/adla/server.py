@@ -7,18 +7,15 @@ Routes (each needs ``?api-version=2016-11-01`` and ``Authorization: Bearer <toke
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from airflow_mlpipe.emulators.adla import ApiError
 from airflow_mlpipe.emulators.adla.jobs import Jobs, Runner
+from airflow_mlpipe.emulators.http import JsonRequestHandler, LocalService, json_object, same_secret
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +25,7 @@ _JOB = re.compile(r"^/jobs/(?P<id>[^/]+)$")
 _CANCEL = re.compile(r"^/jobs/(?P<id>[^/]+)/CancelJob$", re.IGNORECASE)
 
 
-class AdlaService:
+class AdlaService(LocalService):
     """An ADLA job API on ``host:port`` (0: a free port) whose jobs read and write under ``root``;
     ``start()`` serves in a background thread, ``stop()`` cancels running jobs and stops."""
 
@@ -40,26 +37,8 @@ class AdlaService:
         port: int = 0,
         runner: Runner | None = None,
     ) -> None:
-        if not token:
-            raise ValueError(
-                "the service needs a non-empty token (clients send 'Authorization: Bearer <token>')"
-            )
-        self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.token = token
-        self.host = host
-        self._port = port
+        super().__init__(root, token, host, port)
         self.jobs = Jobs(self.root, runner)
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1] if self._httpd else self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def start(self) -> AdlaService:
         service = self
@@ -67,27 +46,14 @@ class AdlaService:
         class _Handler(RequestHandler):
             adla = service
 
-        self._httpd = ThreadingHTTPServer((self.host, self._port), _Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="adla-service", daemon=True)
-        self._thread.start()
+        self._bind(_Handler)
+        self._serve_in_thread("adla-service")
         log.info("ADLA job service on %s, data root %s", self.url, self.root)
         return self
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            if self._thread is not None:
-                self._thread.join(10)
-            self._httpd = None
+        self._shutdown()
         self.jobs.shutdown()
-
-    def __enter__(self) -> AdlaService:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def dispatch(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
         if path == "/jobs":
@@ -110,74 +76,47 @@ class AdlaService:
         raise ApiError(404, "NotFound", f"{method} {path} is not a route of the ADLA job API")
 
 
-class RequestHandler(BaseHTTPRequestHandler):
+class RequestHandler(JsonRequestHandler):
+    """One request: authenticate, check the api-version, parse the JSON body, dispatch, answer JSON."""
+
     adla: AdlaService
-    protocol_version = "HTTP/1.1"
+    logger = log
+    json_type = "application/json; charset=utf-8"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def _handle(self, method: str) -> None:
-        url = urlsplit(self.path)
-        path = url.path.rstrip("/") or "/"
-        try:
-            raw = self._body()
-            self._authenticate()
-            self._check_api_version(url.query)
-            body = None
-            if raw.strip():
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    raise ApiError(
-                        400, "InvalidRequestContent", f"the body of {method} {path} is not JSON"
-                    ) from None
-                if not isinstance(body, dict):
-                    raise ApiError(
-                        400, "InvalidRequestContent", f"the body of {method} {path} must be a JSON object"
-                    )
-            status, payload = self.adla.dispatch(method, path, body)
-            self._send(status, payload)
-        except ApiError as exc:
-            self._send(exc.status, exc.body())
-        except Exception as exc:
-            log.exception("%s %s failed", method, path)
-            self._send(500, ApiError(500, "InternalServerError", f"{type(exc).__name__}: {exc}").body())
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self.close_connection = True
-            raise ApiError(
+    def respond(self, method: str, path: str, query: str) -> None:
+        raw = self.read_body(
+            MAX_BODY,
+            lambda length: ApiError(
                 413, "RequestEntityTooLarge", f"the body ({length} bytes) exceeds {MAX_BODY} bytes"
-            )
-        return self.rfile.read(length) if length else b""
+            ),
+        )
+        self._authenticate()
+        self._check_api_version(query)
+        body = json_object(
+            raw,
+            lambda: ApiError(400, "InvalidRequestContent", f"the body of {method} {path} is not JSON"),
+            lambda: ApiError(
+                400, "InvalidRequestContent", f"the body of {method} {path} must be a JSON object"
+            ),
+        )
+        status, payload = self.adla.dispatch(method, path, body)
+        if payload is None:
+            self.send_bytes(status, b"", None)
+        else:
+            self.send_json(status, payload)
+
+    def internal_error(self, exc: Exception) -> dict[str, Any]:
+        return ApiError(500, "InternalServerError", f"{type(exc).__name__}: {exc}").body()
 
     def _authenticate(self) -> None:
-        header = self.headers.get("Authorization") or ""
-        scheme, _, value = header.partition(" ")
-        if not header or scheme.lower() != "bearer":
+        sent = self.bearer_token()
+        if sent is None:
             raise ApiError(
                 401,
                 "AuthenticationFailed",
                 "Authentication failed. The 'Authorization' header is missing or is not 'Bearer <token>'.",
             )
-        if not hmac.compare_digest(value.strip().encode(), self.adla.token.encode()):
+        if not same_secret(sent, self.adla.token):
             raise ApiError(401, "InvalidAuthenticationToken", "The access token is invalid.")
 
     @staticmethod
@@ -195,12 +134,3 @@ class RequestHandler(BaseHTTPRequestHandler):
                 "InvalidApiVersionParameter",
                 f"The api-version {given[0]!r} is not supported; supported versions: {', '.join(API_VERSIONS)}",
             )
-
-    def _send(self, status: int, payload: Any) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(status)
-        if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_mlpipe.emulators.http import HttpApiError
+
 __all__ = ["ApiError", "DatabricksEmulator", "main"]
 
 
-class ApiError(Exception):
+class ApiError(HttpApiError):
     """An error answered as Databricks does: an HTTP status and a body {error_code, message}."""
 
     def __init__(self, status: int, error_code: str, message: str) -> None:
-        super().__init__(f"{error_code}: {message}")
-        self.status = status
+        super().__init__(status, error_code, message)
         self.error_code = error_code
-        self.message = message
 
     def body(self) -> dict[str, str]:
         """The JSON body Databricks sends with this error."""

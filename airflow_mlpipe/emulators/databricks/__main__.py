@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+from airflow_mlpipe.emulators.http import (
+    configure_logging,
+    load_callable,
+    missing_token,
+    serve_until_signalled,
+)
 
 log = logging.getLogger("airflow_mlpipe.emulators.databricks")
 
@@ -48,26 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_builder(spec: str):
-    module, _, name = spec.partition(":")
-    if not module or not name:
-        raise SystemExit(f"--job-command {spec!r} must look like MODULE:FUNCTION")
-    return getattr(importlib.import_module(module), name)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGTERM or SIGINT; 0 on a clean stop, 2 on bad arguments or a failed start."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     if not args.token:
-        print("error: --token (or MLPIPE_DATABRICKS_TOKEN) is required", file=sys.stderr)
-        return 2
+        return missing_token("--token", "MLPIPE_DATABRICKS_TOKEN")
     try:
         mounts = dict(_pair(m, "--mount") for m in args.mount)
         clusters = dict(_pair(c, "--cluster") for c in args.cluster) or None
         from airflow_mlpipe.emulators.databricks.server import DatabricksEmulator
 
-        command = _load_builder(args.job_command) if args.job_command else None
+        command = load_callable(args.job_command, "--job-command", SystemExit) if args.job_command else None
         emulator = DatabricksEmulator(
             args.root,
             args.token,
@@ -81,26 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (argparse.ArgumentTypeError, ValueError, RuntimeError, OSError, ImportError) as exc:
         print(f"error: the Databricks emulator could not start: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: object) -> None:
-        log.info("signal %s: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    print(f"Databricks emulator on {emulator.url}", flush=True)
-    if args.ready_file:
-        tmp = args.ready_file.with_name(args.ready_file.name + ".tmp")
-        tmp.write_text(str(emulator.port))
-        os.replace(tmp, args.ready_file)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        emulator.stop()
-    log.info("Databricks emulator stopped")
-    return 0
+    return serve_until_signalled(
+        emulator, f"Databricks emulator on {emulator.url}", args.ready_file, log, "Databricks emulator"
+    )
 
 
 if __name__ == "__main__":

@@ -9,15 +9,11 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
-import hmac
-import json
 import logging
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from airflow_mlpipe.emulators.databricks import ApiError, Params, invalid
 from airflow_mlpipe.emulators.databricks.clusters import Clusters
@@ -27,6 +23,7 @@ from airflow_mlpipe.emulators.databricks.faults import Faults
 from airflow_mlpipe.emulators.databricks.jobs import Jobs
 from airflow_mlpipe.emulators.databricks.runs import KILL_GRACE, CommandBuilder
 from airflow_mlpipe.emulators.databricks.workspace import Workspace
+from airflow_mlpipe.emulators.http import JsonRequestHandler, LocalService, json_object, same_secret
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +31,10 @@ MAX_BODY = 64 * 1024 * 1024
 Handler = Callable[[Params], Any]
 
 
-class DatabricksEmulator:
+class DatabricksEmulator(LocalService):
     """A Databricks REST API on loopback, backed by folders under ``root``; start() binds, stop() ends it."""
+
+    what = "emulator"
 
     def __init__(
         self,
@@ -49,15 +48,7 @@ class DatabricksEmulator:
         *,
         kill_grace: float = KILL_GRACE,
     ) -> None:
-        if not token:
-            raise ValueError(
-                "the emulator needs a non-empty token (clients send it as 'Authorization: Bearer <token>')"
-            )
-        self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.token = token
-        self.host = host
-        self._port = port
+        super().__init__(root, token, host, port)
         self.dbfs = Dbfs(self.root, mounts)
         self.workspace = Workspace(self.root)
         self.clusters = Clusters(clusters)
@@ -66,8 +57,6 @@ class DatabricksEmulator:
         )
         self.faults = Faults()
         self.routes = self._routes()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def _routes(self) -> dict[tuple[str, str], Handler]:
         d, w, c, j = self.dbfs, self.workspace, self.clusters, self.jobs
@@ -97,14 +86,6 @@ class DatabricksEmulator:
         routes[("POST", FAULTS_ROUTE)] = self.faults.add
         return routes
 
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1] if self._httpd else self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def start(self) -> DatabricksEmulator:
         """Bind the port and serve in a background thread."""
         emulator = self
@@ -112,106 +93,62 @@ class DatabricksEmulator:
         class _Handler(RequestHandler):
             server_emulator = emulator
 
-        self._httpd = ThreadingHTTPServer((self.host, self._port), _Handler)
-        self._httpd.daemon_threads = True
+        self._bind(_Handler)
         self.jobs.base_url = self.url
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="databricks-emulator", daemon=True
-        )
-        self._thread.start()
+        self._serve_in_thread("databricks-emulator")
         log.info("Databricks emulator on %s", self.url)
         return self
 
     def stop(self) -> None:
         """Stop serving, kill every running job's process group and drop open DBFS streams."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            if self._thread is not None:
-                self._thread.join(10)
-            self._httpd = None
+        self._shutdown()
         self.jobs.shutdown()
         self.clusters.stop()
         self.dbfs.close_all()
 
-    def __enter__(self) -> DatabricksEmulator:
-        return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class RequestHandler(BaseHTTPRequestHandler):
+class RequestHandler(JsonRequestHandler):
     """One request: authenticate, parse parameters, dispatch, answer JSON."""
 
     server_emulator: DatabricksEmulator
-    protocol_version = "HTTP/1.1"
+    logger = log
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def _handle(self, method: str) -> None:
+    def respond(self, method: str, path: str, query: str) -> None:
         emulator = self.server_emulator
-        url = urlsplit(self.path)
-        path = url.path.rstrip("/") or "/"
-        try:
-            body = self._body()
-            self._authenticate(emulator.token)
-            handler = emulator.routes.get((method, path))
-            if handler is None:
-                if any(p == path for _, p in emulator.routes):
-                    raise ApiError(405, "ENDPOINT_NOT_FOUND", f"{method} is not allowed on {path}")
-                raise ApiError(
-                    501,
-                    "NOT_IMPLEMENTED",
-                    f"{method} {path} is not implemented by the mlpipe Databricks emulator",
-                )
-            params = self._params(method, path, url.query, body)
-            if params is None:
-                return  # a multipart put was answered
-            emulator.faults.check(path, params)
-            result = handler(params)
-            if isinstance(result, tuple):
-                self._send(200, result[0], result[1])
-            else:
-                self._send_json(200, result)
-        except ApiError as exc:
-            self._send_json(exc.status, exc.body())
-        except Exception as exc:
-            log.exception("%s %s failed", method, path)
-            self._send_json(500, {"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"})
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self.close_connection = True
-            raise ApiError(
+        body = self.read_body(
+            MAX_BODY,
+            lambda length: ApiError(
                 400, "MAX_BLOCK_SIZE_EXCEEDED", f"The request body ({length} bytes) exceeds {MAX_BODY} bytes"
+            ),
+        )
+        self._authenticate(emulator.token)
+        handler = emulator.routes.get((method, path))
+        if handler is None:
+            if any(p == path for _, p in emulator.routes):
+                raise ApiError(405, "ENDPOINT_NOT_FOUND", f"{method} is not allowed on {path}")
+            raise ApiError(
+                501,
+                "NOT_IMPLEMENTED",
+                f"{method} {path} is not implemented by the mlpipe Databricks emulator",
             )
-        return self.rfile.read(length) if length else b""
+        params = self._params(method, path, query, body)
+        if params is None:
+            return  # a multipart put was answered
+        emulator.faults.check(path, params)
+        result = handler(params)
+        if isinstance(result, tuple):
+            self.send_bytes(200, result[0], result[1])
+        else:
+            self.send_json(200, result)
+
+    def internal_error(self, exc: Exception) -> dict[str, Any]:
+        return {"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}
 
     def _authenticate(self, token: str) -> None:
         header = self.headers.get("Authorization") or ""
         scheme, _, value = header.partition(" ")
-        sent = None
-        if scheme.lower() == "bearer":
-            sent = value.strip()
-        elif scheme.lower() == "basic":
+        sent = self.bearer_token()
+        if scheme.lower() == "basic":
             try:
                 sent = base64.b64decode(value.strip()).decode().partition(":")[2]
             except (ValueError, UnicodeDecodeError):
@@ -223,7 +160,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 "Credential was not sent or was of an unsupported type for this API. "
                 "Send the emulator's token as 'Authorization: Bearer <token>'.",
             )
-        if sent is None or not hmac.compare_digest(sent.encode(), token.encode()):
+        if sent is None or not same_secret(sent, token):
             raise ApiError(401, "UNAUTHENTICATED", "Invalid access token.")
 
     def _params(self, method: str, path: str, query: str, body: bytes) -> Params | None:
@@ -238,29 +175,15 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise invalid("multipart dbfs/put needs a 'contents' part holding the file")
             path_field = fields.get("path", b"").decode()
             overwrite = fields.get("overwrite", b"false").decode().lower() == "true"
-            self._send_json(200, self.server_emulator.dbfs.put_bytes(path_field, contents, overwrite))
+            self.send_json(200, self.server_emulator.dbfs.put_bytes(path_field, contents, overwrite))
             return None
-        if body.strip():
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                raise ApiError(
-                    400, "MALFORMED_REQUEST", f"Invalid JSON given in the body of {method} {path}"
-                ) from None
-            if not isinstance(parsed, dict):
-                raise ApiError(400, "MALFORMED_REQUEST", f"The body of {method} {path} must be a JSON object")
-            data.update(parsed)
+        parsed = json_object(
+            body,
+            lambda: ApiError(400, "MALFORMED_REQUEST", f"Invalid JSON given in the body of {method} {path}"),
+            lambda: ApiError(400, "MALFORMED_REQUEST", f"The body of {method} {path} must be a JSON object"),
+        )
+        data.update(parsed or {})
         return Params(data, f"{method} {path}")
-
-    def _send_json(self, status: int, payload: Any) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json")
-
-    def _send(self, status: int, data: bytes, ctype: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
 
 def _multipart(ctype: str, body: bytes) -> dict[str, bytes]:
