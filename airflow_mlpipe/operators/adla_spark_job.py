@@ -52,6 +52,9 @@ def run(spark: Any, plan: dict[str, Any]) -> dict[str, int]:
                 spark.sql(statement["sql"])
             except Exception as exc:  # Spark raises py4j / pyspark errors
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
+                marker = f"{plan['script']} line "
+                if marker in first:  # a conversion error the script's own SQL raised: keep its line
+                    raise UsqlRunError(first[first.index(marker) :].split(" SQLSTATE:")[0]) from None
                 line = statement.get("line") or 0
                 what = f"OUTPUT at line {line}" if statement.get("output") else "a statement"
                 raise UsqlRunError(f"{plan['script']} line {line}: {what} failed on Spark: {first}") from None
