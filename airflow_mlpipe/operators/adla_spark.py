@@ -121,19 +121,20 @@ class AdlaSparkStepOperator(DatabricksStepOperator):
             ) from None
         return substitute(text, values)
 
-    def compile(self, parameters: dict[str, Any], locations: dict[str, str]) -> tuple[Any, dict[str, Any]]:
-        """The compiled script and its Spark plan; a UsqlError fails the step with the script's line."""
+    def compile(self, parameters: dict[str, Any], locations: dict[str, str]) -> tuple[str, dict[str, Any]]:
+        """The substituted script and its Spark plan; a UsqlError fails the step with the script's line."""
         from airflow_mlpipe.usql import UsqlError, compile_script
 
         name = self.step["settings"]["script_name"]
+        text = self.script_text(parameters, locations)
         try:
-            program = compile_script(self.script_text(parameters, locations), name=name)
+            program = compile_script(text, name=name)
             plan = spark_plan(program)
         except UsqlError as exc:
             raise StepFailedError(f"step {self.task_id!r}: {exc}") from None
         for warning in program.warnings:
             self.log.warning("%s", warning)
-        return program, plan
+        return text, plan
 
     def check_script(self, parameters: dict[str, Any]) -> None:
         """Compile with stand-in locations before anything is staged: a script the engine refuses
@@ -165,7 +166,7 @@ class AdlaSparkStepOperator(DatabricksStepOperator):
         locations = {**inputs, **{n: posixpath.join(o["folder"], n) for n, o in outputs.items()}}
         for name, value in sorted(locations.items()):
             self.log.info("@@%s@@ = %s", name, value)
-        _, plan = self.compile(parameters, locations)
+        script, plan = self.compile(parameters, locations)
         source = posixpath.join(attempt, "source")
         job, plan_file = posixpath.join(source, JOB_FILE.name), posixpath.join(source, PLAN_NAME)
         hook.dbfs_mkdirs(source)
@@ -184,7 +185,7 @@ class AdlaSparkStepOperator(DatabricksStepOperator):
             "task": {"python_script_path": dbfs_uri(job)},
             "args": [fuse_path(plan_file)],
             "outputs": outputs,
-            "script": self.script_text(parameters, locations),
+            "script": script,
         }
 
     def _run_spec(self, plan: dict[str, Any], token: str) -> dict[str, Any]:
