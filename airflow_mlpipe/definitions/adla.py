@@ -1,5 +1,6 @@
 """AdlaStep, with Azure ML v1's constructor (``azureml.pipeline.steps.AdlaStep``): a U-SQL script
-run as one job on an AdlaCompute target (an ADLA account's job API, or ``mlpipe adla serve``).
+run as one job on an AdlaCompute target (an ADLA account's job API, or ``mlpipe adla serve``), or,
+on a DatabricksCompute target, compiled to Spark SQL and run as one Databricks run.
 
 v1's placeholder convention: ``@@name@@`` in the script is replaced, for each run, by the location
 of the input or output named ``name`` (a path of the account's default store) or by the value of
@@ -22,6 +23,8 @@ from airflow_mlpipe.exceptions import UserErrorException
 
 PLACEHOLDER = re.compile(r"@@([A-Za-z0-9_.\-]+)@@")
 TYPE = "DataLakeAnalytics"
+DATABRICKS_TYPE = "Databricks"  # definitions/databricks_compute.py's TYPE: the script runs as Spark SQL
+SPARK_ENGINE = "spark"  # settings["engine"] of an AdlaStep on a Databricks target
 
 
 def placeholders(script: str) -> dict[str, int]:
@@ -78,9 +81,10 @@ class AdlaStep(Step):
         if isinstance(compute_target, str):
             if compute_target == "local":
                 raise UserErrorException(f"{where}: an AdlaStep runs on an AdlaCompute, not 'local'")
-        elif getattr(compute_target, "type", None) != TYPE:
+        elif getattr(compute_target, "type", None) not in (TYPE, DATABRICKS_TYPE):
             raise UserErrorException(
-                f"{where}: compute_target must be an AdlaCompute or its name, got {compute_target!r}"
+                f"{where}: compute_target must be an AdlaCompute, a DatabricksCompute or its name, "
+                f"got {compute_target!r}"
             )
         if params is not None and not isinstance(params, dict):
             raise UserErrorException(f"{where}: params must be a dict, got {type(params).__name__}")
@@ -111,14 +115,15 @@ class AdlaStep(Step):
     def settings_spec(self, builder: Any) -> dict[str, Any]:
         """The step's job as JSON: ``script_name``, ``source_directory``, ``params`` (encoded literals
         or parameters), ``substitutions`` (placeholder name -> "input" | "output" | "param"),
-        ``degree_of_parallelism``, ``priority`` and ``runtime_version``."""
+        ``degree_of_parallelism``, ``priority`` and ``runtime_version``; on a Databricks target also
+        ``engine: "spark"`` (the step's results differ from an ADLA job's, so its fingerprint too)."""
         source = self.source_directory or builder.default_source_directory
         if source is None:
             raise UserErrorException(
                 f"step {self.name!r}: no source_directory, and the Pipeline has no default_source_directory"
             )
         folder = builder.resolve_dir(str(source))
-        self._check_target(builder)
+        on_databricks = self._check_target(builder)
         roles = self._roles(builder)
         script = Path(folder) / self.script_name
         try:
@@ -134,7 +139,7 @@ class AdlaStep(Step):
                 f"step {self.name!r}: {self.script_name} line {line}: @@{placeholder}@@ names no input, output "
                 f"or params key of the step (known: {sorted(roles) or 'none'}); add it or fix the name"
             )
-        return {
+        settings: dict[str, Any] = {
             "script_name": self.script_name,
             "source_directory": folder,
             "params": {k: self._encode(builder, f"params[{k!r}]", v) for k, v in sorted(self.params.items())},
@@ -143,6 +148,9 @@ class AdlaStep(Step):
             "priority": self.priority,
             "runtime_version": self.runtime_version,
         }
+        if on_databricks:
+            settings["engine"] = SPARK_ENGINE
+        return settings
 
     def _roles(self, builder: Any) -> dict[str, str]:
         """Placeholder name -> what fills it; an input, output and params key sharing a name is a problem."""
@@ -165,14 +173,22 @@ class AdlaStep(Step):
     def _encode(self, builder: Any, where: str, value: Any) -> dict[str, Any]:
         return encode_plain_value(self, builder, where, value, "params")
 
-    def _check_target(self, builder: Any) -> None:
+    def _check_target(self, builder: Any) -> bool:
+        """Whether the step runs on a Databricks target (as Spark SQL); any type but an ADLA or a
+        Databricks one is a problem."""
+        target = self.compute_target
+        name = target if isinstance(target, str) else target.name
+        spec = builder.compute_targets.get(name) or {}
+        if spec.get("type") == DATABRICKS_TYPE:
+            return True
         check_target_type(
             self,
             builder,
             TYPE,
             "an AdlaStep runs on an AdlaCompute (ComputeTarget.attach(ws, name, "
-            "AdlaCompute.attach_configuration(...)))",
+            "AdlaCompute.attach_configuration(...))), or as Spark SQL on a DatabricksCompute",
         )
+        return False
 
 
 def _positive_int(where: str, key: str, value: Any, negative_is_one: bool) -> int | None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from airflow_mlpipe.definitions.adla import substitute
 from airflow_mlpipe.definitions.adla_compute import IN_PROCESS
-from airflow_mlpipe.exceptions import StepFailedError
+from airflow_mlpipe.exceptions import MlpipeError, StepFailedError
 from airflow_mlpipe.hooks.adla import AdlaHook, JobState
 from airflow_mlpipe.operators.base import (
     RemoteStepOperator,
@@ -52,6 +52,15 @@ class AdlaStepOperator(RemoteStepOperator):
     target_keys = ("conn_id", "datastore")
     target_error = "an AdlaStep needs an AdlaCompute target with a connection and a datastore"
     hook: AdlaHook
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """On a Databricks target the step runs as Spark SQL: the translator's AdlaStepOperator (and
+        one written by hand with a DatabricksCompute) is an AdlaSparkStepOperator instead."""
+        if cls is AdlaStepOperator and _on_databricks(kwargs):
+            from airflow_mlpipe.operators.adla_spark import AdlaSparkStepOperator
+
+            return AdlaSparkStepOperator(*args, **kwargs)  # not an AdlaStepOperator: no second __init__
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -311,6 +320,28 @@ def failure_message(task_id: str, job_id: str, state: JobState, script: str) -> 
             for n in range(low, high + 1):
                 lines.append(f"{'>' if n == number else ' '} {n:4d} | {script_lines[n - 1]}")
     return "\n".join(lines)
+
+
+def _on_databricks(kwargs: dict[str, Any]) -> bool:
+    """Whether the operator's step (a spec, or AdlaStep's arguments) runs on a Databricks target."""
+    from airflow_mlpipe.definitions.adla import DATABRICKS_TYPE, SPARK_ENGINE
+
+    step = kwargs.get("step")
+    if isinstance(step, dict):
+        target = ((kwargs.get("pipeline") or {}).get("compute_targets") or {}).get(
+            step.get("compute_target") or ""
+        )
+        return (target or {}).get("type") == DATABRICKS_TYPE or step["settings"].get("engine") == SPARK_ENGINE
+    target = kwargs.get("compute_target")
+    if isinstance(target, str) and target != "local":  # a name: the workspace's attached target
+        from airflow_mlpipe.definitions.compute import ComputeTarget
+        from airflow_mlpipe.definitions.workspace import Workspace
+
+        try:
+            target = ComputeTarget(Workspace.from_config(), target)
+        except MlpipeError:  # no config or an unknown name: AdlaStep's own checks say so
+            return False
+    return getattr(target, "type", None) == DATABRICKS_TYPE
 
 
 def _job_name(ti: Any, step: str) -> str:
