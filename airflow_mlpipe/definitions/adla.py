@@ -40,6 +40,27 @@ def substitute(script: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), script)
 
 
+def substituted_script(
+    step: str, folder: str, settings: dict[str, Any], parameters: dict[str, Any], locations: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """An AdlaStep spec's script, read from ``folder``, with ``@@name@@`` replaced by its ``params``
+    (this run's ``parameters`` for PipelineParameters) and ``locations``; also the values used.
+    A script that cannot be read fails the step ``step``."""
+    from airflow_mlpipe.exceptions import StepFailedError
+
+    values = {
+        name: str(parameters[v["parameter"]] if "parameter" in v else v["literal"])
+        for name, v in settings["params"].items()
+    }
+    values.update(locations)
+    script_file = Path(folder) / settings["script_name"]
+    try:
+        text = script_file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StepFailedError(f"step {step!r}: cannot read U-SQL script {script_file}: {exc}") from None
+    return substitute(text, values), values
+
+
 class AdlaStep(Step):
     """Runs the U-SQL script ``script_name`` (relative to ``source_directory``) as one ADLA job;
     ``@@name@@`` in it becomes this run's location of an input or output, or a ``params`` value."""

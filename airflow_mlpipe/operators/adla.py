@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from airflow_mlpipe.definitions.adla import substitute
+from airflow_mlpipe.definitions.adla import substituted_script
 from airflow_mlpipe.definitions.adla_compute import IN_PROCESS
 from airflow_mlpipe.exceptions import MlpipeError, StepFailedError
 from airflow_mlpipe.hooks.adla import AdlaHook, JobState
@@ -119,21 +119,12 @@ class AdlaStepOperator(RemoteStepOperator):
         """The U-SQL script with ``@@name@@`` replaced by this run's ``params`` values and the
         ``locations`` of its inputs and outputs (logged, one per line)."""
         settings = self.step["settings"]
-        values = {
-            name: str(parameters[v["parameter"]] if "parameter" in v else v["literal"])
-            for name, v in settings["params"].items()
-        }
-        values.update(locations)
+        script, values = substituted_script(
+            self.task_id, self.source_folder(settings), settings, parameters, locations
+        )
         for name, value in sorted(values.items()):
             self.log.info("@@%s@@ = %s", name, value)
-        script_file = Path(self.source_folder(settings)) / settings["script_name"]
-        try:
-            text = script_file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StepFailedError(
-                f"step {self.task_id!r}: cannot read U-SQL script {script_file}: {exc}"
-            ) from None
-        return substitute(text, values)
+        return script
 
     # --- in-process: the U-SQL engine on DuckDB, in this worker ------------------------------
 

@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from airflow_mlpipe.definitions.adla import substitute
+from airflow_mlpipe.definitions.adla import substituted_script
 from airflow_mlpipe.definitions.databricks import DEFAULT_NODE_TYPE, DEFAULT_SPARK_VERSION
 from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.hooks.databricks import DBFS_BLOCK, DatabricksStepHook, dbfs_uri, fuse_path
@@ -107,19 +107,9 @@ class AdlaSparkStepOperator(DatabricksStepOperator):
     def script_text(self, parameters: dict[str, Any], locations: dict[str, str]) -> str:
         """The U-SQL script with ``@@name@@`` replaced by the ``params`` values and ``locations``."""
         settings = self.step["settings"]
-        values = {
-            name: str(parameters[v["parameter"]] if "parameter" in v else v["literal"])
-            for name, v in settings["params"].items()
-        }
-        values.update(locations)
-        script_file = Path(self.source_folder(settings)) / settings["script_name"]
-        try:
-            text = script_file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StepFailedError(
-                f"step {self.task_id!r}: cannot read U-SQL script {script_file}: {exc}"
-            ) from None
-        return substitute(text, values)
+        return substituted_script(
+            self.task_id, self.source_folder(settings), settings, parameters, locations
+        )[0]
 
     def compile(self, parameters: dict[str, Any], locations: dict[str, str]) -> tuple[str, dict[str, Any]]:
         """The substituted script and its Spark plan; a UsqlError fails the step with the script's line."""
