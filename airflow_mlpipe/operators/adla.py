@@ -25,7 +25,7 @@ from typing import Any
 
 from airflow_mlpipe.definitions.adla import substituted_script
 from airflow_mlpipe.definitions.adla_compute import IN_PROCESS
-from airflow_mlpipe.exceptions import MlpipeError, StepFailedError
+from airflow_mlpipe.exceptions import MlpipeError, StepFailedError, UserErrorException
 from airflow_mlpipe.hooks.adla import AdlaHook, JobState
 from airflow_mlpipe.operators.base import (
     RemoteStepOperator,
@@ -56,6 +56,7 @@ class AdlaStepOperator(RemoteStepOperator):
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         """On a Databricks target the step runs as Spark SQL: the translator's AdlaStepOperator (and
         one written by hand with a DatabricksCompute) is an AdlaSparkStepOperator instead."""
+        _check_hand_written_params(kwargs)
         if cls is AdlaStepOperator and _on_databricks(kwargs):
             from airflow_mlpipe.operators.adla_spark import AdlaSparkStepOperator
 
@@ -333,6 +334,23 @@ def _on_databricks(kwargs: dict[str, Any]) -> bool:
         except MlpipeError:  # no config or an unknown name: AdlaStep's own checks say so
             return False
     return getattr(target, "type", None) == DATABRICKS_TYPE
+
+
+def _check_hand_written_params(kwargs: dict[str, Any]) -> None:
+    """Airflow turns a task's ``params=`` into JSON Params before the operator sees them, so a
+    hand-written operator's AdlaStep ``params`` can hold literals only: say so before Airflow's
+    'not serializable' error does."""
+    from airflow_mlpipe.definitions.parameter import PipelineParameter
+
+    if kwargs.get("step") is not None or not isinstance(kwargs.get("params"), dict):
+        return
+    for key, value in kwargs["params"].items():
+        if isinstance(value, PipelineParameter):
+            raise UserErrorException(
+                f"step {kwargs.get('task_id')!r}: params[{key!r}] is a PipelineParameter; a hand-written "
+                "AdlaStepOperator takes literal params only (Airflow makes params= the task's Params). "
+                "Build the pipeline with AdlaStep and Pipeline(...).to_dag(), or give the literal value"
+            )
 
 
 def _job_name(ti: Any, step: str) -> str:

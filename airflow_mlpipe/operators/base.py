@@ -246,13 +246,36 @@ def operator_spec(
         import inspect
 
         names = set(inspect.signature(step_class.__init__).parameters) - {"self", "name"}
-        step_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+        step_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in names and k != "params"}
+        if "params" in names and "params" in kwargs:  # the step's params, not Airflow's (see below)
+            step_kwargs["params"], kwargs["params"] = split_task_params(kwargs["params"])
         step, pipeline, extra = spec_from_step(step_class, kwargs["task_id"], **step_kwargs)
         for key, value in extra.items():
-            kwargs.setdefault(key, value)
+            if kwargs.get(key) is None:
+                kwargs[key] = value
+            elif key == "params":  # the DAG's Params and the step's PipelineParameters
+                from airflow.sdk.definitions.param import ParamsDict
+
+                merged = ParamsDict(value)
+                merged.update(kwargs[key])
+                kwargs[key] = merged
     elif pipeline is None:
         raise ValueError(f"{operator}: a step spec needs its pipeline context")
     return step, pipeline
+
+
+def split_task_params(params: Any) -> tuple[dict[str, Any] | None, Any]:
+    """A step class's own ``params=`` (AdlaStep's script values) given to its hand-written operator:
+    Airflow's BaseOperator has already merged it with the DAG's Params into one ParamsDict before the
+    operator's ``__init__`` runs. Split it back: the entries given to the task (source "task") are the
+    step's; the DAG's stay Airflow's Params."""
+    from airflow.sdk.definitions.param import ParamsDict
+
+    if not isinstance(params, ParamsDict):
+        return (dict(params) if params is not None else None), None
+    mine = ParamsDict.filter_params_by_source(params, "task")
+    step_params = {key: mine.get_param(key).value for key in mine}
+    return step_params or None, ParamsDict.filter_params_by_source(params, "dag") or None
 
 
 def spec_from_step(step_class: type, task_id: str, **step_kwargs: Any) -> tuple[dict, dict, dict]:

@@ -77,3 +77,42 @@ def test_a_trigger_event_without_a_state_fails_naming_the_job(tmp_path):
     op = operator(tmp_path)
     with pytest.raises(StepFailedError, match="could not follow ADLA job j-2: refused"):
         op.execute_complete({}, {"status": "error", "job_id": "j-2", "message": "refused"}, {"job_id": "j-2"})
+
+
+def hand_written_dag(tmp_path, **step_args):
+    """A hand-written AdlaStepOperator in a DAG with its own Params, on an in-process account."""
+    import pendulum
+    from airflow.sdk import DAG, Param
+
+    from airflow_mlpipe import AdlaCompute, ComputeTarget, PipelineData, Workspace
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "agg.usql").write_text(
+        '@r = EXTRACT a int FROM "@@data@@" USING Extractors.Csv(skipFirstNRows: @@skip@@);\n'
+        'OUTPUT @r TO "@@out@@" USING Outputters.Csv();\n'
+    )
+    ws = Workspace.from_config()
+    ComputeTarget.attach(
+        ws, "adla1", AdlaCompute.attach_configuration(resource_group="rg", account_name="acct")
+    )
+    out = PipelineData("out", datastore=ws.get_default_datastore())
+    data = PipelineData("data", datastore=ws.get_default_datastore())
+    with DAG("hand", start_date=pendulum.datetime(2024, 1, 1), schedule=None, params={"region": Param("eu")}):
+        return AdlaStepOperator(task_id="agg", script_name="agg.usql", source_directory=str(tmp_path / "src"),
+                                inputs=[data], outputs=[out], compute_target="adla1", **step_args)  # fmt: skip
+
+
+def test_a_hand_written_operator_keeps_its_params_apart_from_the_dags(tmp_path):
+    op = hand_written_dag(tmp_path, params={"skip": 1})
+    assert op.step["settings"]["params"] == {"skip": {"literal": 1}}  # AdlaStep's, in the script
+    assert dict(op.params.items()).keys() == {"region"}  # the DAG's Params stay Airflow's
+    script = op.script({}, {"data": "/in/d.csv", "out": "/o/out"})
+    assert "skipFirstNRows: 1)" in script and '"/in/d.csv"' in script
+
+
+def test_a_hand_written_operator_refuses_a_pipeline_parameter_in_params(tmp_path):
+    from airflow_mlpipe import PipelineParameter
+    from airflow_mlpipe.exceptions import UserErrorException
+
+    with pytest.raises(UserErrorException, match=r"step 'agg': params\['skip'\] is a PipelineParameter"):
+        hand_written_dag(tmp_path, params={"skip": PipelineParameter("skip", default_value=1)})

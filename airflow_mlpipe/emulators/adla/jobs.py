@@ -8,7 +8,6 @@ root only when the job succeeds, so a cancelled or failed job leaves no partial 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.emulators.adla import ApiError, JobFailure
-from airflow_mlpipe.emulators.adla.paths import local_path, store_path
+from airflow_mlpipe.emulators.adla.paths import DataRoot, LocalRoot, store_path
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +34,16 @@ class JobCancelled(Exception):
 class JobContext:
     """What a runner gets besides the script: where each path is, and whether to stop."""
 
-    def __init__(self, job_id: str, name: str, root: Path, scratch: Path, on_running: Callable[[], None]):
-        self.job_id, self.name, self.root, self.scratch = job_id, name, root, scratch
+    def __init__(self, job_id: str, name: str, data: DataRoot, scratch: Path, on_running: Callable[[], None]):
+        self.job_id, self.name, self.data, self.scratch = job_id, name, data, scratch
         self.cancelled = threading.Event()
         self.outputs: dict[str, Path] = {}  # store path -> scratch file
         self._on_running = on_running
 
     def input_path(self, script_path: str) -> Path:
         """The file a script's ``EXTRACT ... FROM`` path names; it must exist."""
-        path = local_path(self.root, script_path)
-        if not path.exists():
+        path = self.data.input_file(store_path(script_path), self.scratch)
+        if path is None:
             raise JobFailure(
                 "E_STORE_USER_FILENOTFOUND",
                 f"input file not found: {script_path!r}",
@@ -135,8 +134,8 @@ def check_create(body: dict[str, Any]) -> dict[str, Any]:
 class Jobs:
     """Every job the service was given (in memory), and the threads running them."""
 
-    def __init__(self, root: Path, runner: Runner | None = None, submitter: str = "mlpipe"):
-        self.root = root
+    def __init__(self, data: DataRoot | Path, runner: Runner | None = None, submitter: str = "mlpipe"):
+        self.data = LocalRoot(data) if isinstance(data, Path) else data
         self.runner = runner or usql_runner
         self.submitter = submitter
         self._jobs: dict[str, dict[str, Any]] = {}
@@ -171,7 +170,7 @@ class Jobs:
             self._jobs[job_id] = job
             self._audit(job, "New")
             ctx = JobContext(
-                job_id, job["name"], self.root, self._scratch / job_id, lambda: self._set(job_id, "Running")
+                job_id, job["name"], self.data, self._scratch / job_id, lambda: self._set(job_id, "Running")
             )
             self._contexts[job_id] = ctx
             thread = threading.Thread(
@@ -244,8 +243,8 @@ class Jobs:
                 return
             if error is None:
                 try:
-                    self._publish(ctx)
-                except OSError as exc:
+                    self.data.publish({r: f for r, f in ctx.outputs.items() if f.exists()}, ctx.scratch)
+                except Exception as exc:  # any store error fails the job, as on ADLA
                     error = error_details(
                         JobFailure(
                             "E_STORE_SYSTEM_WRITE", f"could not store an output: {exc}", source="SYSTEM"
@@ -257,19 +256,6 @@ class Jobs:
                 job["errorMessage"] = [error]
                 self._end(job, "Failed")
         shutil.rmtree(ctx.scratch, ignore_errors=True)
-
-    def _publish(self, ctx: JobContext) -> None:
-        for rel, scratch in ctx.outputs.items():
-            if not scratch.exists():
-                continue  # the runner chose not to write it (an empty rowset may write nothing)
-            target = self.root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if scratch.is_dir():
-                if target.exists():
-                    shutil.rmtree(target)
-                shutil.move(str(scratch), str(target))
-            else:
-                os.replace(scratch, target)
 
     def _set(self, job_id: str, state: str, locked: bool = False) -> None:
         if locked:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from airflow_mlpipe.emulators.adla import ApiError
 from airflow_mlpipe.emulators.adla.jobs import Jobs, Runner
+from airflow_mlpipe.emulators.adla.paths import DataRoot, LocalRoot, StoreRoot
 from airflow_mlpipe.emulators.http import JsonRequestHandler, LocalService, json_object, same_secret
 
 log = logging.getLogger(__name__)
@@ -26,19 +29,27 @@ _CANCEL = re.compile(r"^/jobs/(?P<id>[^/]+)/CancelJob$", re.IGNORECASE)
 
 
 class AdlaService(LocalService):
-    """An ADLA job API on ``host:port`` (0: a free port) whose jobs read and write under ``root``;
+    """An ADLA job API on ``host:port`` (0: a free port) whose jobs read and write under ``root``, or
+    the ``datastore`` given instead (a StoreRoot: a workspace datastore through its backend);
     ``start()`` serves in a background thread, ``stop()`` cancels running jobs and stops."""
 
     def __init__(
         self,
-        root: Path | str,
+        root: Path | str | None,
         token: str,
         host: str = "127.0.0.1",
         port: int = 0,
         runner: Runner | None = None,
+        datastore: StoreRoot | None = None,
     ) -> None:
-        super().__init__(root, token, host, port)
-        self.jobs = Jobs(self.root, runner)
+        if (root is None) == (datastore is None):
+            raise ValueError("give the service a data root folder or a datastore, not both or neither")
+        self._own_root = root is None  # a datastore's service keeps no files of its own
+        super().__init__(
+            tempfile.mkdtemp(prefix="mlpipe-adla-svc-") if root is None else root, token, host, port
+        )
+        self.data: DataRoot = datastore or LocalRoot(self.root)
+        self.jobs = Jobs(self.data, runner)
 
     def start(self) -> AdlaService:
         service = self
@@ -48,12 +59,14 @@ class AdlaService(LocalService):
 
         self._bind(_Handler)
         self._serve_in_thread("adla-service")
-        log.info("ADLA job service on %s, data root %s", self.url, self.root)
+        log.info("ADLA job service on %s, data root %s", self.url, self.data)
         return self
 
     def stop(self) -> None:
         self._shutdown()
         self.jobs.shutdown()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def dispatch(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
         if path == "/jobs":
