@@ -197,9 +197,16 @@ class _Parser:
 def _check_call(node: Node, fail: Any) -> None:
     """Names, argument counts and literal formats, zones and units: what can be known before a run."""
     key = node.value.lower()
-    if key in _REFUSED:
+    if key in _CONTEXT_ONLY:
         raise fail(
-            node.pos, f"{_REFUSED[key]}() is Data Factory's, and a schedule run has no such value; {_INSTEAD}"
+            node.pos,
+            f"{_CONTEXT_ONLY[key]}() is Data Factory's; a schedule run has no such value: {_INSTEAD}",
+        )
+    if key in _NOT_IMPLEMENTED:
+        raise fail(
+            node.pos,
+            f"{_NOT_IMPLEMENTED[key]}() is not available in schedule parameters; compute the value in the "
+            "pipeline's first step, or pass it as text",
         )
     fn = FUNCTIONS.get(key)
     if fn is None:
