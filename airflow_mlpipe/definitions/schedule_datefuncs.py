@@ -136,18 +136,27 @@ def convert_from_utc(ts: Any, dest: Any, fmt: Any = None) -> str:
     return format_timestamp(local.replace(tzinfo=None), fmt, 2)
 
 
+def localize(dt: datetime, tz: ZoneInfo, arg: int = 0) -> datetime:
+    """A wall time in ``tz`` as an instant, as .NET does: a repeated hour (DST end) is read as
+    standard time; a skipped hour (DST start) is an error."""
+    if dt.tzinfo is not None:
+        return dt
+    first, second = dt.replace(tzinfo=tz, fold=0), dt.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    if first.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != dt:
+        raise ArgError(f"{dt.isoformat()} does not exist in {tz.key} (the clocks skip it at a DST change)", arg)
+    return second
+
+
 def convert_to_utc(ts: Any, source: Any, fmt: Any = None) -> str:
-    dt = parse_timestamp(ts)
-    src = zone(source, 1)
-    instant = dt.replace(tzinfo=src) if dt.tzinfo is None else dt
+    instant = localize(parse_timestamp(ts), zone(source, 1))
     return format_timestamp(instant.astimezone(timezone.utc), fmt, 2)
 
 
 def convert_time_zone(ts: Any, source: Any, dest: Any, fmt: Any = None) -> str:
-    dt = parse_timestamp(ts)
-    src, dst = zone(source, 1), zone(dest, 2)
-    instant = dt.replace(tzinfo=src) if dt.tzinfo is None else dt
-    return format_timestamp(instant.astimezone(dst).replace(tzinfo=None), fmt, 3)
+    instant = localize(parse_timestamp(ts), zone(source, 1))
+    return format_timestamp(instant.astimezone(zone(dest, 2)).replace(tzinfo=None), fmt, 3)
 
 
 def _start_of(part: str) -> Callable[..., str]:

@@ -100,7 +100,7 @@ def _guid(fmt: Any = "D") -> str:
     shapes = {"N": u.hex, "D": str(u), "B": "{" + str(u) + "}", "P": f"({u})"}
     if not isinstance(fmt, str) or fmt.upper() not in shapes:
         raise ArgError(f"expects a GUID format N, D, B or P, got {fmt!r}", 0)
-    return shapes[fmt.upper()] if fmt.isupper() else shapes[fmt.upper()].lower()
+    return shapes[fmt.upper()]  # lowercase in every format, as .NET's Guid.ToString
 
 
 def array(value: Any, arg: int) -> list:
