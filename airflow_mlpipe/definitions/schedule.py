@@ -15,13 +15,13 @@ from typing import Any
 from airflow_mlpipe.definitions.timezones import TimeZone, iana_zone
 from airflow_mlpipe.exceptions import UserErrorException
 
-__all__ = ["FREQUENCIES", "WEEK_DAYS", "ScheduleRecurrence", "TimeZone", "iana_zone"]
+__all__ = ["FREQUENCIES", "SPEC_KEYS", "WEEK_DAYS", "ScheduleRecurrence", "TimeZone", "iana_zone"]
 
 FREQUENCIES = ("Minute", "Hour", "Day", "Week", "Month")
 WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _UNITS = {"Minute": "minute", "Hour": "hour", "Day": "day", "Week": "week", "Month": "month"}
 _TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})$")
-_SPEC_KEYS = (
+SPEC_KEYS = (
     "frequency",
     "interval",
     "start_time",
@@ -101,14 +101,13 @@ class ScheduleRecurrence:
         week_days: list[str] | None = None,
         time_of_day: str | None = None,
     ):
-        self.frequency = frequency
-        self.interval = interval
-        self.start_time = start_time
-        self.time_zone = time_zone
-        self.hours = hours
-        self.minutes = minutes
-        self.week_days = week_days
-        self.time_of_day = time_of_day
+        self.frequency, self.interval, self.start_time, self.time_zone = (
+            frequency,
+            interval,
+            start_time,
+            time_zone,
+        )
+        self.hours, self.minutes, self.week_days, self.time_of_day = hours, minutes, week_days, time_of_day
         self.validate()
 
     def validate(self) -> None:
@@ -181,16 +180,7 @@ class ScheduleRecurrence:
 
     def to_spec(self) -> dict[str, Any]:
         """The plain JSON dict the registry stores (time_zone as an IANA name)."""
-        return {
-            "frequency": self.frequency,
-            "interval": self.interval,
-            "start_time": self.start_time,
-            "time_zone": self.zone_name,
-            "hours": self.hours,
-            "minutes": self.minutes,
-            "week_days": self.week_days,
-            "time_of_day": self.time_of_day,
-        }
+        return {k: self.zone_name if k == "time_zone" else getattr(self, k) for k in SPEC_KEYS}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> ScheduleRecurrence:
@@ -199,12 +189,12 @@ class ScheduleRecurrence:
             raise UserErrorException(
                 f"a recurrence spec must be a dict with at least 'frequency' and 'interval' (got {spec!r})"
             )
-        unknown = sorted(set(spec) - set(_SPEC_KEYS))
+        unknown = sorted(set(spec) - set(SPEC_KEYS))
         if unknown:
             raise UserErrorException(
-                f"recurrence spec has unknown key(s) {unknown}; the keys are {list(_SPEC_KEYS)}"
+                f"recurrence spec has unknown key(s) {unknown}; the keys are {list(SPEC_KEYS)}"
             )
-        return cls(**{k: spec.get(k) for k in _SPEC_KEYS})
+        return cls(**{k: spec.get(k) for k in SPEC_KEYS})
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ScheduleRecurrence) and self.to_spec() == other.to_spec()

@@ -145,7 +145,9 @@ def localize(dt: datetime, tz: ZoneInfo, arg: int = 0) -> datetime:
     if first.utcoffset() == second.utcoffset():
         return first
     if first.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != dt:
-        raise ArgError(f"{dt.isoformat()} does not exist in {tz.key} (the clocks skip it at a DST change)", arg)
+        raise ArgError(
+            f"{dt.isoformat()} does not exist in {tz.key} (the clocks skip it at a DST change)", arg
+        )
     return second
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from babel.core import get_global
 
-from airflow_mlpipe.definitions.schedule import ScheduleRecurrence, TimeZone, iana_zone
+from airflow_mlpipe.definitions.schedule import SPEC_KEYS, ScheduleRecurrence, TimeZone, iana_zone
 from airflow_mlpipe.definitions.timezones import WINDOWS_TO_IANA
 from airflow_mlpipe.exceptions import UserErrorException
 
@@ -66,18 +66,6 @@ INVALID = [
     ({"frequency": "Week", "interval": 1, "week_days": ["monday"]}, "Week days must be a list of str"),
     ({"frequency": "Week", "interval": 1, "week_days": []}, "Week days must be a list of str"),
     (
-        {"frequency": "Day", "interval": 1, "time_of_day": "25:00"},
-        "time_of_day must be a string in the format hh:mm",
-    ),
-    (
-        {"frequency": "Day", "interval": 1, "time_of_day": "9.30"},
-        "time_of_day must be a string in the format hh:mm",
-    ),
-    (
-        {"frequency": "Day", "interval": 1, "time_of_day": 930},
-        "time_of_day must be a string in the format hh:mm",
-    ),
-    (
         {"frequency": "Day", "interval": 1, "time_of_day": "09:00", "hours": [9]},
         "Can not specify time_of_day together with hours or minutes.",
     ),
@@ -94,18 +82,19 @@ INVALID = [
         {"frequency": "Day", "interval": 1, "start_time": datetime(2026, 1, 1, tzinfo=timezone.utc)},
         "Can not specify tzinfo for start_time, use time_zone instead.",
     ),
+]
+
+
+INVALID += [
     (
-        {"frequency": "Day", "interval": 1, "start_time": "tomorrow"},
-        "start_time must be a datetime or a string",
-    ),
-    (
-        {"frequency": "Day", "interval": 1, "start_time": "2026-01-01"},
-        "start_time must be a datetime or a string",
-    ),
-    (
-        {"frequency": "Day", "interval": 1, "start_time": 1767225600},
-        "start_time must be a datetime or a string",
-    ),
+        {"frequency": "Day", "interval": 1, "time_of_day": v},
+        "time_of_day must be a string in the format hh:mm",
+    )
+    for v in ("25:00", "9.30", 930, "09:60")
+]
+INVALID += [
+    ({"frequency": "Day", "interval": 1, "start_time": v}, "start_time must be a datetime or a string")
+    for v in ("tomorrow", "2026-01-01", 1767225600)
 ]
 
 
@@ -192,17 +181,7 @@ VALID = [
 
 
 def _full(spec: dict) -> dict:
-    keys = (
-        "frequency",
-        "interval",
-        "start_time",
-        "time_zone",
-        "hours",
-        "minutes",
-        "week_days",
-        "time_of_day",
-    )
-    return {k: spec.get(k) for k in keys}
+    return {k: spec.get(k) for k in SPEC_KEYS}
 
 
 @pytest.mark.parametrize(("recurrence", "spec", "words"), VALID)
