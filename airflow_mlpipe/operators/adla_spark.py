@@ -3,7 +3,7 @@
 The script is compiled on the worker first (a UsqlError, with its line, fails the step before
 anything is staged or submitted). Then DatabricksStepOperator's machinery runs it: inputs bound as
 DBFS or mounted paths (databricks_bind.py), ``@@name@@`` replaced by those paths, the statements of
-``Program.to_sql("spark", ...)`` written to a plan and run by adla_spark_job.py (uploaded as a
+``Program.to_sql("spark", ...)`` written to a plan and run by usql/spark_job.py (uploaded as a
 spark_python_task) as one Databricks run on a new job cluster; a retried task adopts its run; the
 outputs are verified and stored as a DatabricksStep's.
 
@@ -16,7 +16,6 @@ import hashlib
 import json
 import posixpath
 import re
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,11 @@ from airflow_mlpipe.definitions.databricks import DEFAULT_NODE_TYPE, DEFAULT_SPA
 from airflow_mlpipe.exceptions import StepFailedError
 from airflow_mlpipe.hooks.databricks import DBFS_BLOCK, DatabricksStepHook, dbfs_uri, fuse_path
 from airflow_mlpipe.operators.base import StepRun, operator_spec
-from airflow_mlpipe.operators.databricks import DatabricksStepOperator, _scratch, _task_key
+from airflow_mlpipe.operators.databricks import DatabricksStepOperator, _task_key
 from airflow_mlpipe.reuse.fingerprint import digest
+from airflow_mlpipe.usql import spark_job
 
-JOB_FILE = Path(__file__).with_name("adla_spark_job.py")  # uploaded as it is: the cluster runs it
+JOB_FILE = Path(spark_job.__file__)  # uploaded as it is: the cluster runs it
 PLAN_NAME = "usql_plan.json"
 SCRIPT_CONTEXT_LINES = 2
 
@@ -44,7 +44,7 @@ def spark_locations(path: str) -> dict[str, str]:
 
 
 def spark_plan(program: Any, tag: str | None = None) -> dict[str, Any]:
-    """What adla_spark_job.py runs: for each variant (``dbfs``, ``fuse``), the statements of the
+    """What usql/spark_job.py runs: for each variant (``dbfs``, ``fuse``), the statements of the
     compiled ``program`` (each with its U-SQL line when it is an OUTPUT) and each output's
     temporary directory and final file. Raises UsqlError for what Spark cannot run."""
     tag = tag or uuid.uuid4().hex[:8]
@@ -52,10 +52,9 @@ def spark_plan(program: Any, tag: str | None = None) -> dict[str, Any]:
     for variant in ("dbfs", "fuse"):
         paths = {p: spark_locations(p)[variant] for p in (*program.inputs, *program.outputs)}
         temps = {p: f"{paths[p]}.usql-{tag}.tmpdir" for p in program.outputs}
-        # Program._statements pairs each statement with its OUTPUT step (for the line); to_sql drops it
         statements = [
             {"sql": sql, "line": step.line if step else None, "output": step.path if step else None}
-            for sql, step in program._statements("spark", {**paths, **temps})
+            for sql, step in program.statements("spark", {**paths, **temps})
         ]
         outputs = [{"temp": temps[p], "target": paths[p]} for p in program.outputs]
         variants[variant] = {"statements": statements, "outputs": outputs}
@@ -147,12 +146,7 @@ class AdlaSparkStepOperator(DatabricksStepOperator):
         self, context: Any, hook: DatabricksStepHook, attempt: str, parameters: dict[str, Any]
     ) -> dict[str, Any]:
         """Stage the inputs, the job script and its plan of attempt ``attempt``."""
-        run = StepRun(workdir=_scratch(self.task_id), parameters=parameters)
-        try:
-            inputs = self.bind_inputs_remote(context, hook, attempt, run)
-        finally:
-            shutil.rmtree(run.workdir, ignore_errors=True)
-        outputs = self.bind_outputs_remote(hook, attempt)
+        inputs, outputs = self.bind_data(context, hook, attempt, parameters)
         locations = {**inputs, **{n: posixpath.join(o["folder"], n) for n, o in outputs.items()}}
         for name, value in sorted(locations.items()):
             self.log.info("@@%s@@ = %s", name, value)

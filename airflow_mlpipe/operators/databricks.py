@@ -158,16 +158,22 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
             return gen, None
         return gen, int(_read_small(hook, f"{root}/g{gen}/{RUN_ID_FILE}"))
 
-    def _plan(
+    def bind_data(
         self, context: Any, hook: DatabricksStepHook, attempt: str, parameters: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Stage the data and the source of attempt ``attempt``; what the run is given."""
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The inputs (staged or in place) and outputs (folders on DBFS) of attempt ``attempt``."""
         run = StepRun(workdir=_scratch(self.task_id), parameters=parameters)
         try:
             inputs = self.bind_inputs_remote(context, hook, attempt, run)
         finally:
             shutil.rmtree(run.workdir, ignore_errors=True)
-        outputs = self.bind_outputs_remote(hook, attempt)
+        return inputs, self.bind_outputs_remote(hook, attempt)
+
+    def _plan(
+        self, context: Any, hook: DatabricksStepHook, attempt: str, parameters: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Stage the data and the source of attempt ``attempt``; what the run is given."""
+        inputs, outputs = self.bind_data(context, hook, attempt, parameters)
         settings = self.step["settings"]
         task = dict(settings["task"])
         if "python_script_name" in task:

@@ -12,6 +12,7 @@ from airflow_mlpipe.usql import lower
 from airflow_mlpipe.usql.errors import UsqlError
 from airflow_mlpipe.usql.parser import parse
 from airflow_mlpipe.usql.plan import ExtractStep, OutputStep, QueryStep, Step
+from airflow_mlpipe.usql.spark_job import remove_dirs, single_file_outputs
 from airflow_mlpipe.usql.stmtbind import StatementBinder
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class Program:
             )
         return paths[path]
 
-    def _statements(self, dialect: str, paths: Mapping[str, str]) -> list[tuple[str, OutputStep | None]]:
+    def statements(self, dialect: str, paths: Mapping[str, str]) -> list[tuple[str, OutputStep | None]]:
+        """``to_sql``'s statements, each paired with the OUTPUT step it runs (None for the others)."""
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {DIALECTS}, not {dialect!r}")
         out: list[tuple[str, OutputStep | None]] = []
@@ -101,7 +103,7 @@ class Program:
         On Spark an output path is a directory holding one part file (Spark writes directories);
         run_spark turns it into the single file U-SQL writes.
         """
-        return [s for s, _ in self._statements(dialect, paths)]
+        return [s for s, _ in self.statements(dialect, paths)]
 
     def run_duckdb(self, paths: Mapping[str, str]) -> dict[str, int]:
         """Run in-process on DuckDB; outputs appear only when the whole script succeeded (as in U-SQL)."""
@@ -111,7 +113,7 @@ class Program:
         counts: dict[str, int] = {}
         con = duckdb.connect(":memory:")
         try:
-            for sql, step in self._statements("duckdb", {**paths, **temps}):
+            for sql, step in self.statements("duckdb", {**paths, **temps}):
                 if step is not None:
                     os.makedirs(os.path.dirname(os.path.abspath(temps[step.path])), exist_ok=True)
                 try:
@@ -135,45 +137,18 @@ class Program:
         tag = uuid.uuid4().hex[:8]
         temps = {p: f"{self._where(paths, p, 0)}.usql-{tag}.tmpdir" for p in self.outputs}
         counts: dict[str, int] = {}
-        jvm = spark.sparkContext._jvm
-        conf = spark.sparkContext._jsc.hadoopConfiguration()
-
-        def fs_path(p: str):
-            path = jvm.org.apache.hadoop.fs.Path(p)
-            return path.getFileSystem(conf), path
-
         try:
-            for sql, step in self._statements("spark", {**paths, **temps}):
+            for sql, step in self.statements("spark", {**paths, **temps}):
                 try:
                     if step is not None:
-                        counts[step.path] = int(
-                            spark.sql(f"SELECT count(*) FROM {lower.ident(step.view, 'spark')}").collect()[0][
-                                0
-                            ]
-                        )
+                        view = lower.ident(step.view, "spark")
+                        counts[step.path] = int(spark.sql(f"SELECT count(*) FROM {view}").collect()[0][0])
                     spark.sql(sql)
                 except Exception as e:  # Spark raises py4j / pyspark errors
                     raise _runtime_error(self.name, step, e) from None
-            for p, tmp in temps.items():
-                fs, src_dir = fs_path(tmp)
-                parts = [
-                    s.getPath() for s in fs.listStatus(src_dir) if s.getPath().getName().startswith("part-")
-                ]
-                fs_t, target = fs_path(paths[p])
-                if fs_t.exists(target):
-                    fs_t.delete(target, True)
-                if len(parts) == 1:
-                    fs.rename(parts[0], target)
-                    crc = jvm.org.apache.hadoop.fs.Path(target.getParent(), f".{target.getName()}.crc")
-                    if fs_t.exists(crc):  # the local filesystem's checksum file: not part of the output
-                        fs_t.delete(crc, False)
-                else:  # an empty result may have no part file
-                    fs_t.create(target, True).close()
+            single_file_outputs(spark, {tmp: paths[p] for p, tmp in temps.items()})
         finally:
-            for tmp in temps.values():
-                fs, path = fs_path(tmp)
-                if fs.exists(path):
-                    fs.delete(path, True)
+            remove_dirs(spark, list(temps.values()))
         return counts
 
 

@@ -149,7 +149,7 @@ def test_the_script_runs_as_one_databricks_run_and_leaves_one_file_per_output(ws
     assert ti.pushed["run_id"] == plan["run_id"]
     run = op.hook.get_run(plan["run_id"])
     (task,) = run["tasks"]
-    assert task["spark_python_task"]["python_file"].endswith("/source/adla_spark_job.py")
+    assert task["spark_python_task"]["python_file"].endswith("/source/spark_job.py")
     state = wait_for(op, plan["run_id"])
     assert state.is_successful, op.hook.task_run_output(plan["run_id"])
     stored = op.complete(context, {"run_state": state.to_json()}, plan, StepRun(tmp_path / "w", {}))
