@@ -16,7 +16,16 @@ DATASTORE_ONLY = ("recursive", "per_blob")
 YAML_KEYS = ("description", "recurrence", "pipeline_parameters", "wait_for_provisioning", "wait_timeout",
              "datastore_name", "polling_interval", "data_path_parameter_name", "continue_on_step_failure",
              "path_on_datastore")  # fmt: skip
-RECURRENCE_KEYS = ("frequency", "interval", "start_time", "time_zone", "hours", "minutes", "time_of_day", "week_days")
+RECURRENCE_KEYS = (
+    "frequency",
+    "interval",
+    "start_time",
+    "time_zone",
+    "hours",
+    "minutes",
+    "time_of_day",
+    "week_days",
+)
 
 
 def check_settings(
@@ -67,7 +76,9 @@ def check_settings(
             raise UserErrorException(f"{where}: {key} must be True or False, got {opts[key]!r}")
     cosf = args["continue_on_step_failure"]
     if cosf is not None and not isinstance(cosf, bool):
-        raise UserErrorException(f"{where}: continue_on_step_failure must be True, False or None, got {cosf!r}")
+        raise UserErrorException(
+            f"{where}: continue_on_step_failure must be True, False or None, got {cosf!r}"
+        )
     pipeline = _target_pipeline(registry, target)
     settings = {
         "name": name,
@@ -76,7 +87,11 @@ def check_settings(
         "pipeline_parameters": check_parameters(where, pipeline, args["pipeline_parameters"]),
         "continue_on_step_failure": cosf,
         **opts,
-        **_datastore_settings(workspace, where, pipeline, args) if datastore is not None else _no_datastore(),
+        **(
+            _datastore_settings(workspace, where, pipeline, args)
+            if datastore is not None
+            else _no_datastore()
+        ),
     }
     return settings
 
@@ -86,7 +101,9 @@ def _no_datastore() -> dict[str, Any]:
             "data_path_parameter_name": None, "path_on_datastore": None}  # fmt: skip
 
 
-def _datastore_settings(workspace: Any, where: str, pipeline: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+def _datastore_settings(
+    workspace: Any, where: str, pipeline: dict[str, Any], args: dict[str, Any]
+) -> dict[str, Any]:
     datastore = args["datastore"]
     name = datastore if isinstance(datastore, str) else getattr(datastore, "name", None)
     if not isinstance(name, str):
@@ -137,7 +154,9 @@ def check_parameters(where: str, pipeline: dict[str, Any], values: dict[str, Any
     if values is None:
         return {}
     if not isinstance(values, dict):
-        raise UserErrorException(f"{where}: pipeline_parameters must be a dict of name -> value, got {values!r}")
+        raise UserErrorException(
+            f"{where}: pipeline_parameters must be a dict of name -> value, got {values!r}"
+        )
     literal = {}
     for key, value in values.items():
         if key not in pipeline["parameters"]:
@@ -158,7 +177,11 @@ def check_parameters(where: str, pipeline: dict[str, Any], values: dict[str, Any
 
 
 def check_update(
-    workspace: Any, registry: ScheduleRegistry, record: dict[str, Any], args: dict[str, Any], options: dict[str, Any]
+    workspace: Any,
+    registry: ScheduleRegistry,
+    record: dict[str, Any],
+    args: dict[str, Any],
+    options: dict[str, Any],
 ) -> dict[str, Any]:
     """The record changes of ``Schedule.update`` (None arguments leave settings as they are)."""
     from airflow_mlpipe.definitions.schedule import ScheduleRecurrence

@@ -21,7 +21,6 @@ from typing import Any
 
 from airflow_mlpipe.client.auth import workspace_client, workspace_registry_root
 from airflow_mlpipe.client.rest import AirflowClient
-from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.registry.schedules import ScheduleRegistry
 
 log = logging.getLogger(__name__)
@@ -127,7 +126,9 @@ class Schedule:
         return Schedule._create(workspace, {"pipeline_endpoint_id": pipeline_endpoint_id}, locals(), options)
 
     @staticmethod
-    def _create(workspace: Any, target: dict[str, str], args: dict[str, Any], options: dict[str, Any]) -> Schedule:
+    def _create(
+        workspace: Any, target: dict[str, str], args: dict[str, Any], options: dict[str, Any]
+    ) -> Schedule:
         from airflow_mlpipe.client.schedule_checks import check_settings
 
         for private in ("_workflow_provider", "_service_endpoint"):
@@ -154,7 +155,7 @@ class Schedule:
                 timeout if wait else 0,
                 workspace_registry_root(self._workspace),
             )
-        except Exception as exc:  # noqa: BLE001 - not waiting: the DAG processor finds it at its next scan
+        except Exception as exc:
             if wait:
                 raise
             log.debug("schedule %s: not loaded yet (%s)", self.id, exc)
@@ -164,7 +165,9 @@ class Schedule:
     # --- lookups -----------------------------------------------------------------------------
 
     @staticmethod
-    def get(workspace: Any, id: str, _workflow_provider: Any = None, _service_endpoint: Any = None) -> Schedule:
+    def get(
+        workspace: Any, id: str, _workflow_provider: Any = None, _service_endpoint: Any = None
+    ) -> Schedule:
         return Schedule(workspace, _registry(workspace).get_schedule(id))
 
     @staticmethod
@@ -192,11 +195,15 @@ class Schedule:
         return Schedule.list(workspace, pipeline_id=pipeline_id)
 
     @staticmethod
-    def get_schedules_for_pipeline_endpoint_id(workspace: Any, pipeline_endpoint_id: str, **_: Any) -> list[Schedule]:
+    def get_schedules_for_pipeline_endpoint_id(
+        workspace: Any, pipeline_endpoint_id: str, **_: Any
+    ) -> list[Schedule]:
         return Schedule.list(workspace, pipeline_endpoint_id=pipeline_endpoint_id)
 
     @staticmethod
-    def load_yaml(workspace: Any, filename: str, _workflow_provider: Any = None, _service_endpoint: Any = None) -> dict[str, Any]:
+    def load_yaml(
+        workspace: Any, filename: str, _workflow_provider: Any = None, _service_endpoint: Any = None
+    ) -> dict[str, Any]:
         """v1's YAML form of a schedule's arguments: a dict for ``Schedule.create(**...)``."""
         from airflow_mlpipe.client.schedule_checks import load_yaml
 
@@ -256,9 +263,13 @@ class Schedule:
             {"dag_id_prefix_pattern": DAG_PREFIX, "run_id_pattern": f"schedule_{self.id[:8]}__"},
         )
         mine = [
-            r for r in found if ((r.get("conf") or {}).get(SUBMISSION_KEY) or {}).get("schedule_id") == self.id
+            r
+            for r in found
+            if ((r.get("conf") or {}).get(SUBMISSION_KEY) or {}).get("schedule_id") == self.id
         ]
-        mine.sort(key=lambda r: (r.get("run_after") or r.get("queued_at") or "", r["dag_run_id"]), reverse=True)
+        mine.sort(
+            key=lambda r: (r.get("run_after") or r.get("queued_at") or "", r["dag_run_id"]), reverse=True
+        )
         return [PipelineRun(self._workspace, r["dag_id"], r["dag_run_id"], self.client) for r in mine]
 
     def get_last_pipeline_run(self) -> Any:

@@ -51,13 +51,17 @@ def plan_runs(
     where = f"schedule {record['name']!r} ({record['id']})"
     target = registry.schedule_target(record)
     if record["datastore_name"] is not None and not changed:
-        raise UserErrorException(f"{where}: this run was not started by a change on datastore {record['datastore_name']!r}")
+        raise UserErrorException(
+            f"{where}: this run was not started by a change on datastore {record['datastore_name']!r}"
+        )
     batches: list[list[str]] = (
         [[p] for p in changed] if record["per_blob"] and changed else [list(changed or [])]
     )
     runs = []
     for index, batch in enumerate(batches):
-        run_id = f"schedule_{record['id'][:8]}__{schedule_run_id}" + (f"__{index}" if len(batches) > 1 else "")
+        run_id = f"schedule_{record['id'][:8]}__{schedule_run_id}" + (
+            f"__{index}" if len(batches) > 1 else ""
+        )
         context = TriggerContext(scheduled_time=scheduled_time, start_time=start_time, run_id=run_id)
         values = evaluate_parameters(record["pipeline_parameters"] or {}, context)
         if record["data_path_parameter_name"] and batch:

@@ -51,10 +51,10 @@ class ScheduleRegistry(PublishedRegistry):
     """Schedule records under one registry root, next to the published pipelines and endpoints."""
 
     @property
-    def schedules(self):  # noqa: ANN201 - a Path
+    def schedules(self):
         return self.root / "schedules"
 
-    def _path(self, schedule_id: str):  # noqa: ANN202
+    def _path(self, schedule_id: str):
         return self.schedules / f"{_check_id('schedule', schedule_id)}.json"
 
     def create_schedule(
@@ -147,11 +147,15 @@ def check_record(record: dict[str, Any]) -> None:
     if (record["recurrence"] is None) == (record["datastore_name"] is None):
         raise UserErrorException(f"{where}: give a recurrence or a datastore (exactly one)")
     if record["first_run"] not in FIRST_RUNS:
-        raise UserErrorException(f"{where}: first_run must be one of {FIRST_RUNS}, got {record['first_run']!r}")
+        raise UserErrorException(
+            f"{where}: first_run must be one of {FIRST_RUNS}, got {record['first_run']!r}"
+        )
     interval = record["polling_interval"]
     if record["datastore_name"] is not None and (
         isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0
     ):
-        raise UserErrorException(f"{where}: polling_interval must be a number of minutes above 0, got {interval!r}")
+        raise UserErrorException(
+            f"{where}: polling_interval must be a number of minutes above 0, got {interval!r}"
+        )
     if not isinstance(record["pipeline_parameters"] or {}, dict):
         raise UserErrorException(f"{where}: pipeline_parameters must be a dict")
