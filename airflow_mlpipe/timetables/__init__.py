@@ -3,12 +3,16 @@
 ``timetable_for(spec, now=created)`` returns Airflow's ``CronTriggerTimetable`` when a cron
 expression has exactly the recurrence's slots, else this package's ``RecurrenceTimetable``
 (registered through the plugin: ``timetables = TIMETABLES``). Use it as
-``DAG(schedule=timetable_for(spec, now=created), start_date=None, catchup=False)``.
+``DAG(schedule=timetable_for(spec, now=created), start_date=dag_start_date(spec, now=created),
+catchup=False)``: the start_date is the first run v1's rules give; Airflow's cron timetable
+needs it (with catchup=False and no start_date it would run the latest past slot at once),
+``RecurrenceTimetable`` applies the rules itself. ``created`` is the schedule's stored creation
+(or last recurrence update) time, the same at every parse.
 
 Slots (v1's docs: the recurrence counts from start_time; hours/minutes/week_days pick the times):
 - Minute, Hour: ``start + k * interval`` in elapsed time (a DST change does not stretch a step).
-- Day, Week, Month: periods of ``interval`` days / 7-day weeks / months counted from the start
-  date; times are wall-clock in ``time_zone``: ``time_of_day`` or ``hours`` x ``minutes``
+- Day, Week, Month: periods of ``interval`` days / calendar weeks (Monday first, as RFC 5545)
+  / months counted from the start date; slots before the start are not run; times are wall-clock in ``time_zone``: ``time_of_day`` or ``hours`` x ``minutes``
   (a missing list takes the start's hour/minute), ``week_days`` (default: the start's weekday).
   A monthly recurrence from Jan 31 runs Feb 28 (29), Mar 31, Apr 30: the start's day, or the
   month's last day when the month is shorter.
@@ -35,7 +39,12 @@ catchup is off), so its phase drifts from start_time, and its first run is immed
 
 from __future__ import annotations
 
-from airflow_mlpipe.timetables.mapping import cron_expression, describe_timetable, timetable_for
+from airflow_mlpipe.timetables.mapping import (
+    cron_expression,
+    dag_start_date,
+    describe_timetable,
+    timetable_for,
+)
 from airflow_mlpipe.timetables.recurrence import Recurrence, Slots
 from airflow_mlpipe.timetables.timetable import RecurrenceTimetable
 
@@ -47,6 +56,7 @@ __all__ = [
     "RecurrenceTimetable",
     "Slots",
     "cron_expression",
+    "dag_start_date",
     "describe_timetable",
     "timetable_for",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+import pendulum
+
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.timetables.recurrence import Recurrence, Slots
 from airflow_mlpipe.timetables.timetable import FIRST_RUN_MODES, RecurrenceTimetable, creation_time
@@ -62,29 +64,43 @@ def cron_expression(rec: Recurrence, slots: Slots, year: int) -> str | None:
 def timetable_for(
     recurrence: dict[str, Any], *, first_run: str = "next_slot", now: dt.datetime | None = None
 ) -> BaseTimetable | CoreTimetable:
-    """The timetable for a schedule's recurrence spec (for ``DAG(schedule=...)``, catchup=False).
+    """The timetable for a schedule's recurrence spec.
+
+    Use it as ``DAG(schedule=timetable_for(spec, now=created), catchup=False,
+    start_date=dag_start_date(spec, now=created))``: Airflow's cron timetable needs that start_date
+    to follow v1's first-run rules (without one, catchup=False runs the latest past slot at once).
 
     :param recurrence: the recurrence spec dict (issue 15's format).
     :param first_run: ``"next_slot"`` (default) or ``"immediately"`` (v1's extra run at creation).
     :param now: the schedule's creation (or last recurrence update) time; pass the stored value at
         every parse: it anchors a recurrence without start_time and picks the first run.
-    :returns: ``airflow.sdk.CronTriggerTimetable`` when cron says the recurrence exactly and the
-        first run is simply the next slot, else a ``RecurrenceTimetable``.
+    :returns: ``airflow.sdk.CronTriggerTimetable`` when cron has exactly the recurrence's slots,
+        else a ``RecurrenceTimetable``.
     """
     from airflow.sdk import CronTriggerTimetable
 
-    if first_run not in FIRST_RUN_MODES:
-        raise UserErrorException(f"first_run={first_run!r} is invalid: use one of {list(FIRST_RUN_MODES)}")
-    rec = Recurrence.from_spec(recurrence)
-    created = creation_time(now)
-    table = RecurrenceTimetable(rec.to_spec(), created=created, first_run=first_run)
-    start = rec.start
-    if first_run == "next_slot" and (start is None or start <= created):
-        # the first run is the next slot after now: exactly what CronTriggerTimetable does
-        cron = cron_expression(rec, table.slots, created.year)
+    table = _recurrence_timetable(recurrence, first_run, now)
+    if first_run == "next_slot":  # v1's immediate run is no cron slot
+        rec = table.recurrence
+        cron = cron_expression(rec, table.slots, table.created.year)
         if cron is not None:
             return CronTriggerTimetable(cron, timezone=rec.time_zone)
     return table
+
+
+def dag_start_date(
+    recurrence: dict[str, Any], *, first_run: str = "next_slot", now: dt.datetime | None = None
+) -> pendulum.DateTime:
+    """The schedule DAG's ``start_date``: the first run v1's rules give (a slot, or the creation time)."""
+    return _recurrence_timetable(recurrence, first_run, now).first_run_at.in_timezone("UTC")
+
+
+def _recurrence_timetable(
+    recurrence: dict[str, Any], first_run: str, now: dt.datetime | None
+) -> RecurrenceTimetable:
+    if first_run not in FIRST_RUN_MODES:
+        raise UserErrorException(f"first_run={first_run!r} is invalid: use one of {list(FIRST_RUN_MODES)}")
+    return RecurrenceTimetable(recurrence, created=creation_time(now), first_run=first_run)
 
 
 def describe_timetable(timetable: BaseTimetable | CoreTimetable) -> str:

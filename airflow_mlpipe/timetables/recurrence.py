@@ -204,8 +204,8 @@ class Slots:
         n, start = self.rec.interval, self.anchor.date()
         if self.rec.frequency == "Day":
             return [start + dt.timedelta(days=k * n)]
-        if self.rec.frequency == "Week":
-            first = start + dt.timedelta(days=7 * k * n)
+        if self.rec.frequency == "Week":  # calendar weeks from Monday (RFC 5545's default WKST)
+            first = start - dt.timedelta(days=start.weekday()) + dt.timedelta(days=7 * k * n)
             days = (first + dt.timedelta(days=i) for i in range(7))
             return [d for d in days if d.weekday() in self.weekdays]
         months = start.year * 12 + start.month - 1 + k * n
@@ -218,8 +218,10 @@ class Slots:
         if self.rec.frequency == "Month":
             months = (local.year - start.year) * 12 + local.month - start.month
             return max(months // self.rec.interval, 0)
-        span = self.rec.interval * (7 if self.rec.frequency == "Week" else 1)
-        return max((local - start).days // span, 0)
+        if self.rec.frequency == "Week":
+            monday = start - dt.timedelta(days=start.weekday())
+            return max((local - monday).days // (7 * self.rec.interval), 0)
+        return max((local - start).days // self.rec.interval, 0)
 
     def _period_slots(self, k: int) -> list[pendulum.DateTime]:
         slots = {
