@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.timetables.recurrence import Recurrence, Slots
-from airflow_mlpipe.timetables.timetable import FIRST_RUN_MODES, RecurrenceTimetable, creation_time
+from airflow_mlpipe.timetables.timetable import RecurrenceTimetable, creation_time
 
 if TYPE_CHECKING:
     from airflow.sdk.bases.timetable import BaseTimetable
@@ -98,8 +97,6 @@ def dag_start_date(
 def _recurrence_timetable(
     recurrence: dict[str, Any], first_run: str, now: dt.datetime | None
 ) -> RecurrenceTimetable:
-    if first_run not in FIRST_RUN_MODES:
-        raise UserErrorException(f"first_run={first_run!r} is invalid: use one of {list(FIRST_RUN_MODES)}")
     return RecurrenceTimetable(recurrence, created=creation_time(now), first_run=first_run)
 
 
