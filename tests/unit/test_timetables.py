@@ -262,7 +262,18 @@ def test_next_runs_table(recurrence, after, expected, kind):
 
 @pytest.mark.parametrize("recurrence", [c[0] for c in CASES if c[3] is CronTriggerTimetable])
 @pytest.mark.parametrize(
-    "after", ["2024-03-29T00:00", "2024-10-25T00:00", "2024-03-08T00:00", "2024-10-31T00:00"]
+    "after",
+    # the days before each change (Europe/Berlin, America/New_York), and an hour before it
+    [
+        "2024-03-29T00:00",
+        "2024-10-25T00:00",
+        "2024-03-08T00:00",
+        "2024-10-31T00:00",
+        "2024-03-31T00:30",
+        "2024-10-27T00:30",
+        "2024-03-10T00:30",
+        "2024-11-03T00:30",
+    ],
 )
 def test_cron_and_recurrence_timetable_agree_across_dst(recurrence, after):
     """Where cron is used, our own slot arithmetic gives the very same runs (DST weeks included)."""
