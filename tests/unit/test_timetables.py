@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import textwrap
 
 import pendulum
 import pytest
@@ -492,31 +491,14 @@ def test_descriptions():
 
 
 @pytest.fixture
-def mlpipe_timetables_plugin(tmp_path, monkeypatch):
-    """A test-only plugin (the package's plugin does not list the timetables yet) in a plugins folder."""
-    from airflow import plugins_manager, settings
+def mlpipe_timetables_plugin():
+    """The package's own plugin (entry point ``airflow.plugins``) registers RecurrenceTimetable."""
+    from airflow import plugins_manager
 
-    folder = tmp_path / "plugins"
-    folder.mkdir()
-    (folder / "mlpipe_test_timetables.py").write_text(
-        textwrap.dedent(
-            """
-            from airflow.plugins_manager import AirflowPlugin
-            from airflow_mlpipe.timetables import TIMETABLES
-
-            class MlpipeTestTimetables(AirflowPlugin):
-                name = "mlpipe_test_timetables"
-                timetables = TIMETABLES
-            """
-        )
-    )
-    monkeypatch.setattr(settings, "PLUGINS_FOLDER", str(folder))
-    caches = (plugins_manager._get_plugins, plugins_manager.get_timetables_plugins)
-    for cache in caches:
+    for cache in (plugins_manager._get_plugins, plugins_manager.get_timetables_plugins):
         cache.cache_clear()
-    yield
-    for cache in caches:
-        cache.cache_clear()
+    registered = plugins_manager.get_timetables_plugins()
+    assert registered["airflow_mlpipe.timetables.timetable.RecurrenceTimetable"] is RecurrenceTimetable
 
 
 ROUND_TRIP = [
