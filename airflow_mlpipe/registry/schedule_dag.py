@@ -22,9 +22,25 @@ def schedule_tag(record: dict[str, Any]) -> str:
     """A DAG tag naming the record's version, so a client can wait until Airflow has it."""
     from airflow_mlpipe.reuse.fingerprint import digest
 
-    keys = ("recurrence", "datastore", "datastore_name", "path_on_datastore", "polling_interval", "recursive",
+    keys = ("recurrence", "anchored", "datastore", "datastore_name", "path_on_datastore", "polling_interval", "recursive",
             "first_run", "catchup", "status", "name")  # fmt: skip
     return f"mlpipe-schedule-{digest({k: record.get(k) for k in keys})[:16]}"
+
+
+def anchor(record: dict[str, Any]) -> datetime:
+    """When the schedule's recurrence was set (created or last changed): v1's recurrences count
+    from it, the same at every parse."""
+    return datetime.fromtimestamp(record.get("anchored") or record["created"], tz=timezone.utc).replace(
+        microsecond=0
+    )
+
+
+def start_date(record: dict[str, Any]) -> datetime:
+    if record["recurrence"] is not None:
+        from airflow_mlpipe.timetables import dag_start_date
+
+        return dag_start_date(record["recurrence"], first_run=record["first_run"], now=anchor(record))
+    return anchor(record)
 
 
 def when(record: dict[str, Any]) -> Any:
@@ -32,7 +48,7 @@ def when(record: dict[str, Any]) -> Any:
     if record["recurrence"] is not None:
         from airflow_mlpipe.timetables import timetable_for
 
-        return timetable_for(record["recurrence"], first_run=record["first_run"])
+        return timetable_for(record["recurrence"], first_run=record["first_run"], now=anchor(record))
     from airflow_mlpipe.triggers.datastore import datastore_asset
 
     return [
@@ -52,11 +68,10 @@ def schedule_dag(record: dict[str, Any], registry_root: str | None = None) -> An
 
     from airflow_mlpipe.registry.schedule_run import SchedulePlanOperator
 
-    start = datetime.fromtimestamp(record["created"], tz=timezone.utc).replace(microsecond=0)
     with DAG(
         record["dag_id"],
         schedule=when(record),
-        start_date=start,
+        start_date=start_date(record),
         catchup=bool(record["catchup"]),
         is_paused_upon_creation=record["status"] != "Active",
         dag_display_name=f"{record['name']} (schedule)",

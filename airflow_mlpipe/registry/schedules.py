@@ -78,6 +78,7 @@ class ScheduleRegistry(PublishedRegistry):
             "status": "Active",
             "created": now,
             "updated": now,
+            "anchored": now,  # when the recurrence was set: its slots count from here
             **{key: settings.get(key) for key in SETTINGS},
         }
         check_record(record)
@@ -119,6 +120,8 @@ class ScheduleRegistry(PublishedRegistry):
             record = self.get_schedule(schedule_id)
             record.update(changes)
             record["updated"] = time.time()
+            if "recurrence" in changes:
+                record["anchored"] = record["updated"]
             check_record(record)
             write_json_atomic(self._path(record["id"]), record)
         return record
