@@ -54,10 +54,11 @@ def when(record: dict[str, Any]) -> Any:
     return [
         datastore_asset(
             record["id"],
-            record["datastore"],
+            record["datastore_name"],
             record["path_on_datastore"] or "",
             float(record["polling_interval"]),
             bool(record["recursive"]),
+            spec=record["datastore"],
         )
     ]
 

@@ -17,7 +17,6 @@ This module sits in the registry layer (it reads registry records), not in opera
 
 from __future__ import annotations
 
-import posixpath
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,11 +29,12 @@ from airflow_mlpipe.registry.submission import SUBMISSION_KEY, build_conf, split
 RUN_SOURCE = "Schedule"
 
 
-def common_folder(paths: list[str]) -> str:
-    """The deepest folder holding every path ("" for the datastore's root)."""
-    if len(paths) == 1:
-        return paths[0]
-    return posixpath.commonpath([posixpath.dirname(p.strip("/")) or "." for p in paths]).strip(".")
+def data_path_of(paths: list[str]) -> str:
+    """What ``data_path_parameter_name`` receives: the changed file, or the deepest folder that
+    holds every changed path ("" for the datastore's root)."""
+    from airflow_mlpipe.storage.watch import common_folder
+
+    return paths[0] if len(paths) == 1 else common_folder(paths)
 
 
 def plan_runs(
@@ -67,7 +67,7 @@ def plan_runs(
         if record["data_path_parameter_name"] and batch:
             values[record["data_path_parameter_name"]] = {
                 "datastore": record["datastore_name"],
-                "path": common_folder(batch),
+                "path": data_path_of(batch),
             }
         params, data_paths, datasets = split_assignments(target, values)
         try:

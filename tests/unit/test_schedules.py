@@ -21,7 +21,7 @@ from airflow_mlpipe import (
 from airflow_mlpipe.client.schedule_checks import check_settings, check_update, load_yaml
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.registry.published import NotFoundError
-from airflow_mlpipe.registry.schedule_run import common_folder, plan_runs
+from airflow_mlpipe.registry.schedule_run import data_path_of, plan_runs
 from airflow_mlpipe.registry.schedules import ScheduleRegistry
 from airflow_mlpipe.registry.submission import SUBMISSION_KEY
 
@@ -276,5 +276,25 @@ def test_an_endpoint_schedule_follows_the_default_version_at_each_run(ws, regist
         (["a", "b/c"], ""),
     ],
 )
-def test_common_folder(paths, folder):
-    assert common_folder(paths) == folder
+def test_the_data_path_is_the_file_or_the_folder_of_all(paths, folder):
+    assert data_path_of(paths) == folder
+
+
+def test_a_recurrence_schedule_is_a_dag_that_plans_then_submits(ws, registry, pipeline):
+    import json
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from airflow_mlpipe.registry.dagfile import registry_dags
+
+    every_3_days = ScheduleRecurrence(frequency="Day", interval=3, start_time="2026-01-01T09:00:00")
+    record = registry.create_schedule({"pipeline_id": pipeline["id"]}, "exp",
+                                      settings(ws, registry, pipeline, recurrence=every_3_days))  # fmt: skip
+    dags = registry_dags(registry.root)
+    dag = dags[f"mlpipe_registry_{record['dag_id']}"]
+    assert set(dag.task_dict) == {"plan", "submit"} and dag.catchup is False
+    assert type(dag.timetable).__name__ == "RecurrenceTimetable" and "every 3 days" in dag.timetable.summary
+    restored = DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag))))
+    assert restored.timetable == dag.timetable
+    registry.update_schedule(record["id"], {"status": "Disabled"})
+    assert registry_dags(registry.root)[f"mlpipe_registry_{record['dag_id']}"].is_paused_upon_creation is True
