@@ -277,8 +277,8 @@ class EntraEmulator:
         }
 
     def instance_discovery(self, authorization_endpoint: str) -> dict[str, Any]:
-        endpoint = urlparse(authorization_endpoint)
-        if endpoint.netloc != self.authority:
+        endpoint = urlparse(authorization_endpoint)  # MSAL sends the host without the port
+        if endpoint.hostname not in ("127.0.0.1", "localhost"):
             raise _Refused(
                 400,
                 "invalid_instance",
