@@ -7,7 +7,7 @@ scripts read and write), comes from the workspace config's ``adla`` section::
 
     "adla": {"<ADLA account name>": {"conn_id": "<an Airflow connection>", "datastore": "<datastore name>"}}
 
-The connection (see hooks/adla.py) holds the endpoint and the credentials.
+The connection (see hooks/adla.py; its credentials, hooks/adla_auth.py) holds the endpoint and the credentials.
 """
 
 from __future__ import annotations

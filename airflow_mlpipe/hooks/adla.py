@@ -7,13 +7,11 @@ connection says where and how:
 - ``host``: the job endpoint (``https://{account}.azuredatalakeanalyticsjobs...`` or
   ``http://127.0.0.1:PORT`` for the local service; ``schema``/``port`` complete a bare host). With no
   host, ``extra.account_name`` gives ``https://{account}.azuredatalakeanalytics.net``.
-- credentials, as the Microsoft Azure provider takes them: ``login`` (client id) + ``password``
-  (client secret) + ``extra.tenant_id`` for a service principal; ``password`` alone is a bearer token
-  (the local service); neither uses the provider's DefaultAzureCredential (managed identity,
-  workload identity, environment).
+- credentials (service principal, bearer token or DefaultAzureCredential; authority extras; the
+  token cache): hooks/adla_auth.py, whose AdlaCredentials the hook holds.
 
 All traffic goes through ``_request`` / ``_a_request``: retries with tenacity (connection errors,
-timeouts, 5xx, 429), one error mapping to AdlaApiError.
+timeouts, 5xx, 429), one error mapping to AdlaApiError (AdlaAuthError when Entra gives no token).
 """
 
 from __future__ import annotations
@@ -26,10 +24,12 @@ import requests
 import tenacity
 from airflow.sdk import BaseHook
 
-__all__ = ["API_VERSION", "AdlaApiError", "AdlaHook", "JobState", "job_errors"]
+from airflow_mlpipe.hooks.adla_auth import SCOPE as SCOPE  # re-exported: the token audience
+from airflow_mlpipe.hooks.adla_auth import AdlaCredentials
+
+__all__ = ["API_VERSION", "AdlaApiError", "AdlaAuthError", "AdlaHook", "JobState", "job_errors"]
 
 API_VERSION = "2016-11-01"
-SCOPE = "https://datalake.azure.net/.default"  # the ADLA data plane's token audience
 CREATE_JOB = ("PUT", "jobs/{job_id}")
 GET_JOB = ("GET", "jobs/{job_id}")
 CANCEL_JOB = ("POST", "jobs/{job_id}/CancelJob")
@@ -62,6 +62,25 @@ class AdlaApiError(Exception):
     @property
     def retryable(self) -> bool:
         return self.status is None or self.status in RETRY_STATUS
+
+
+class AdlaAuthError(AdlaApiError):
+    """Microsoft Entra ID (or the default credential chain) gave no token for the connection: which
+    connection, Entra's error code (``AADSTS...``) and what to fix; never the secret. Retried only
+    when Entra could not be reached."""
+
+    def __init__(
+        self, conn_id: str, code: str, message: str, status: int | None = None, unreachable: bool = False
+    ):
+        Exception.__init__(
+            self, f"Airflow connection {conn_id!r}: no Microsoft Entra ID token for ADLA: {code}: {message}"
+        )
+        self.status, self.code, self.message, self.conn_id = status, code, message, conn_id
+        self.unreachable = unreachable
+
+    @property
+    def retryable(self) -> bool:
+        return self.unreachable
 
 
 @dataclass
@@ -136,7 +155,7 @@ class AdlaHook(BaseHook):
         self.retry_limit = retry_limit
         self.retry_delay = retry_delay
         self._conn: Any = None
-        self._credential: Any = None
+        self._credentials: AdlaCredentials | None = None  # built with the connection; keeps the token
         self._session = requests.Session()
 
     # --- connection ------------------------------------------------------------------------
@@ -164,35 +183,12 @@ class AdlaHook(BaseHook):
         scheme = conn.schema or "https"
         return f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
 
-    def _auth_header(self) -> dict[str, str]:
-        conn = self.conn
-        if conn.password and not conn.login:
-            return {"Authorization": f"Bearer {conn.password}"}
-        if self._credential is None:
-            self._credential = self._sync_credential()
-        return {"Authorization": f"Bearer {self._credential.get_token(SCOPE).token}"}
-
-    def _sync_credential(self) -> Any:
-        conn, extra = self.conn, self.conn.extra_dejson
-        if conn.login:
-            from azure.identity import ClientSecretCredential
-
-            return ClientSecretCredential(self._tenant(), conn.login, conn.password or "")
-        from airflow.providers.microsoft.azure.utils import get_sync_default_azure_credential
-
-        return get_sync_default_azure_credential(
-            managed_identity_client_id=extra.get("managed_identity_client_id"),
-            workload_identity_tenant_id=extra.get("workload_identity_tenant_id"),
-        )
-
-    def _tenant(self) -> str:
-        tenant = self.conn.extra_dejson.get("tenant_id")
-        if not tenant:
-            raise ValueError(
-                f"Airflow connection {self.adla_conn_id!r}: a service principal (login = client id) needs "
-                "extra 'tenant_id'"
-            )
-        return str(tenant)
+    @property
+    def _auth(self) -> AdlaCredentials:
+        """The connection's Entra sign-in (hooks/adla_auth.py), one per hook so its token is kept."""
+        if self._credentials is None:
+            self._credentials = AdlaCredentials(self.adla_conn_id, self.conn_type, self.conn)
+        return self._credentials
 
     # --- the one request method ------------------------------------------------------------
 
@@ -215,7 +211,7 @@ class AdlaHook(BaseHook):
                         self.base_url + path,
                         params={"api-version": API_VERSION},
                         json=body,
-                        headers=self._auth_header(),
+                        headers=self._auth.header(),
                         timeout=TIMEOUT,
                     )
                 except (requests.ConnectionError, requests.Timeout) as exc:
@@ -293,7 +289,7 @@ class AdlaHook(BaseHook):
         url = await self._a_base_url()
         async for attempt in retrying:
             with attempt:
-                headers = await self._a_auth_header()
+                headers = await self._auth.a_header()
                 timeout = aiohttp.ClientTimeout(total=TIMEOUT)
                 async with aiohttp.ClientSession(timeout=timeout) as session:
                     async with session.request(
@@ -309,26 +305,6 @@ class AdlaHook(BaseHook):
         if self._conn is None:
             self._conn = await self.aget_connection(self.adla_conn_id)
         return self.base_url
-
-    async def _a_auth_header(self) -> dict[str, str]:
-        conn = self.conn
-        if conn.password and not conn.login:
-            return {"Authorization": f"Bearer {conn.password}"}
-        extra = conn.extra_dejson
-        if conn.login:
-            from azure.identity.aio import ClientSecretCredential
-
-            credential: Any = ClientSecretCredential(self._tenant(), conn.login, conn.password or "")
-        else:
-            from airflow.providers.microsoft.azure.utils import get_async_default_azure_credential
-
-            credential = get_async_default_azure_credential(
-                managed_identity_client_id=extra.get("managed_identity_client_id"),
-                workload_identity_tenant_id=extra.get("workload_identity_tenant_id"),
-            )
-        async with credential:
-            token = await credential.get_token(SCOPE)
-        return {"Authorization": f"Bearer {token.token}"}
 
 
 def _api_error(status: int, text: str, method: str, path: str) -> AdlaApiError:
