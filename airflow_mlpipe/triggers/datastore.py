@@ -26,10 +26,12 @@ Cursor and delivery (a triggerer restart neither loses nor repeats a change):
 - On Airflow >= 3.3 the trigger runs in the triggerer's shared-stream *ack mode*: the listing is a
   producer whose ``advance`` is called only after the event was stored in the metadata database,
   and only then is the cursor committed. A triggerer that dies before that commit lists again from
-  the old cursor and offers the same change set again, with the same ``event_id`` (a hash of the
-  paths and their etags): delivery is at least once, and a repeat is recognisable.
-  ``change_events`` drops repeats within one run; the window for a repeat across runs is the one
-  state-sync round (about a second) between the event being stored and the cursor commit.
+  the old cursor and offers those changes again: delivery is at least once. Offered unchanged, the
+  batch keeps its ``event_id`` (a hash of the paths and their etags), so a repeat is recognisable
+  (``change_events`` drops repeats within one run); if more files changed meanwhile, the repeat is a
+  larger batch with a new id. The window for a repeat is the one state-sync round (about a second)
+  between the event being stored and the cursor commit; an event Airflow did not store (the
+  triggerer died first, or it was not confirmed) is offered again, never lost.
 - Without ack mode (``run()``, older Airflow), the cursor is committed when the triggerer asks for
   the next event, i.e. after it took this one into its outbound queue: a crash in the second before
   the queue is flushed can lose that event.

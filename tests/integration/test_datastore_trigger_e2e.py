@@ -24,7 +24,7 @@ from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port, pi
 pytestmark = pytest.mark.integration
 
 DAG_ID, BLOB_DAG_ID = "watch_local", "watch_blob"
-INTERVAL, BLOB_INTERVAL = 0.05, 0.1  # minutes: a listing every 3 s, every 6 s
+INTERVAL, BLOB_INTERVAL = 0.05, 0.2  # minutes: a listing every 3 s, every 12 s
 DAG_FILE = f'''
 import os
 from datetime import datetime
@@ -188,7 +188,7 @@ def test_blob_batches_start_one_run_each(watched_deployment, azurite_conn, monke
     until(lambda: cursor(dep, "mlpipe_schedule_iblob"), "the blob watch's baseline", poll=0.2)
 
     def upload(names: list[str], content: str) -> None:
-        """Blob has no atomic multi-file write: uploads take ~0.1 s of the 6 s polling window."""
+        """Blob has no atomic multi-file write: five uploads take ~0.1 s of the 12 s polling window."""
         for name in names:
             src.write_text(f"{name} {content}")
             blob.upload_file(src, f"in/{name}")

@@ -243,6 +243,16 @@ async def stop(task: asyncio.Future) -> None:
         await task
 
 
+async def take_baseline(trigger: DatastoreChangeTrigger, cursor: DatastoreCursor) -> None:
+    """Run a watch until its baseline is committed, then stop it: changes made before the next
+    instance starts all fall in that instance's first window (no timing involved)."""
+    gen = trigger.run()
+    first = asyncio.ensure_future(gen.__anext__())
+    await until(cursor.load, "the baseline cursor")
+    await stop(first)
+    await gen.aclose()
+
+
 def committed(store, watch_id: str = "w1"):
     return DatastoreCursor(store, watch_id).load()
 
@@ -349,15 +359,13 @@ def test_run_on_blob_batches_a_window(azurite_conn, monkeypatch, tmp_path):
         )  # fmt: skip
 
     async def scenario():
-        gen = trigger().run()
-        first = asyncio.ensure_future(gen.__anext__())
-        await until(lambda: DatastoreCursor(blob, "blob1").load(), "the baseline cursor")
-        # written right after the baseline listing, well inside the 3 s window
+        await take_baseline(trigger(), DatastoreCursor(blob, "blob1"))
         for name in ("c.txt", "a.txt", "b.txt"):
             src.write_text(name)
             blob.upload_file(src, f"in/{name}")
         blob.upload_file(src, "in/sub/nested.txt")
-        event = (await asyncio.wait_for(first, 60)).payload
+        gen = trigger().run()
+        event = (await asyncio.wait_for(gen.__anext__(), 60)).payload
         assert event["paths"] == ["in/a.txt", "in/b.txt", "in/c.txt"]
         assert event["common_folder"] == "in"
         resumed = asyncio.ensure_future(gen.__anext__())
@@ -371,3 +379,49 @@ def test_run_on_blob_batches_a_window(azurite_conn, monkeypatch, tmp_path):
         await gen.aclose()
 
     asyncio.run(scenario())
+
+
+# --- ADLS Gen2 through the DFS emulator ----------------------------------------------------------
+
+
+def test_run_on_adls_gen2_batches_a_window(tmp_path, monkeypatch):
+    import base64
+
+    from storage_emulators.dfs import start_dfs_emulator
+
+    from airflow_mlpipe.storage.adls import AdlsGen2Store
+
+    key = base64.b64encode(b"emulator-account-key-for-tests-only-0123456789").decode()
+    emu = start_dfs_emulator(tmp_path / "dfs", key, account="devaccount", page_size=2)
+    try:
+        conn = {"conn_type": "adls", "host": "devaccount", "password": key, "extra": {"account_url": emu.url}}
+        monkeypatch.setenv("AIRFLOW_CONN_LAKE", json.dumps(conn))
+        lake, src = AdlsGen2Store("lake", "data", name="lake"), tmp_path / "f.txt"
+
+        def write(path: str, text: str) -> None:
+            src.write_text(text)
+            lake.upload_file(src, path)
+
+        write("in/existing.csv", "old")
+
+        def trigger():
+            return DatastoreChangeTrigger(
+                "lake", "in", INTERVAL, watch_id="adls1", store_type="azure_data_lake_gen2",
+                location="data", conn_id="lake", cursor="datastore",
+            )  # fmt: skip
+
+        async def scenario():
+            await take_baseline(trigger(), DatastoreCursor(lake, "adls1"))
+            for name in ("b.csv", "a.csv", "c.csv"):
+                write(f"in/{name}", name)
+            write("in/sub/nested.csv", "x")
+            write("in/existing.csv", "new content")
+            gen = trigger().run()
+            event = (await asyncio.wait_for(gen.__anext__(), 60)).payload
+            assert event["paths"] == ["in/a.csv", "in/b.csv", "in/c.csv", "in/existing.csv"]
+            assert event["modified"] == ["in/existing.csv"]
+            await gen.aclose()
+
+        asyncio.run(scenario())
+    finally:
+        emu.stop()
