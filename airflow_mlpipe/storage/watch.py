@@ -4,7 +4,10 @@ Pure logic over ``Store.list`` (no Airflow import), shared by the datastore-chan
 (triggers/datastore.py) and its tests. A *listing* maps each watched file's path to its etag; a
 *cursor* is the last listing the watcher committed, plus the id of the last event it emitted:
 
-    {"version": 1, "listing": {path: etag}, "last_event_id": str | None, "generation": int}
+    {"version": 1, "listing": {path: etag}, "last_event_id": str | None, "generation": int,
+     "scope": what was watched (store, path, recursive)}
+
+A cursor of another scope (the schedule now watches another path) is ignored: a new baseline.
 
 ``ChangeWatch`` turns successive listings into at most one batch event per poll: every file added
 or modified (new etag) since the previous listing, sorted, with their common folder. Deleted files
@@ -117,13 +120,17 @@ class ChangeWatch:
     older generation is never committed (it may hold changes whose event was lost).
     """
 
-    def __init__(self, watch_id: str, datastore: str, path: str, cursor: dict[str, Any] | None):
-        self.watch_id, self.datastore, self.path = watch_id, datastore, path
+    def __init__(
+        self, watch_id: str, datastore: str, path: str, cursor: dict[str, Any] | None, scope: str = ""
+    ):
+        self.watch_id, self.datastore, self.path, self.scope = watch_id, datastore, path, scope
         if cursor is not None and cursor.get("version") != CURSOR_VERSION:
             raise DatastoreError(
                 f"watch {watch_id!r}: stored cursor has version {cursor.get('version')!r}, expected "
                 f"{CURSOR_VERSION}; delete it to start from a new baseline"
             )
+        if cursor is not None and cursor.get("scope", "") != scope:
+            cursor = None  # the watch now looks elsewhere (an updated schedule): a new baseline
         self.committed = cursor
         self.generation = int(cursor.get("generation", 0)) if cursor else 0
         self.seen: dict[str, str] | None = dict(cursor["listing"]) if cursor else None
@@ -134,6 +141,7 @@ class ChangeWatch:
             "listing": dict(listing),
             "last_event_id": event_id,
             "generation": self.generation,
+            "scope": self.scope,
         }
 
     def step(self, listing: dict[str, str]) -> Step:

@@ -123,7 +123,8 @@ class DatastoreWatch:
 
     async def open(self) -> DatastoreWatch:
         t = self.trigger
-        self.state = ChangeWatch(t.watch_id, t.datastore, t.path, await self.cursor_store.load())
+        scope = f"{t.store_type}:{t.location}:{t.path}:{'recursive' if t.recursive else 'children'}"
+        self.state = ChangeWatch(t.watch_id, t.datastore, t.path, await self.cursor_store.load(), scope)
         return self
 
     async def poll(self) -> Step:

@@ -147,6 +147,19 @@ def test_rollback_offers_the_changes_again_and_drops_stale_cursors(store):
     assert lost.payload["event_id"] != redo.payload["event_id"]
 
 
+def test_a_cursor_of_another_scope_is_a_new_baseline(store):
+    root = Path(store.root)
+    put(root, "in/a.csv", "1")
+    put(root, "other/b.csv", "2")
+    old = ChangeWatch("s1", "lake", "in", None, scope="local:in")
+    saved = watch_step(old, store).cursor
+    moved = ChangeWatch("s1", "lake", "other", saved, scope="local:other")  # the schedule was updated
+    assert moved.step(take_listing(store, "other")).payload is None  # b.csv existed: baseline
+    same = ChangeWatch("s1", "lake", "in", saved, scope="local:in")
+    put(root, "in/c.csv", "3")
+    assert same.step(take_listing(store, "in")).payload["paths"] == ["in/c.csv"]
+
+
 def test_common_folder_and_diff():
     assert common_folder(["a/b/c.csv", "a/b/d/e.csv"]) == "a/b"
     assert common_folder(["a/x.csv", "b/y.csv"]) == ""
