@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -240,14 +239,17 @@ def local_trigger(store: LocalStore, watch_id: str = "w1", path: str = "in") -> 
 
 
 async def until(check, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
+    """``check()``'s first truthy value, looked for every 0.1 s on the running loop."""
+
+    async def poll():
+        while not (value := check()):
+            await asyncio.sleep(0.1)
+        return value
+
+    try:
+        return await asyncio.wait_for(poll(), timeout)
+    except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 async def stop(task: asyncio.Future) -> None:
