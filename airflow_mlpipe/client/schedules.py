@@ -143,8 +143,11 @@ class Schedule:
         return schedule
 
     def _provisioned(self, wait: bool, timeout: float) -> None:
-        """Have Airflow load this schedule's DAG: waited for when ``wait``, else asked for."""
+        """Have Airflow load this version of the schedule's DAG (waited for when ``wait``, else asked
+        for), and pause or unpause it as the status says."""
+        from airflow_mlpipe.client.rest import AirflowApiError
         from airflow_mlpipe.client.run import wait_for_dag_version
+        from airflow_mlpipe.exceptions import MlpipeError
         from airflow_mlpipe.registry.schedule_dag import schedule_tag
 
         try:
@@ -155,12 +158,14 @@ class Schedule:
                 timeout if wait else 0,
                 workspace_registry_root(self._workspace),
             )
-        except Exception as exc:
+        except MlpipeError:  # not waiting: the parse was asked for; the DAG comes at its next parse
             if wait:
                 raise
-            log.debug("schedule %s: not loaded yet (%s)", self.id, exc)
-            return
-        self.client.set_paused(self.dag_id, self.status != "Active")
+        try:
+            self.client.set_paused(self.dag_id, self.status != "Active")
+        except AirflowApiError as exc:
+            if exc.status != 404:  # a new DAG not loaded yet: it is created paused as the status says
+                raise
 
     # --- lookups -----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ def schedule_tag(record: dict[str, Any]) -> str:
     from airflow_mlpipe.reuse.fingerprint import digest
 
     keys = ("recurrence", "anchored", "datastore", "datastore_name", "path_on_datastore", "polling_interval", "recursive",
-            "first_run", "catchup", "status", "name")  # fmt: skip
+            "first_run", "catchup", "name")  # fmt: skip
     return f"mlpipe-schedule-{digest({k: record.get(k) for k in keys})[:16]}"
 
 

@@ -298,3 +298,33 @@ def test_a_recurrence_schedule_is_a_dag_that_plans_then_submits(ws, registry, pi
     assert restored.timetable == dag.timetable
     registry.update_schedule(record["id"], {"status": "Disabled"})
     assert registry_dags(registry.root)[f"mlpipe_registry_{record['dag_id']}"].is_paused_upon_creation is True
+
+
+def test_a_datastore_schedule_is_a_dag_on_the_watched_asset(ws, registry, pipeline):
+    import json
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from airflow_mlpipe.registry.schedule_dag import schedule_dag
+
+    record = registry.create_schedule({"pipeline_id": pipeline["id"]}, "exp",
+                                      settings(ws, registry, pipeline, datastore="workspaceblobstore",
+                                               path_on_datastore="in", polling_interval=0.5))  # fmt: skip
+    dag = schedule_dag(record)
+    (asset,) = (
+        dag.timetable.asset_condition.objects
+        if hasattr(dag.timetable.asset_condition, "objects")
+        else [dag.timetable.asset_condition]
+    )
+    assert asset.name == f"mlpipe_schedule_{record['id']}" and asset.uri.startswith(
+        "mlpipe-datastore://workspaceblobstore/in"
+    )
+    (watcher,) = asset.watchers
+    kind, kwargs = watcher.trigger.serialize()
+    assert (
+        kind.endswith("DatastoreChangeTrigger")
+        and kwargs["polling_interval"] == 0.5
+        and kwargs["path"] == "in"
+    )
+    assert kwargs["store_type"] == "local" and kwargs["watch_id"] == record["id"]
+    DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag))))
