@@ -59,6 +59,7 @@ def when(record: dict[str, Any]) -> Any:
             float(record["polling_interval"]),
             bool(record["recursive"]),
             spec=record["datastore"],
+            since=anchor(record).timestamp(),  # files written after the schedule was made fire
         )
     ]
 

@@ -24,6 +24,7 @@ SCHEDULE_FORMAT = "mlpipe.schedule/1"
 DAG_PREFIX = "schedule_"
 STATUSES = ("Active", "Disabled")
 FIRST_RUNS = ("next_slot", "immediately")
+ANCHORS = {"recurrence", "datastore", "path_on_datastore", "recursive"}
 # what a record holds besides its identity; update() may change these
 SETTINGS = (
     "name",
@@ -120,7 +121,7 @@ class ScheduleRegistry(PublishedRegistry):
             record = self.get_schedule(schedule_id)
             record.update(changes)
             record["updated"] = time.time()
-            if "recurrence" in changes:
+            if set(changes) & ANCHORS:  # a new recurrence, or a new place to watch: counted from now
                 record["anchored"] = record["updated"]
             check_record(record)
             write_json_atomic(self._path(record["id"]), record)

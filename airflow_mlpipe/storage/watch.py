@@ -31,11 +31,15 @@ EVENT_KIND = "mlpipe.datastore_change"
 CURSOR_PREFIX = "mlpipe/watch"
 
 
-def take_listing(store: Store, path: str, *, recursive: bool = False) -> dict[str, str]:
-    """path -> etag of the files a watch on ``path`` sees: the direct children of the folder (every
-    file below it with ``recursive``); a ``path`` naming one file watches that file."""
+def list_watched(
+    store: Store, path: str, *, recursive: bool = False, since: float | None = None
+) -> tuple[dict[str, str], set[str]]:
+    """path -> etag of the files a watch on ``path`` sees (the direct children of the folder; every
+    file below it with ``recursive``; a ``path`` naming one file watches that file), and those
+    modified at or after ``since`` (seconds since the epoch, by the store's clock)."""
     base = normalize_path(path, where="watched path")
     out: dict[str, str] = {}
+    fresh: set[str] = set()
     for info in store.list(base):
         if info.path.startswith(CURSOR_PREFIX + "/"):
             continue
@@ -43,7 +47,14 @@ def take_listing(store: Store, path: str, *, recursive: bool = False) -> dict[st
         if info.path != base and not recursive and "/" in rel:
             continue  # a file in a sub-folder: v1 watched the direct children only
         out[info.path] = info.etag
-    return out
+        if since is not None and info.mtime >= since:
+            fresh.add(info.path)
+    return out, fresh
+
+
+def take_listing(store: Store, path: str, *, recursive: bool = False) -> dict[str, str]:
+    """``list_watched``'s listing alone."""
+    return list_watched(store, path, recursive=recursive)[0]
 
 
 @dataclass(frozen=True)
@@ -144,12 +155,14 @@ class ChangeWatch:
             "scope": self.scope,
         }
 
-    def step(self, listing: dict[str, str]) -> Step:
+    def step(self, listing: dict[str, str], fresh: set[str] | frozenset[str] = frozenset()) -> Step:
         """Diff ``listing`` against what was seen. The first listing ever is the baseline: files
-        that exist when the watch starts do not fire (as in v1)."""
+        that existed when the schedule was made do not fire (as in v1); ``fresh`` files (written
+        since it was made, before the watch first listed) are not part of it, so they fire."""
         if self.seen is None:
-            self.seen = dict(listing)
-            return Step(None, self._cursor(listing, None))
+            self.seen = {p: e for p, e in listing.items() if p not in fresh}
+            if not fresh:
+                return Step(None, self._cursor(listing, None))
         changes = diff_listings(self.seen, listing)
         self.seen = dict(listing)
         if changes.fired:

@@ -48,7 +48,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.storage import Store, open_store
 from airflow_mlpipe.storage.base import normalize_path
-from airflow_mlpipe.storage.watch import EVENT_KIND, ChangeWatch, DatastoreCursor, Step, take_listing
+from airflow_mlpipe.storage.watch import EVENT_KIND, ChangeWatch, DatastoreCursor, Step, list_watched
 
 try:  # Airflow >= 3.3: shared streams with persistence-gated advance, and the asset state store
     from airflow.sdk.execution_time.context import AssetStateStoreAccessor
@@ -128,11 +128,12 @@ class DatastoreWatch:
         return self
 
     async def poll(self) -> Step:
-        listing = await asyncio.to_thread(
-            take_listing, self.store, self.trigger.path, recursive=self.trigger.recursive
+        t = self.trigger
+        listing, fresh = await asyncio.to_thread(
+            list_watched, self.store, t.path, recursive=t.recursive, since=t.since
         )
         assert self.state is not None
-        return self.state.step(listing)
+        return self.state.step(listing, fresh)
 
     async def commit(self, cursor: dict[str, Any]) -> None:
         """Save ``cursor`` (retried); a failure is logged and the next commit covers it."""
@@ -185,6 +186,7 @@ class DatastoreChangeTrigger(BaseEventTrigger):
         conn_id: str | None = None,
         cursor: str = "asset",
         asset_name: str | None = None,
+        since: float | None = None,
     ):
         super().__init__()
         where = f"DatastoreChangeTrigger(watch_id={watch_id!r})"
@@ -210,6 +212,7 @@ class DatastoreChangeTrigger(BaseEventTrigger):
         self.recursive = bool(recursive)
         self.watch_id, self.store_type, self.location, self.conn_id = watch_id, store_type, location, conn_id
         self.cursor, self.asset_name = cursor, asset_name
+        self.since = since  # when the watch was made: files written after it fire, first listing or not
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -225,6 +228,7 @@ class DatastoreChangeTrigger(BaseEventTrigger):
                 "conn_id": self.conn_id,
                 "cursor": self.cursor,
                 "asset_name": self.asset_name,
+                "since": self.since,
             },
         )
 
@@ -302,12 +306,15 @@ def datastore_asset(
     *,
     spec: Mapping[str, Any],
     cursor: str | None = None,
+    since: float | None = None,
 ) -> Any:
     """The Asset of a datastore-change schedule, watched by a ``DatastoreChangeTrigger``: name
     ``mlpipe_schedule_<id>``, URI ``mlpipe-datastore://<datastore>/<path>?schedule=<id>`` (Airflow
     wants URIs unique among active assets, so two schedules on one path get two assets). ``spec`` is
     the datastore's spec (``open_store``'s argument); ``cursor`` defaults to the asset state store
-    where Airflow has one."""
+    where Airflow has one. ``since`` (epoch seconds): files written after it fire even if the watch
+    first lists after they land (the schedule's creation; without it, the first listing is the
+    baseline)."""
     from airflow.sdk import Asset, AssetWatcher
 
     name = f"mlpipe_schedule_{schedule_id}"
@@ -320,6 +327,7 @@ def datastore_asset(
         watch_id=str(schedule_id),
         cursor=cursor or ("asset" if HAS_ACK_MODE else "datastore"),
         asset_name=name,
+        since=since,
         **trigger_store_settings(spec),
     )
     return Asset(

@@ -5,9 +5,7 @@ land in one polling window, and the run gets their folder; disable() pauses the 
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -89,20 +87,6 @@ def test_a_recurrence_runs_the_pipeline_at_its_next_slot(ws, client):
     assert schedule.id in {s.id for s in Schedule.list(ws, pipeline_id=published.id)}
 
 
-def asset_cursor(deployment, schedule_id: str) -> dict | None:
-    """The datastore watch's cursor in Airflow's asset state store (its baseline once listed)."""
-    with sqlite3.connect(deployment.airflow_home / "airflow.db") as db:
-        row = db.execute(
-            "SELECT s.value FROM asset_state_store s JOIN asset a ON a.id = s.asset_id "
-            "WHERE a.name = ? AND s.key = ?",
-            (f"mlpipe_schedule_{schedule_id}", "mlpipe_datastore_cursor"),
-        ).fetchone()
-    if row is None:
-        return None
-    value = json.loads(row[0]) if isinstance(row[0], str) else row[0]
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def test_files_landing_in_one_window_start_one_run_with_their_folder(ws, client, deployment):
     published = publish(ws, "sched-watch")
     store = Datastore(ws, "workspaceblobstore")
@@ -110,7 +94,7 @@ def test_files_landing_in_one_window_start_one_run_with_their_folder(ws, client,
                                datastore=store, path_on_datastore="landing", polling_interval=0.05,
                                data_path_parameter_name="input_data", wait_for_provisioning=True,
                                wait_timeout=180)  # fmt: skip
-    until(lambda: asset_cursor(deployment, schedule.id), "the watch's baseline listing", poll=0.5)
+    # no wait for the watch's first listing: files written after create() fire whenever it lists
     root = Path(store.spec["path"])
     stage = root / ".stage-landing"
     stage.mkdir(parents=True)
@@ -125,4 +109,18 @@ def test_files_landing_in_one_window_start_one_run_with_their_folder(ws, client,
     assert conf["input_data"] == {"datastore": "workspaceblobstore", "path": "landing"}
     time.sleep(10)  # more polling windows: nothing else changed, nothing else starts
     assert len(schedule.get_pipeline_runs()) == 1
+
+    schedule.update(per_blob=True)  # v1's one run per blob, as mapped submits of one schedule run
+    stage = root / ".stage-more"
+    stage.mkdir()
+    for name in ("d.csv", "e.csv"):
+        (stage / name).write_text("x\n")
+        os.rename(stage / name, root / "landing" / name)
+    runs = until(lambda: [r for r in schedule.get_pipeline_runs() if r.run_id != run.run_id][:2] if len(
+        schedule.get_pipeline_runs()) >= 3 else None, "one run per new file")  # fmt: skip
+    paths = sorted(client.dag_run(r.dag_id, r.run_id)["conf"]["input_data"]["path"] for r in runs)
+    assert paths == ["landing/d.csv", "landing/e.csv"]
+    ids = sorted(r.run_id for r in runs)  # two mapped submits of ONE schedule run (one window)
+    assert ids[0].endswith("__0") and ids[1].endswith("__1") and ids[0][:-3] == ids[1][:-3]
     schedule.disable()
+    assert client.get_dag(schedule.dag_id)["is_paused"] is True

@@ -18,6 +18,7 @@ from airflow_mlpipe.storage.watch import (
     DatastoreCursor,
     common_folder,
     diff_listings,
+    list_watched,
     take_listing,
 )
 from airflow_mlpipe.triggers.datastore import (
@@ -47,6 +48,20 @@ def watch_step(watch: ChangeWatch, store: LocalStore, path: str = "in", recursiv
 
 
 # --- the diff and the batch --------------------------------------------------------------------
+
+
+def test_files_written_after_the_schedule_was_made_fire_even_before_the_first_listing(store):
+    import os
+
+    root = Path(store.root)
+    put(root, "in/old.csv", "1")
+    os.utime(root / "in" / "old.csv", (1_000, 1_000))  # long before the schedule
+    put(root, "in/new.csv", "2")  # after it, but before the watch's first listing
+    listing, fresh = list_watched(store, "in", since=2_000)
+    assert fresh == {"in/new.csv"} and set(listing) == {"in/old.csv", "in/new.csv"}
+    step = ChangeWatch("s1", "lake", "in", None).step(listing, fresh)
+    assert step.payload["paths"] == ["in/new.csv"] and step.cursor["listing"] == listing
+    assert ChangeWatch("s1", "lake", "in", None).step(listing).payload is None  # no since: all baseline
 
 
 def test_baseline_then_add_modify_delete(store):
@@ -199,7 +214,7 @@ def test_datastore_asset_is_watched_by_the_trigger():
     assert kwargs == {
         "datastore": "lake", "path": "in", "polling_interval": 2.5, "recursive": True,
         "watch_id": "nightly", "store_type": "azure_blob", "location": "c1", "conn_id": "azurite",
-        "cursor": "asset", "asset_name": "mlpipe_schedule_nightly",
+        "cursor": "asset", "asset_name": "mlpipe_schedule_nightly", "since": None,
     }  # fmt: skip
     assert DatastoreChangeTrigger(**kwargs).serialize() == (classpath, kwargs)
 
