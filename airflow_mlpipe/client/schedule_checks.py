@@ -16,16 +16,6 @@ DATASTORE_ONLY = ("recursive", "per_blob")
 YAML_KEYS = ("description", "recurrence", "pipeline_parameters", "wait_for_provisioning", "wait_timeout",
              "datastore_name", "polling_interval", "data_path_parameter_name", "continue_on_step_failure",
              "path_on_datastore")  # fmt: skip
-RECURRENCE_KEYS = (
-    "frequency",
-    "interval",
-    "start_time",
-    "time_zone",
-    "hours",
-    "minutes",
-    "time_of_day",
-    "week_days",
-)
 
 
 def check_settings(
@@ -225,7 +215,7 @@ def load_yaml(workspace: Any, filename: str) -> dict[str, Any]:
     import yaml
 
     from airflow_mlpipe.definitions.datastore import Datastore
-    from airflow_mlpipe.definitions.schedule import ScheduleRecurrence, TimeZone
+    from airflow_mlpipe.definitions.schedule import SPEC_KEYS, ScheduleRecurrence, TimeZone
 
     with open(filename, encoding="utf-8") as fh:
         try:
@@ -243,7 +233,7 @@ def load_yaml(workspace: Any, filename: str) -> dict[str, Any]:
         if key == "datastore_name" and value is not None:
             value = Datastore(workspace=workspace, name=value)
         elif key == "recurrence" and value is not None:
-            given = {k: value.get(k) for k in RECURRENCE_KEYS}
+            given = {k: value.get(k) for k in SPEC_KEYS}
             if given["time_zone"] is not None:
                 given["time_zone"] = _time_zone(TimeZone, given["time_zone"], filename)
             value = ScheduleRecurrence(**given)

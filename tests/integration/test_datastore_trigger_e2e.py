@@ -16,6 +16,7 @@ import sys
 import time
 
 import pytest
+from helpers import until
 
 from airflow_mlpipe.client.rest import AirflowClient
 from airflow_mlpipe.definitions.workspace import write_json_atomic
@@ -52,17 +53,6 @@ for dag_id, asset in (("{DAG_ID}", WATCHED), ("{BLOB_DAG_ID}", BLOBS)):
 
         seen()
 '''
-
-
-def until(check, what: str, timeout: float = 240.0, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(poll)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from helpers import until
 
 from airflow_mlpipe import (
     DataPath,
@@ -49,17 +50,6 @@ def publish(ws: Workspace, name: str):
     step = PythonScriptStep("score.py", name="score", source_directory=SRC, inputs=[binding], outputs=[score],
                             arguments=["--data", binding, "--scale", scale, "--label", label, "--out", score])  # fmt: skip
     return Pipeline(ws, [step]).publish(name=name)
-
-
-def until(check, what: str, timeout: float = 240.0, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(poll)
 
 
 def test_a_recurrence_runs_the_pipeline_at_its_next_slot(ws, client):
