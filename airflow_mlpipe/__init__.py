@@ -65,6 +65,9 @@ _LAZY: dict[str, str] = {
     "PublishedPipeline": "airflow_mlpipe.client.published",
     "PipelineEndpoint": "airflow_mlpipe.client.endpoints",
     "PipelineVersion": "airflow_mlpipe.client.endpoints",
+    "Schedule": "airflow_mlpipe.client.schedules",
+    "ScheduleRecurrence": "airflow_mlpipe.definitions.schedule",
+    "TimeZone": "airflow_mlpipe.definitions.schedule",
     "RunDetails": "airflow_mlpipe.client.widgets",
     # credentials of the workspace's Airflow deployment
     "AbstractAuthentication": "airflow_mlpipe.client.auth",
@@ -118,6 +121,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from airflow_mlpipe.client.pipeline_run import PipelineRun, get_run
     from airflow_mlpipe.client.published import PublishedPipeline
     from airflow_mlpipe.client.run import Experiment
+    from airflow_mlpipe.client.schedules import Schedule
     from airflow_mlpipe.client.step_run import StepRun
     from airflow_mlpipe.client.widgets import RunDetails
     from airflow_mlpipe.definitions.adla import AdlaStep

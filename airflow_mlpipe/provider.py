@@ -34,7 +34,10 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "sensors": [],
         "triggers": [
-            {"integration-name": "Azure ML pipelines", "python-modules": ["airflow_mlpipe.triggers.adla"]}
+            {
+                "integration-name": "Azure ML pipelines",
+                "python-modules": ["airflow_mlpipe.triggers.adla", "airflow_mlpipe.triggers.datastore"],
+            }
         ],
         # Datastores use the Microsoft Azure provider's "wasb" connections, Databricks targets the
         # Databricks provider's "databricks" ones.

@@ -53,6 +53,12 @@ def dag_params(spec: dict[str, Any], step_names: list[str] | None = None) -> dic
             description="Steps to run even if a committed result matches; their consumers rerun "
             "only if the output changes",
         )
+        params["continue_on_step_failure"] = Param(
+            None,
+            type=["null", "boolean"],
+            description="For this run: let steps that do not need a failed step's outputs run (true) or "
+            "stop them (false); unset: the pipeline's own setting",
+        )
     return params
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from airflow_mlpipe import Pipeline, PipelineData, PipelineParameter, PythonScriptStep, Workspace
 
@@ -37,3 +40,15 @@ def fan_pipeline(ws: Workspace, src: str, width: int = 3) -> Pipeline:
         )
     merge = PythonScriptStep("merge.py", name="merge", inputs=outs, source_directory=src)
     return Pipeline(ws, [prep, *mids, merge])
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 240.0, poll: float = 1.0) -> Any:
+    """``check()``'s first truthy value, polled every ``poll`` seconds; fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(poll)

@@ -15,30 +15,11 @@ from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
 from airflow_mlpipe.client.run import ensure_pools, upload_snapshots, wait_for_dag_version
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.registry.published import PublishedRegistry, pipeline_submit_url
+from airflow_mlpipe.registry.submission import split_assignments
 
 
 def _registry(workspace: Any) -> PublishedRegistry:
     return PublishedRegistry(workspace_registry_root(workspace))
-
-
-def _assignments(
-    record: dict[str, Any], pipeline_parameters: dict[str, Any] | None
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Split Python-side parameters into Azure ML's ParameterAssignments, DataPathAssignments and
-    DataSetDefinitionValueAssignments."""
-    from airflow_mlpipe.definitions.parameter import coerce_datapath, coerce_dataset
-
-    params, paths, datasets = {}, {}, {}
-    for name, value in (pipeline_parameters or {}).items():
-        kind = record["parameters"].get(name, {}).get("type")
-        if kind == "datapath":
-            bound = coerce_datapath(name, value, " in pipeline_parameters")
-            paths[name] = {"DataStoreName": bound["datastore"], "RelativePath": bound["path"]}
-        elif kind == "dataset":
-            datasets[name] = coerce_dataset(name, value, " in pipeline_parameters")
-        else:
-            params[name] = value
-    return params, paths, datasets
 
 
 def _post_run(
@@ -53,7 +34,7 @@ def _post_run(
     params: dict[str, str] | None = None,
     tags: dict[str, str] | None = None,
 ) -> PipelineRun:
-    parameter_assignments, data_paths, datasets = _assignments(record, pipeline_parameters)
+    parameter_assignments, data_paths, datasets = split_assignments(record, pipeline_parameters)
     body = {
         "ExperimentName": experiment_name,
         "ParameterAssignments": parameter_assignments,

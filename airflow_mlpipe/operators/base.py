@@ -78,7 +78,9 @@ class StepOperator(StepData, ReuseSteps, BaseOperator):
     def failed_siblings(self, context: Any) -> list[str]:
         """The steps of this run that failed, when the pipeline stops on a failed step (Azure ML
         v1's default); asked before a step starts and, by a running script's watcher, as it runs."""
-        if not self.pipeline.get("stop_on_failure") or len(self.dag.task_dict) < 2:
+        override = (context.get("params") or {}).get("continue_on_step_failure")  # a run's own setting
+        stop = self.pipeline.get("stop_on_failure") if override is None else not override
+        if not stop or len(self.dag.task_dict) < 2:
             return []  # (a pipeline of one step has no other step to fail)
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})

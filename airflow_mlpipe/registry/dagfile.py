@@ -20,7 +20,7 @@ from airflow_mlpipe.registry import ENTRY_FORMAT, Registry
 
 log = logging.getLogger(__name__)
 
-DAG_FILE_TEXT = '''"""airflow-mlpipe registry: one DAG per submitted or published pipeline (written by `mlpipe up`)."""
+DAG_FILE_TEXT = '''"""airflow-mlpipe registry: one DAG per submitted or published pipeline and per schedule (written by `mlpipe up`)."""
 
 from airflow_mlpipe.registry.dagfile import registry_dags
 
@@ -65,6 +65,32 @@ def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
             registry.record_status(dag_id, message)
         else:
             registry.record_status(dag_id, None)
+    dags.update(schedule_dags(root))
+    return dags
+
+
+def schedule_dags(root: str | Path | None = None) -> dict[str, Any]:
+    """One DAG per schedule record (registry/schedule_dag.py); a broken one is recorded and skipped."""
+    from airflow_mlpipe.registry.schedule_dag import schedule_dag
+    from airflow_mlpipe.registry.schedules import SCHEDULE_FORMAT, ScheduleRegistry
+
+    schedules = ScheduleRegistry(root)
+    if not schedules.schedules.is_dir():
+        return {}
+    dags: dict[str, Any] = {}
+    for path in sorted(schedules.schedules.glob("*.json")):
+        dag_id = f"schedule_{path.stem}"
+        try:
+            record = json.loads(path.read_text())
+            if record.get("format") != SCHEDULE_FORMAT or record.get("dag_id") != dag_id:
+                raise ValueError(f"not a schedule record of format {SCHEDULE_FORMAT!r} for DAG {dag_id!r}")
+            dags[f"mlpipe_registry_{dag_id}"] = schedule_dag(record, None if root is None else str(root))
+        except Exception as exc:  # one broken schedule must not hide the others
+            message = f"{type(exc).__name__}: {exc}"
+            log.error("schedule %s is broken and was skipped: %s", path, message)
+            schedules.registry.record_status(dag_id, message)
+        else:
+            schedules.registry.record_status(dag_id, None)
     return dags
 
 

@@ -67,6 +67,26 @@ def build_conf(
     return conf
 
 
+def split_assignments(
+    record: dict[str, Any], pipeline_parameters: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Split Python-side parameters into Azure ML's ParameterAssignments, DataPathAssignments and
+    DataSetDefinitionValueAssignments (build_conf's arguments)."""
+    from airflow_mlpipe.definitions.parameter import coerce_datapath, coerce_dataset
+
+    params, paths, datasets = {}, {}, {}
+    for name, value in (pipeline_parameters or {}).items():
+        kind = record["parameters"].get(name, {}).get("type")
+        if kind == "datapath":
+            bound = coerce_datapath(name, value, " in pipeline_parameters")
+            paths[name] = {"DataStoreName": bound["datastore"], "RelativePath": bound["path"]}
+        elif kind == "dataset":
+            datasets[name] = coerce_dataset(name, value, " in pipeline_parameters")
+        else:
+            params[name] = value
+    return params, paths, datasets
+
+
 # the REST body field of each data-valued parameter type: its label and the value shape it takes
 _DATA_FIELDS = {
     "datapath": ("DataPath", '{"DataStoreName", "RelativePath"}'),

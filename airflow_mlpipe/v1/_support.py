@@ -71,10 +71,6 @@ _EXCEPTION = (
     "this error is never raised here; catch AzureMLException (airflow_mlpipe.v1.exceptions), the "
     "base class of every error airflow-mlpipe raises"
 )
-_SCHEDULE = (
-    "schedules are not supported yet; schedule the pipeline's DAG with pipeline.to_dag(dag_id, "
-    "schedule=...) (a cron string, a timedelta or an Airflow timetable)"
-)
 _MODULE = (
     "modules are not supported; use a PythonScriptStep, and version published pipelines with a "
     "PipelineEndpoint"
@@ -192,9 +188,6 @@ UNSUPPORTED: dict[str, str] = {
     "azureml.exceptions.WorkspacePrivateEndpointException": _EXCEPTION,
     # azureml.pipeline.core
     "azureml.pipeline.core.PipelineStep": "custom step classes are not supported; use PythonScriptStep",
-    "azureml.pipeline.core.Schedule": _SCHEDULE,
-    "azureml.pipeline.core.ScheduleRecurrence": _SCHEDULE,
-    "azureml.pipeline.core.TimeZone": _SCHEDULE,
     "azureml.pipeline.core.PipelineDraft": (
         "drafts are not supported; build a Pipeline and publish it with pipeline.publish(name=...)"
     ),
@@ -217,9 +210,6 @@ UNSUPPORTED: dict[str, str] = {
         "the graph is internal here; pipeline.to_spec() gives the whole pipeline as JSON and "
         "pipeline.to_dag(dag_id) the Airflow DAG"
     ),
-    "azureml.pipeline.core.schedule.Schedule": _SCHEDULE,
-    "azureml.pipeline.core.schedule.ScheduleRecurrence": _SCHEDULE,
-    "azureml.pipeline.core.schedule.TimeZone": _SCHEDULE,
     # azureml.pipeline.steps
     "azureml.pipeline.steps.AutoMLStep": _AUTOML,
     "azureml.pipeline.steps.AutoMLStepRun": _AUTOML,

@@ -96,6 +96,7 @@ def sample_runs(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLPIPE_", "AIRFLOW_"))}
     env["MLPIPE_HOME"] = str(deployment.home)  # the embedded deployment's workspace and credentials
     env["WEB_DATA_DIR"], env["WEB_DATA_URL"] = str(web_data[0]), web_data[1]
+    env["SCHEDULE_POLL_MINUTES"] = "0.05"  # the datastore schedule lists every 3 s, not every 5 min
     runs = {}
     for name in NAMES:
         copy = tmp_path_factory.mktemp("v1") / name
@@ -336,3 +337,14 @@ def test_databricks_pipeline_runs_reuses_and_starts_no_second_databricks_run(
         r["run_name"] for r in runs if r["run_name"] in ("count rows", "score", "DB_Notebook_demo")
     )
     assert names == ["DB_Notebook_demo", "count rows", "score"]  # the second pipeline run started none
+
+
+def test_schedules(sample_runs):
+    text = finished(sample_runs, "schedules")
+    assert "listed: True" in text and "status: Disabled" in text
+    assert "Updated schedule: My_Updated_Schedule Active Hour" in text
+    assert "New status is: Disabled" in text and "runs of the time-based schedule: 0" in text
+    assert "both: Can not specify both a Recurrence and a Datastore" in text
+    # three files uploaded together: ONE run, given their folder (v1 started one run per blob)
+    assert "triggered run: Finished" in text and "rows counted: 9" in text
+    assert "runs of the datastore schedule: 1" in text

@@ -1,4 +1,4 @@
-"""Twin of ``azureml.pipeline.core``: pipelines, data, parameters, runs, published pipelines, endpoints."""
+"""Twin of ``azureml.pipeline.core``: pipelines, data, parameters, runs, published pipelines, endpoints, schedules."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ re_export(
         "PipelineRun",
         "PortDataReference",
         "PublishedPipeline",
+        "Schedule",
+        "ScheduleRecurrence",
         "StepRun",
         "StepRunOutput",
         "StepSequence",
+        "TimeZone",
     ],
 )

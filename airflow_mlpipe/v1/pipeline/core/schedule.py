@@ -1,7 +1,7 @@
-"""Twin of ``azureml.pipeline.core.schedule`` (schedule the DAG from pipeline.to_dag instead)."""
+"""Twin of ``azureml.pipeline.core.schedule``: Schedule, ScheduleRecurrence and TimeZone."""
 
 from __future__ import annotations
 
 from airflow_mlpipe.v1._lazy import re_export
 
-re_export(__name__, "azureml.pipeline.core.schedule", [])
+re_export(__name__, "azureml.pipeline.core.schedule", ["Schedule", "ScheduleRecurrence", "TimeZone"])
