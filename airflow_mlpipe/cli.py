@@ -397,9 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
     from airflow_mlpipe.cli_adla import add_adla_parser
     from airflow_mlpipe.cli_databricks import add_databricks_parser
     from airflow_mlpipe.cli_images import add_images_parser
+    from airflow_mlpipe.cli_schedules import add_schedules_parser
 
     add_databricks_parser(sub)
     add_adla_parser(sub)
+    add_schedules_parser(sub)
     from airflow_mlpipe.migrate.command import add_migrate_parser
 
     add_migrate_parser(sub)

@@ -259,25 +259,32 @@ class Schedule:
     def get_pipeline_runs(self) -> list[Any]:
         """The pipeline runs this schedule started, newest first."""
         from airflow_mlpipe.client.pipeline_run import PipelineRun
-        from airflow_mlpipe.registry.published import DAG_PREFIX
-        from airflow_mlpipe.registry.submission import SUBMISSION_KEY
 
-        found = self.client.collection(
-            "/api/v2/dags/~/dagRuns",
-            "dag_runs",
-            {"dag_id_prefix_pattern": DAG_PREFIX, "run_id_pattern": f"schedule_{self.id[:8]}__"},
-        )
-        mine = [
-            r
-            for r in found
-            if ((r.get("conf") or {}).get(SUBMISSION_KEY) or {}).get("schedule_id") == self.id
+        return [
+            PipelineRun(self._workspace, r["dag_id"], r["dag_run_id"], self.client)
+            for r in schedule_runs(self.client, self.id)
         ]
-        mine.sort(
-            key=lambda r: (r.get("run_after") or r.get("queued_at") or "", r["dag_run_id"]), reverse=True
-        )
-        return [PipelineRun(self._workspace, r["dag_id"], r["dag_run_id"], self.client) for r in mine]
 
     def get_last_pipeline_run(self) -> Any:
         """The last pipeline run this schedule started, or None."""
         runs = self.get_pipeline_runs()
         return runs[0] if runs else None
+
+
+def schedule_runs(client: AirflowClient, schedule_id: str) -> list[dict[str, Any]]:
+    """The DAG runs (REST API v2 records) of the pipeline runs schedule ``schedule_id`` started,
+    newest first: runs of published pipelines whose run id and conf name the schedule."""
+    from airflow_mlpipe.registry.published import DAG_PREFIX
+    from airflow_mlpipe.registry.submission import SUBMISSION_KEY
+
+    found = client.collection(
+        "/api/v2/dags/~/dagRuns",
+        "dag_runs",
+        {"dag_id_prefix_pattern": DAG_PREFIX, "run_id_pattern": f"schedule_{schedule_id[:8]}__"},
+    )
+    mine = [
+        r
+        for r in found
+        if ((r.get("conf") or {}).get(SUBMISSION_KEY) or {}).get("schedule_id") == schedule_id
+    ]
+    return sorted(mine, key=lambda r: (r.get("run_after") or "", r["dag_run_id"]), reverse=True)
