@@ -16,21 +16,10 @@ from typing import Any
 
 import pendulum
 
+from airflow_mlpipe.definitions.schedule import FREQUENCIES, SPEC_KEYS, WEEK_DAYS
 from airflow_mlpipe.exceptions import UserErrorException
 
-FREQUENCIES = ("Minute", "Hour", "Day", "Week", "Month")
-WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})$")
-_SPEC_KEYS = (
-    "frequency",
-    "interval",
-    "start_time",
-    "time_zone",
-    "hours",
-    "minutes",
-    "week_days",
-    "time_of_day",
-)
 
 
 def _bad(field: str, value: Any, expected: str) -> UserErrorException:
@@ -96,9 +85,9 @@ class Recurrence:
         """Validate ``spec`` with v1's rules; errors name the field and say what to give instead."""
         if not isinstance(spec, dict):
             raise UserErrorException(f"recurrence must be a dict, got {type(spec).__name__}")
-        unknown = sorted(set(spec) - set(_SPEC_KEYS))
+        unknown = sorted(set(spec) - set(SPEC_KEYS))
         if unknown:
-            raise UserErrorException(f"recurrence has unknown keys {unknown}; allowed: {list(_SPEC_KEYS)}")
+            raise UserErrorException(f"recurrence has unknown keys {unknown}; allowed: {list(SPEC_KEYS)}")
         freq = str(spec.get("frequency") or "").capitalize()
         if freq not in FREQUENCIES:
             raise _bad("frequency", spec.get("frequency"), f"use one of {list(FREQUENCIES)}")
