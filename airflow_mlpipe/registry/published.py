@@ -68,14 +68,14 @@ def pipeline_id_of_dag(dag_id: str) -> str | None:
     return dag_id[len(DAG_PREFIX) :] if dag_id.startswith(DAG_PREFIX) else None
 
 
-def _check_id(kind: str, value: str) -> str:
+def check_id(kind: str, value: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise NotFoundError(f"no {kind} with id {value!r} (ids are UUIDs)") from None
 
 
-def _check_text(what: str, value: Any, required: bool = True, limit: int = 256) -> str | None:
+def check_text(what: str, value: Any, required: bool = True, limit: int = 256) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value.strip()):
@@ -123,9 +123,9 @@ class PublishedRegistry:
         published_from: str | None = None,
     ) -> dict[str, Any]:
         """Store the spec as a new immutable published pipeline and return its record."""
-        _check_text("published pipeline name", name)
-        _check_text("description", description, required=False, limit=4096)
-        _check_text("version", version, required=False)
+        check_text("published pipeline name", name)
+        check_text("description", description, required=False, limit=4096)
+        check_text("version", version, required=False)
         pipeline_id = str(uuid.uuid4())
         dag_id = published_dag_id(pipeline_id)
         snapshots = sorted(
@@ -159,7 +159,7 @@ class PublishedRegistry:
         return record
 
     def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
-        pid = _check_id("published pipeline", pipeline_id)
+        pid = check_id("published pipeline", pipeline_id)
         record = self._read(self.published / f"{pid}.json")
         if record is None:
             raise NotFoundError(f"no published pipeline with id {pipeline_id!r}")
@@ -185,7 +185,7 @@ class PublishedRegistry:
     # --- endpoints ---------------------------------------------------------------------------
 
     def _endpoint_path(self, endpoint_id: str) -> Path:
-        return self.endpoints / f"{_check_id('pipeline endpoint', endpoint_id)}.json"
+        return self.endpoints / f"{check_id('pipeline endpoint', endpoint_id)}.json"
 
     def list_endpoints(self, active_only: bool = False) -> list[dict[str, Any]]:
         if not self.endpoints.is_dir():
@@ -221,8 +221,8 @@ class PublishedRegistry:
             )
 
     def create_endpoint(self, name: str, description: str | None, pipeline_id: str) -> dict[str, Any]:
-        _check_text("pipeline endpoint name", name)
-        _check_text("description", description, required=False, limit=4096)
+        check_text("pipeline endpoint name", name)
+        check_text("description", description, required=False, limit=4096)
         self.get_pipeline(pipeline_id)
         with self.locked():
             self.check_name_free(name)
@@ -278,7 +278,7 @@ class PublishedRegistry:
                     )
                 record["default_version"] = matching[-1]
             if name is not None:
-                _check_text("pipeline endpoint name", name)
+                check_text("pipeline endpoint name", name)
                 self.check_name_free(name, but=record["id"])
                 record["name"] = name
             if status is not None:

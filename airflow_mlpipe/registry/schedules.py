@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow_mlpipe.definitions.workspace import write_json_atomic
 from airflow_mlpipe.exceptions import UserErrorException
-from airflow_mlpipe.registry.published import NotFoundError, PublishedRegistry, _check_id, _check_text
+from airflow_mlpipe.registry.published import NotFoundError, PublishedRegistry, check_id, check_text
 
 SCHEDULE_FORMAT = "mlpipe.schedule/1"
 DAG_PREFIX = "schedule_"
@@ -56,13 +56,13 @@ class ScheduleRegistry(PublishedRegistry):
         return self.root / "schedules"
 
     def _path(self, schedule_id: str):
-        return self.schedules / f"{_check_id('schedule', schedule_id)}.json"
+        return self.schedules / f"{check_id('schedule', schedule_id)}.json"
 
     def create_schedule(
         self, target: dict[str, str | None], experiment_name: str, settings: dict[str, Any]
     ) -> dict[str, Any]:
         """Store a new Active schedule of ``target`` ({"pipeline_id"} or {"pipeline_endpoint_id"})."""
-        _check_text("experiment_name", experiment_name)
+        check_text("experiment_name", experiment_name)
         if target.get("pipeline_id"):
             self.get_pipeline(target["pipeline_id"])
         else:
@@ -144,8 +144,8 @@ class ScheduleRegistry(PublishedRegistry):
 def check_record(record: dict[str, Any]) -> None:
     """A stored schedule's own consistency (the v1 argument checks are made by the client before)."""
     where = f"schedule {record.get('name')!r}"
-    _check_text("schedule name", record["name"])
-    _check_text("description", record.get("description"), required=False, limit=4096)
+    check_text("schedule name", record["name"])
+    check_text("description", record.get("description"), required=False, limit=4096)
     if record["status"] not in STATUSES:
         raise UserErrorException(f"{where}: status must be one of {STATUSES}, got {record['status']!r}")
     if (record["recurrence"] is None) == (record["datastore_name"] is None):
