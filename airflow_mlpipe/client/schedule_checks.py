@@ -24,7 +24,6 @@ def check_settings(
     target: dict[str, str],
     args: dict[str, Any],
     options: dict[str, Any],
-    creating: bool,
 ) -> dict[str, Any]:
     """The record settings of a schedule from ``create``'s arguments (or an update merged into a
     record's), checked; raises UserErrorException/ValueError naming the argument."""
@@ -69,7 +68,7 @@ def check_settings(
         raise UserErrorException(
             f"{where}: continue_on_step_failure must be True, False or None, got {cosf!r}"
         )
-    pipeline = _target_pipeline(registry, target)
+    pipeline = registry.schedule_target(target)  # what it submits now: an endpoint's default version
     settings = {
         "name": name,
         "description": args["description"],
@@ -125,14 +124,6 @@ def _datastore_settings(
         "data_path_parameter_name": data_param,
         "path_on_datastore": path.strip("/") if path else None,
     }
-
-
-def _target_pipeline(registry: ScheduleRegistry, target: dict[str, str]) -> dict[str, Any]:
-    """The published pipeline the schedule submits now (an endpoint's default version)."""
-    if target.get("pipeline_id"):
-        return registry.get_pipeline(target["pipeline_id"])
-    endpoint = registry.get_endpoint(target["pipeline_endpoint_id"])
-    return registry.get_pipeline(registry.endpoint_version(endpoint)["pipeline_id"])
 
 
 def check_parameters(where: str, pipeline: dict[str, Any], values: dict[str, Any] | None) -> dict[str, Any]:
@@ -202,7 +193,7 @@ def check_update(
     merged = {**current, **{k: v for k, v in args.items() if k in current and v is not None}}
     merged_options = {k: record[k] for k in OPTIONS} | options
     target = {"pipeline_id": record["pipeline_id"], "pipeline_endpoint_id": record["pipeline_endpoint_id"]}
-    settings = check_settings(workspace, registry, target, merged, merged_options, creating=False)
+    settings = check_settings(workspace, registry, target, merged, merged_options)
     changes = {k: v for k, v in settings.items() if record.get(k) != v}
     if status is not None and status != record["status"]:
         changes["status"] = status

@@ -136,7 +136,7 @@ class Schedule:
         registry = _registry(workspace)
         client = workspace_client(workspace)
         client.token()  # wrong credentials fail before anything is written
-        settings = check_settings(workspace, registry, target, args, options, creating=True)
+        settings = check_settings(workspace, registry, target, args, options)
         record = registry.create_schedule(target, args["experiment_name"], settings)
         schedule = Schedule(workspace, record, client)
         schedule._provisioned(args["wait_for_provisioning"], args["wait_timeout"])

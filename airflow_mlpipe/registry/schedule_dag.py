@@ -81,7 +81,9 @@ def schedule_dag(record: dict[str, Any], registry_root: str | None = None) -> An
         tags=[*SCHEDULE_TAGS, schedule_tag(record)],
         max_active_runs=16,
     ) as dag:
-        plan = SchedulePlanOperator(task_id="plan", schedule=record, registry_root=registry_root, retries=2)
+        plan = SchedulePlanOperator(
+            task_id="plan", schedule_id=record["id"], registry_root=registry_root, retries=2
+        )
         TriggerDagRunOperator.partial(
             task_id="submit",
             logical_date=None,

@@ -103,14 +103,14 @@ class SchedulePlanOperator(BaseOperator):
 
     ui_color = "#eef4e4"
 
-    def __init__(self, *, schedule: dict[str, Any], registry_root: str | None = None, **kwargs: Any):
+    def __init__(self, *, schedule_id: str, registry_root: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.schedule = schedule
+        self.schedule_id = schedule_id
         self.registry_root = registry_root
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         registry = ScheduleRegistry(self.registry_root)
-        record = registry.get_schedule(self.schedule["id"])  # settings as they are now
+        record = registry.get_schedule(self.schedule_id)  # settings as they are now
         dag_run = context["dag_run"]
         scheduled = dag_run.logical_date or dag_run.run_after
         changed: list[str] | None = None

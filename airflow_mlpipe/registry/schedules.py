@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.definitions.workspace import write_json_atomic
@@ -52,10 +53,10 @@ class ScheduleRegistry(PublishedRegistry):
     """Schedule records under one registry root, next to the published pipelines and endpoints."""
 
     @property
-    def schedules(self):
+    def schedules(self) -> Path:
         return self.root / "schedules"
 
-    def _path(self, schedule_id: str):
+    def _path(self, schedule_id: str) -> Path:
         return self.schedules / f"{check_id('schedule', schedule_id)}.json"
 
     def create_schedule(
@@ -128,9 +129,10 @@ class ScheduleRegistry(PublishedRegistry):
         return record
 
     def schedule_target(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The published pipeline a run of ``record`` submits now (an endpoint's current default),
-        with the endpoint version it came from ("version", None for a pipeline schedule)."""
-        if record["pipeline_id"]:
+        """The published pipeline a run of ``record`` (or a new schedule's target: its
+        ``pipeline_id`` or ``pipeline_endpoint_id``) submits now (an endpoint's current default),
+        with the endpoint and version it came from (None for a pipeline schedule)."""
+        if record.get("pipeline_id"):
             return {**self.get_pipeline(record["pipeline_id"]), "endpoint": None, "endpoint_version": None}
         endpoint = self.get_endpoint(record["pipeline_endpoint_id"])
         entry = self.endpoint_version(endpoint)

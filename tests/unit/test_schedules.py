@@ -73,7 +73,7 @@ DAILY = ScheduleRecurrence(
 
 
 def settings(ws, registry, pipeline, options=None, **given):
-    return check_settings(ws, registry, {"pipeline_id": pipeline["id"]}, args(**given), options or {}, True)
+    return check_settings(ws, registry, {"pipeline_id": pipeline["id"]}, args(**given), options or {})
 
 
 # --- v1's checks -------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def test_an_unknown_datastore_or_pipeline_is_named(ws, registry, pipeline):
         settings(ws, registry, pipeline, datastore="nowhere")
     with pytest.raises(NotFoundError, match="no published pipeline"):
         check_settings(ws, registry, {"pipeline_id": "8d3c1c6e-0000-4000-8000-000000000000"},
-                       args(recurrence=DAILY), {}, True)  # fmt: skip
+                       args(recurrence=DAILY), {})  # fmt: skip
 
 
 def test_a_datastore_schedule_stores_the_datastore_spec_and_a_clean_path(ws, registry, pipeline):
@@ -256,7 +256,7 @@ def test_an_endpoint_schedule_follows_the_default_version_at_each_run(ws, regist
     endpoint = registry.create_endpoint("ep", None, pipeline["id"])
     record = registry.create_schedule({"pipeline_endpoint_id": endpoint["id"]}, "exp",
                                       check_settings(ws, registry, {"pipeline_endpoint_id": endpoint["id"]},
-                                                     args(recurrence=DAILY), {}, True))  # fmt: skip
+                                                     args(recurrence=DAILY), {}))  # fmt: skip
     (run,) = plan_runs(record, registry, "r1", AT, AT)
     assert run["trigger_dag_id"] == pipeline["dag_id"]
     second = publish(ws, registry, tmp_path, name="train-v2", scale=4)
