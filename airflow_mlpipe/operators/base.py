@@ -16,7 +16,6 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.exceptions import StepFailedError, UserErrorException
 from airflow_mlpipe.operators.reuse_steps import RESULT_FORMAT, RUN_FILE_KINDS, ReuseSteps
 from airflow_mlpipe.operators.step_data import StepData, StepRun, compute_path, upload_verified
@@ -141,12 +140,10 @@ class StepOperator(StepData, ReuseSteps, BaseOperator):
 
     def resolve_parameters(self, context: Any) -> dict[str, Any]:
         """The run's value of every parameter the pipeline declares (Airflow validated them)."""
+        from airflow_mlpipe.reuse.decide import run_parameters
+
         given = context.get("params") or {}
-        values = {}
-        for name, p in self.pipeline["parameters"].items():
-            raw = given[name] if name in given else p["default"]
-            values[name] = coerce_param(name, p["type"], raw, where=f"step {self.task_id!r}")
-        return values
+        return run_parameters(self.pipeline["parameters"], given, where=f"step {self.task_id!r}")
 
     def value_of(self, encoded: dict[str, Any], run: StepRun) -> Any:
         if "parameter" in encoded:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-RESULT_FORMAT = "mlpipe.step-result/1"
-RUN_FILE_KINDS = ("files", "parent_files")  # run files a result lists (StepOperator.store_run_files)
+from airflow_mlpipe.reuse.decide import RESULT_FORMAT, RUN_FILE_KINDS
+
+__all__ = ["RESULT_FORMAT", "RUN_FILE_KINDS", "ReuseSteps"]
 
 
 class ReuseSteps:
@@ -20,7 +21,7 @@ class ReuseSteps:
     log: Any
 
     def reuse_decision(self, context: Any, parameters: dict[str, Any]) -> dict[str, Any]:
-        """Fingerprint the step and find a committed result it may reuse."""
+        """Fingerprint the step and find a committed result it may reuse (decide.decide_reuse)."""
         from airflow_mlpipe.reuse import decide
         from airflow_mlpipe.reuse.fingerprint import default_hash_cache
 
@@ -30,38 +31,27 @@ class ReuseSteps:
             return {"entry": None, "cache": None, "fingerprint": None, "forced": False}
         inputs = {i["name"]: self.input_fingerprint(context, i) for i in self.step["inputs"]}
         inputs.update(self.extra_input_fingerprints(context, parameters))
-        comp = decide.components(
-            self.step, parameters, inputs, default_hash_cache(), self.pipeline["datastores"]
-        )
-        fp = decide.fingerprint(comp)
         cache = self.cache_store()
-        given = context.get("params") or {}
-        forced = None
-        if not self.step.get("allow_reuse", True):
-            forced = "allow_reuse=False"
-        elif given.get("regenerate_outputs"):
-            forced = "regenerate_outputs is set for this run"
-        elif self.step["name"] in (given.get("force_rerun") or []):
-            forced = "force_rerun names this step"
-        decision = {
-            "entry": None,
+        decision = decide.decide_reuse(
+            self.step,
+            parameters,
+            inputs,
+            cache=cache,
+            datastores=self.pipeline["datastores"],
+            reuse=reuse,
+            given=context.get("params") or {},
+            dag_id=self.dag_id_for_cache(context),
+            hash_cache=default_hash_cache(),
+        )
+        for msg, args in decision.log:
+            self.log.info(msg, *args)
+        return {
+            "entry": decision.entry,
             "cache": cache,
-            "fingerprint": fp,
-            "components": comp,
-            "forced": bool(forced),
+            "fingerprint": decision.fingerprint,
+            "components": decision.components,
+            "forced": decision.forced,
         }
-        self.log.info("reuse: fingerprint %s", fp)
-        if forced:
-            self.log.info("reuse: the step runs: %s", forced)
-            return decision
-        entry = self.usable_entry(cache, fp)
-        if entry is not None:
-            decision["entry"] = entry
-            return decision
-        last = cache.last_committed(self.dag_id_for_cache(context), self.step["name"])
-        for reason in decide.explain(comp, last):
-            self.log.info("reuse: the step runs: %s", reason)
-        return decision
 
     def cache_store(self) -> Any:
         """The reuse cache on the pipeline's cache datastore."""
@@ -78,13 +68,9 @@ class ReuseSteps:
         entry = cache.lookup(fp)
         if entry is None:
             return None
-        limit = decide.age_limit(self.step, self.pipeline.get("reuse") or {})
-        if decide.expired(entry, limit):
-            self.log.info("reuse: the committed result is older than %.0fs; the step runs", limit)
-            return None
-        missing = cache.missing_outputs(entry)
-        if missing:
-            self.log.info("reuse: the committed result cannot be used (%s); the step runs", missing)
+        problem = decide.entry_problem(cache, entry, self.step, self.pipeline.get("reuse") or {})
+        if problem is not None:
+            self.log.info(problem[1][0], *problem[1][1])
             return None
         return entry
 
@@ -102,42 +88,16 @@ class ReuseSteps:
         from airflow_mlpipe.reuse import decide
 
         if inp["kind"] == "pipeline_data":
-            loc = self.upstream_output(context, inp["data"])
-            return loc.get("content_hash") or decide.digest({k: loc[k] for k in ("datastore", "path")})
-        checked = getattr(self, "_pinned_fingerprints", {}).get(
-            inp["name"]
-        )  # a registered version's, just read
-        return checked or decide.dataset_fingerprint(self.pipeline["datastores"], decide.input_paths(inp))
+            return decide.upstream_fingerprint(self.upstream_output(context, inp["data"]))
+        pinned = getattr(self, "_pinned_fingerprints", {})  # a registered version's, just read
+        return decide.path_input_fingerprint(inp, self.pipeline["datastores"], pinned)
 
     def reused_result(self, entry: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-        origin = entry["origin"]
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry["committed_at"]))
-        self.log.info(
-            "reuse: reusing the result of task %s in run %s of DAG %s (try %s), committed %s; "
-            "the script does not run",
-            origin["task_id"],
-            origin["run_id"],
-            origin["dag_id"],
-            origin["try_number"],
-            when,
-        )
-        for name, value in entry["metrics"].items():
-            self.log.info("metric %s = %s (reused)", name, value)
-        return {
-            "format": RESULT_FORMAT,
-            "step": self.step["name"],
-            "kind": self.step["kind"],
-            "outputs": entry["outputs"],
-            "parameters": parameters,
-            "metrics": entry["metrics"],
-            "parent_metrics": entry.get("parent_metrics", {}),
-            **{k: entry.get(k, {}) for k in (*RUN_FILE_KINDS, "tags", "parent_tags")},
-            "reused_from": {
-                **origin,
-                "committed_at": entry["committed_at"],
-                "fingerprint": entry["fingerprint"],
-            },
-        }
+        from airflow_mlpipe.reuse import decide
+
+        for msg, args in decide.reuse_log_lines(entry):
+            self.log.info(msg, *args)
+        return decide.reused_result(self.step, entry, parameters)
 
     def commit(self, context: Any, decision: dict[str, Any], result: dict[str, Any], lease: Any) -> None:
         """Commit the verified result under its fingerprint, unless an input changed meanwhile."""
