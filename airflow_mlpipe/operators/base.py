@@ -77,13 +77,15 @@ class StepOperator(StepData, ReuseSteps, BaseOperator):
     def failed_siblings(self, context: Any) -> list[str]:
         """The steps of this run that failed, when the pipeline stops on a failed step (Azure ML
         v1's default); asked before a step starts and, by a running script's watcher, as it runs."""
-        override = (context.get("params") or {}).get("continue_on_step_failure")  # a run's own setting
-        stop = self.pipeline.get("stop_on_failure") if override is None else not override
-        if not stop or len(self.dag.task_dict) < 2:
-            return []  # (a pipeline of one step has no other step to fail)
+        from airflow_mlpipe.runstatus import failed_steps, stops_on_failure
+
+        if not stops_on_failure(
+            self.pipeline.get("stop_on_failure"), context.get("params"), len(self.dag.task_dict)
+        ):
+            return []
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-        return sorted(task for task, state in states.items() if state == "failed" and task != ti.task_id)
+        return failed_steps(states, ti.task_id)
 
     def stop(self, context: Any, failed: list[str]) -> None:
         """End this step as v1 cancels the rest of a failed run: marked (STOPPED_KEY, so clients

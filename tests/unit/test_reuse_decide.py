@@ -5,74 +5,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from airflow_mlpipe.reuse import decide
-from airflow_mlpipe.reuse.cache import CacheStore
-from airflow_mlpipe.storage import open_store
 
 
-@pytest.fixture
-def spec(tmp_path):
-    from airflow_mlpipe import Pipeline, PipelineData, PipelineParameter, PythonScriptStep, Workspace
-
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "a.py").write_text("print(1)\n")
-    data = PipelineData("d")
-    a = PythonScriptStep(
-        "a.py", name="a", arguments=[PipelineParameter("n", 1), data], outputs=[data], source_directory="src"
-    )
-    b = PythonScriptStep("a.py", name="b", arguments=[data], inputs=[data], source_directory="src")
-    return Pipeline(Workspace.from_config(), [a, b]).to_spec()
-
-
-def cache_of(spec):
-    ds = spec["datastores"][spec["reuse"]["datastore"]]
-    return CacheStore(open_store(ds), spec["datastores"])
-
-
-def decide_b(spec, given=None, step=None, **kw):
-    step = step or spec["steps"][1]
-    return decide.decide_reuse(
-        step,
-        {"n": 1},
-        {"d": "content-of-d"},
-        cache=cache_of(spec),
-        datastores=spec["datastores"],
-        reuse=spec["reuse"],
-        given=given or {},
-        dag_id="p",
-        hash_cache=None,
-        **kw,
-    )
-
-
-def commit_b(spec, decision, committed_at=None):
-    """Commit a result for step b as a worker does, with one stored output file."""
-    store = open_store(spec["datastores"]["workspaceblobstore"])
-    store.write_bytes("mlpipe/runs/p/r1/b/try1-x/out/f.txt", b"42")
-    entry = {
-        "fingerprint": decision.fingerprint,
-        "step": "b",
-        "outputs": {
-            "out": {
-                "datastore": "workspaceblobstore",
-                "path": "mlpipe/runs/p/r1/b/try1-x/out",
-                "files": 1,
-                "bytes": 2,
-                "content_hash": "h",
-            }
-        },
-        "metrics": {"acc": 0.5},
-        "parent_metrics": {},
-        "committed_at": committed_at or time.time(),
-        "origin": {"dag_id": "p", "run_id": "r1", "task_id": "b", "try_number": 1},
-    }
-    cache_of(spec).commit(entry, decision.components)
-    return store, entry
-
-
-def test_a_miss_names_why_and_logs_the_fingerprint_first(spec):
+def test_a_miss_names_why_and_logs_the_fingerprint_first(spec, decide_b):
     d = decide_b(spec)
     assert (d.verdict, d.entry, d.forced) == ("run", None, False)
     assert d.reasons == ["no committed result for this step yet"]
@@ -82,7 +18,7 @@ def test_a_miss_names_why_and_logs_the_fingerprint_first(spec):
     ]
 
 
-def test_a_committed_result_is_reused_with_its_origin_and_metrics(spec):
+def test_a_committed_result_is_reused_with_its_origin_and_metrics(spec, decide_b, commit_b):
     _, entry = commit_b(spec, decide_b(spec))
     d = decide_b(spec)
     assert d.verdict == "reuse" and d.entry["origin"]["run_id"] == "r1"
@@ -98,7 +34,7 @@ def test_a_committed_result_is_reused_with_its_origin_and_metrics(spec):
     assert metric == ("metric %s = %s (reused)", ("acc", 0.5))
 
 
-def test_forced_runs_still_fingerprint(spec):
+def test_forced_runs_still_fingerprint(spec, decide_b, commit_b):
     commit_b(spec, decide_b(spec))
     for given, why in (
         ({"regenerate_outputs": True}, "regenerate_outputs is set for this run"),
@@ -111,7 +47,7 @@ def test_forced_runs_still_fingerprint(spec):
     assert d.reasons == ["allow_reuse=False"] and d.forced
 
 
-def test_an_expired_or_incomplete_result_is_not_reused(spec):
+def test_an_expired_or_incomplete_result_is_not_reused(spec, decide_b, commit_b):
     store, _ = commit_b(spec, decide_b(spec), committed_at=time.time() - 120)
     d = decide_b(spec, step={**spec["steps"][1], "max_reuse_age": 60})
     assert d.verdict == "run" and d.reasons == ["the committed result is older than 60s"]
@@ -121,7 +57,7 @@ def test_an_expired_or_incomplete_result_is_not_reused(spec):
     assert d.verdict == "run" and "no longer complete" in d.reasons[0]
 
 
-def test_pending_inputs_give_no_fingerprint(spec):
+def test_pending_inputs_give_no_fingerprint(spec, decide_b):
     d = decide_b(spec, pending=["input 'd' comes from step 'a', which runs"])
     assert d.fingerprint is None and d.reasons[0].startswith("input 'd'")
     assert decide_b(spec, {"regenerate_outputs": True}, pending=["x"]).reasons == [

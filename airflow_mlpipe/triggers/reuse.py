@@ -1,0 +1,183 @@
+"""StepReuseTrigger: decides in the triggerer whether a step reuses a committed result, so a reused
+step ends without a worker (Airflow >= 3.3, ``start_from_trigger``).
+
+Reused: the task ends here with the same step result a worker pushes (``TaskSuccessEvent`` with
+XComs) and the same log lines, the origin run's among them. Any other outcome (a miss, a forced
+run, a failed sibling, an error, a timeout) hands the task to a worker with a plain
+``TriggerEvent``; the worker resumes in ``StepOperator.execute_after_trigger`` and runs the whole
+step protocol as before. The trigger only reads (no lease, no write), so running it again after a
+triggerer died neither loses the run nor runs a step twice. See docs/design-reuse-in-triggerer.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
+
+from airflow_mlpipe.reuse import decide
+
+DECIDE_TIMEOUT = 120.0  # seconds; then the step goes to a worker
+MAX_CONCURRENT_DECISIONS = 8  # datastore reads at once per triggerer, across all reuse triggers
+# the pipeline keys a decision reads (the step's slice of the DAG's pipeline context)
+PIPELINE_KEYS = ("datastores", "parameters", "reuse", "default_datastore", "stop_on_failure", "dag_id")
+
+_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def pipeline_slice(pipeline: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+    """What the trigger needs of a step's pipeline context: not the whole ``data`` map (it lists
+    every PipelineData, so copying it into every task would make the DAG O(steps^2)), only the
+    entries of this step's inputs."""
+    part = {key: pipeline.get(key) for key in PIPELINE_KEYS}
+    data = pipeline.get("data") or {}
+    part["data"] = {i["data"]: data[i["data"]] for i in step["inputs"] if i["kind"] == "pipeline_data"}
+    return part
+
+
+def _semaphore() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _semaphores:
+        _semaphores[loop] = asyncio.Semaphore(MAX_CONCURRENT_DECISIONS)
+    return _semaphores[loop]
+
+
+class HandOver(Exception):
+    """The triggerer does not decide this step: a worker runs the step protocol (the reason)."""
+
+
+def decide_step(
+    step: dict[str, Any],
+    pipeline: dict[str, Any],
+    given: dict[str, Any],
+    upstream: dict[str, dict[str, Any]],
+    dag_id: str,
+    where: str,
+) -> tuple[decide.Decision, dict[str, Any]]:
+    """The reuse decision and the run's parameters, as a worker takes it (blocking datastore reads;
+    run it in a thread). ``upstream``: PipelineData name -> the producer's output in this run."""
+    from airflow_mlpipe.definitions.registered import check_pinned
+    from airflow_mlpipe.reuse.cache import CacheStore
+    from airflow_mlpipe.reuse.fingerprint import default_hash_cache
+    from airflow_mlpipe.storage import open_store
+
+    datastores = pipeline["datastores"]
+    parameters = decide.run_parameters(pipeline["parameters"], given, where=where)
+    step = decide.bind_inputs(step, parameters, pipeline)
+    pinned: dict[str, str] = {}
+    for inp in step["inputs"]:
+        if inp["kind"] == "dataset":
+            now = check_pinned(inp["dataset"], datastores)
+            if now is not None:
+                pinned[inp["name"]] = now
+    inputs = {
+        i["name"]: decide.upstream_fingerprint(upstream[i["data"]])
+        if i["kind"] == "pipeline_data"
+        else decide.path_input_fingerprint(i, datastores, pinned)
+        for i in step["inputs"]
+    }
+    reuse = pipeline["reuse"]
+    decision = decide.decide_reuse(
+        step,
+        parameters,
+        inputs,
+        cache=CacheStore(open_store(datastores[reuse["datastore"]]), datastores),
+        datastores=datastores,
+        reuse=reuse,
+        given=given,
+        dag_id=dag_id,
+        hash_cache=default_hash_cache(),
+    )
+    return decision, parameters
+
+
+class StepReuseTrigger(BaseTrigger):
+    """Decides whether step ``step`` (a spec, as bound by the translator) of a pipeline
+    (``pipeline``: ``pipeline_slice``) reuses a committed result, within ``decide_timeout`` seconds,
+    and ends the task with that result or hands it to a worker."""
+
+    def __init__(
+        self, step: dict[str, Any], pipeline: dict[str, Any], decide_timeout: float = DECIDE_TIMEOUT
+    ):
+        super().__init__()
+        self.step = step
+        self.pipeline = pipeline
+        self.decide_timeout = decide_timeout
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"step": self.step, "pipeline": self.pipeline, "decide_timeout": self.decide_timeout},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            decision, parameters = await asyncio.wait_for(self._decide(), timeout=self.decide_timeout)
+        except asyncio.CancelledError:
+            raise  # the triggerer stops or a user acted: Airflow runs this trigger again or ends it
+        except HandOver as why:
+            yield self._hand_over(str(why))
+            return
+        except Exception as exc:  # an error or the timeout: never fail the task here, a worker retries
+            yield self._hand_over(f"could not decide in the triggerer ({exc!r})")
+            return
+        for msg, args in decision.log:
+            self.log.info(msg, *args)
+        if decision.verdict != "reuse" or decision.entry is None:
+            yield self._hand_over("; ".join(decision.reasons), decision.fingerprint)
+            return
+        for msg, args in decide.reuse_log_lines(decision.entry):
+            self.log.info(msg, *args)
+        yield TaskSuccessEvent(
+            xcoms={"return_value": decide.reused_result(self.step, decision.entry, parameters)}
+        )
+
+    def _hand_over(self, reason: str, fingerprint: str | None = None) -> TriggerEvent:
+        self.log.info("reuse: the step runs on a worker: %s", reason)
+        return TriggerEvent({"reason": reason, "fingerprint": fingerprint})
+
+    async def _decide(self) -> tuple[decide.Decision, dict[str, Any]]:
+        from airflow_mlpipe.runstatus import failed_steps, stops_on_failure
+
+        ti = self.task_instance
+        if ti is None:
+            raise HandOver("the triggerer gave no task instance")
+        given = dict(ti.get_template_context().get("params") or {})
+        forced = decide.forced_reason(self.step, given)
+        if forced:  # the worker fingerprints and runs it; nothing to read here
+            raise HandOver(forced)
+        n_tasks = len(getattr(getattr(ti.task, "dag", None), "task_dict", None) or {}) or 2
+        if stops_on_failure(self.pipeline.get("stop_on_failure"), given, n_tasks):
+            states = await asyncio.to_thread(ti.get_task_states, dag_id=ti.dag_id, run_ids=[ti.run_id])
+            failed = failed_steps(states.get(ti.run_id, {}), ti.task_id)
+            if failed:  # the worker stops the step as it does today (STOPPED_KEY, no retries)
+                raise HandOver(f"step(s) {failed} of this run failed")
+        upstream = dict(
+            await asyncio.gather(
+                *(self._upstream(ti, i) for i in self.step["inputs"] if i["kind"] == "pipeline_data")
+            )
+        )
+        dag_id = self.pipeline.get("dag_id") or ti.dag_id
+        async with _semaphore():
+            return await asyncio.to_thread(
+                decide_step, self.step, self.pipeline, given, upstream, dag_id, f"step {ti.task_id!r}"
+            )
+
+    async def _upstream(self, ti: Any, inp: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The producer's output ``inp`` reads, from its step result in this run. ``map_indexes=-1``:
+        without it the pull asks for a sequence slice, which the triggerer does not serve."""
+        from airflow_mlpipe.spec import task_id_for
+
+        producer = (self.pipeline["data"].get(inp["data"]) or {}).get("producer")
+        if not producer:
+            raise HandOver(f"no producer known for input {inp['name']!r}")
+        task_id = task_id_for(producer)
+        result = await ti.axcom_pull(task_ids=task_id, key="return_value", map_indexes=-1)
+        if not isinstance(result, dict) or inp["data"] not in (result.get("outputs") or {}):
+            raise HandOver(f"no result of step {producer!r} for input {inp['name']!r} in this run")
+        return inp["data"], {**result["outputs"][inp["data"]], "producer": task_id}

@@ -1,0 +1,123 @@
+"""StepReuseTrigger (triggers/reuse.py): its run() driven with asyncio against a real local cache.
+
+The triggerer's task instance (Airflow's RuntimeTaskInstance, which talks to the triggerer's
+supervisor) is the process boundary: ``RuntimeTI`` below stands in for it with the calls the trigger
+makes, and the real step operator as its task. Airflow has no helper that builds a start-from-trigger task instance without a
+metadata database (dag.test does not start tasks in the triggerer), so the real comms are left to
+the integration test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
+
+from airflow_mlpipe.reuse import decide
+from airflow_mlpipe.translator import build_dag
+from airflow_mlpipe.triggers.reuse import StepReuseTrigger, pipeline_slice
+
+OUTPUT_OF_A = {
+    "datastore": "workspaceblobstore",
+    "path": "mlpipe/runs/p/r2/a/try1-x/d",
+    "files": 1,
+    "bytes": 1,
+    "content_hash": "content-of-d",
+}
+
+
+class RuntimeTI:
+    """Stands in for Airflow's RuntimeTaskInstance in the triggerer: the run's params, the XComs
+    of this run (task id -> return_value) and its task states."""
+
+    def __init__(self, params=None, xcoms=None, states=None, delay=0.0):
+        self.dag_id, self.run_id, self.task_id = "p", "r2", "b"
+        self.task = None  # the step operator of the DAG the translator builds (run_trigger)
+        self.params = params or {}
+        self.xcoms = {"a": {"outputs": {"d": OUTPUT_OF_A}}} if xcoms is None else xcoms
+        self.states = states or {}
+        self.delay = delay
+        self.pulls = []
+
+    def get_template_context(self):
+        return {"params": self.params}
+
+    async def axcom_pull(self, task_ids, key="return_value", *, map_indexes=None):
+        # without map_indexes=-1 the pull asks for a sequence slice, which the triggerer does not serve
+        assert map_indexes == -1 and key == "return_value"
+        self.pulls.append(task_ids)
+        await asyncio.sleep(self.delay)
+        return self.xcoms.get(task_ids)
+
+    def get_task_states(self, dag_id, run_ids):
+        return {self.run_id: self.states}
+
+
+def run_trigger(spec, ti, **kw):
+    step = spec["steps"][1]
+    pipeline = pipeline_slice({**spec, "dag_id": "p", "stop_on_failure": True}, step)
+    trigger = StepReuseTrigger(step=step, pipeline=pipeline, **kw)
+    ti.task = build_dag(spec, "p").get_task("b")
+    trigger.task_instance = ti
+
+    async def first_event():
+        events = [event async for event in trigger.run()]
+        assert len(events) == 1
+        return events[0]
+
+    return asyncio.run(first_event())
+
+
+def test_a_reused_step_ends_in_the_trigger_with_the_workers_result(spec, decide_b, commit_b, capsys):
+    _, entry = commit_b(spec, decide_b(spec))
+    ti = RuntimeTI(params={"n": "1"})
+    event = run_trigger(spec, ti)
+    logged = capsys.readouterr().out  # the trigger's log (Airflow's structlog writes it to stdout here)
+    assert isinstance(event, TaskSuccessEvent) and ti.pulls == ["a"]
+    result = event.xcoms["return_value"]
+    # the very dict a worker that reuses this entry pushes (ReuseSteps.reused_result)
+    assert result == decide.reused_result(spec["steps"][1], entry, {"n": 1})
+    assert result["outputs"] == entry["outputs"] and result["parameters"] == {"n": 1}
+    assert "reuse: reusing the result of task b in run r1 of DAG p (try 1)" in logged
+    assert "metric acc = 0.5 (reused)" in logged
+
+
+@pytest.mark.parametrize(
+    ("ti", "reason"),
+    [
+        (RuntimeTI(), "no committed result for this step yet"),
+        (RuntimeTI(params={"force_rerun": ["b"]}), "force_rerun names this step"),
+        (RuntimeTI(params={"regenerate_outputs": True}), "regenerate_outputs is set for this run"),
+        (RuntimeTI(states={"a": "success", "c": "failed"}), "step(s) ['c'] of this run failed"),
+        (RuntimeTI(xcoms={}), "no result of step 'a' for input 'd' in this run"),
+    ],
+)
+def test_every_other_outcome_hands_the_step_to_a_worker(spec, ti, reason):
+    event = run_trigger(spec, ti)
+    assert type(event) is TriggerEvent and event.payload["reason"] == reason
+
+
+def test_a_failed_sibling_is_ignored_when_the_run_continues_on_failure(spec):
+    ti = RuntimeTI(params={"continue_on_step_failure": True}, states={"c": "failed"})
+    assert run_trigger(spec, ti).payload["reason"] == "no committed result for this step yet"
+
+
+def test_an_error_or_a_timeout_hands_over_instead_of_failing_the_task(spec):
+    event = run_trigger(spec, RuntimeTI(delay=5), decide_timeout=0.05)
+    assert type(event) is TriggerEvent and "TimeoutError" in event.payload["reason"]
+    spec["datastores"]["workspaceblobstore"] = {"type": "no-such-store"}
+    event = run_trigger(spec, RuntimeTI())
+    assert event.payload["reason"].startswith("could not decide in the triggerer")
+
+
+def test_serialize_round_trips_through_airflows_encoding(spec):
+    from airflow.serialization.serialized_objects import BaseSerialization
+
+    step = spec["steps"][1]
+    trigger = StepReuseTrigger(step=step, pipeline=pipeline_slice(spec, step), decide_timeout=30)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_mlpipe.triggers.reuse.StepReuseTrigger"
+    again = StepReuseTrigger(**BaseSerialization.deserialize(BaseSerialization.serialize(kwargs)))
+    assert again.serialize() == (classpath, kwargs)
+    assert set(kwargs["pipeline"]["data"]) == {"d"}  # only the step's own PipelineData
