@@ -102,6 +102,8 @@ def build_dag(
             for up in step["upstream"]:
                 tasks[up] >> task
             tasks[step["name"]] = task
+    for task in tasks.values():  # Airflow >= 3.3: a reused step ends in the triggerer, without a worker
+        task.enable_reuse_in_triggerer(len(spec["steps"]))
     dag.params.update(params)
     dag.mlpipe_spec = spec
     return dag

@@ -8,7 +8,56 @@ from typing import Any
 
 from airflow_mlpipe.reuse.decide import RESULT_FORMAT, RUN_FILE_KINDS
 
-__all__ = ["RESULT_FORMAT", "RUN_FILE_KINDS", "ReuseSteps"]
+__all__ = ["RESULT_FORMAT", "RUN_FILE_KINDS", "ReuseSteps", "triggerer_reuse_blocker"]
+
+FIRST_AIRFLOW_STARTING_IN_TRIGGERER = "3.3.0"  # start_from_trigger was switched off in 3.0-3.2
+REUSE_IN_TRIGGERER_MODES = ("auto", "on", "off")
+# [mlpipe] reuse_in_triggerer = auto: only for DAGs up to this many steps, since the triggerer
+# deserializes the whole DAG once per started trigger (design section 8). Provisional: to be set
+# from bench/reuse_run.py.
+AUTO_MAX_STEPS = 500
+
+
+def triggerer_reuse_blocker(step: dict[str, Any], pipeline: dict[str, Any], n_steps: int) -> str | None:
+    """Why a step of a pipeline of ``n_steps`` steps cannot be started in the triggerer to decide
+    its reuse there, or None when it can. Read at DAG build time: Airflow's version, the ``[mlpipe]``
+    options ``reuse_in_triggerer`` (auto, on, off) and ``triggerer_shares_source``, and the step."""
+    from airflow import __version__ as airflow_version
+    from airflow.configuration import conf
+    from packaging.version import Version
+
+    if Version(airflow_version) < Version(FIRST_AIRFLOW_STARTING_IN_TRIGGERER):
+        return f"Airflow {airflow_version} starts no task in the triggerer (3.3 does)"
+    mode = conf.get("mlpipe", "reuse_in_triggerer", fallback="auto").strip().lower()
+    if mode not in REUSE_IN_TRIGGERER_MODES:
+        raise ValueError(
+            f"[mlpipe] reuse_in_triggerer is {mode!r}; use one of {', '.join(REUSE_IN_TRIGGERER_MODES)}"
+        )
+    if mode == "off":
+        return "[mlpipe] reuse_in_triggerer is off"
+    max_steps = conf.getint("mlpipe", "reuse_in_triggerer_max_steps", fallback=AUTO_MAX_STEPS)
+    if mode == "auto" and n_steps > max_steps:
+        return (
+            f"the pipeline has {n_steps} steps, more than [mlpipe] reuse_in_triggerer_max_steps ({max_steps})"
+        )
+    if not (pipeline.get("reuse") or {}).get("datastore"):
+        return "no cache datastore"
+    if not step.get("allow_reuse", True):
+        return "allow_reuse=False"
+    settings = step.get("settings") or {}
+    if (
+        not settings.get("snapshot")
+        and settings.get("source_directory")
+        and not conf.getboolean("mlpipe", "triggerer_shares_source", fallback=False)
+    ):
+        # the triggerer would hash its own copy of the folder, which may not be the workers'
+        return "its source is a local folder ([mlpipe] triggerer_shares_source is off)"
+    if (settings.get("source") or {}).get("kind") == "sql":
+        return "a SQL source is read in full to fingerprint it, which belongs on a worker"
+    data = pipeline.get("data") or {}
+    if any((data.get(out["name"]) or {}).get("register") for out in step["outputs"]):
+        return "an output is registered as a dataset when the step ends (a write)"
+    return None
 
 
 class ReuseSteps:
@@ -19,6 +68,36 @@ class ReuseSteps:
     pipeline: dict[str, Any]
     task_id: str
     log: Any
+
+    # False: the fingerprint needs what only a worker reads (Databricks: the remote code, through its hook)
+    reuse_in_triggerer_ok: bool = True
+
+    def enable_reuse_in_triggerer(self, n_steps: int) -> str | None:
+        """Start this step in the triggerer, which ends it there when it reuses a committed result
+        and hands it to a worker otherwise (``execute_after_trigger``); returns why not, or None
+        when enabled. Called once the task exists (translator.build_dag)."""
+        if not self.reuse_in_triggerer_ok:
+            return f"{type(self).__name__} fingerprints what only a worker reads"
+        why = triggerer_reuse_blocker(self.step, self.pipeline, n_steps)
+        if why is not None:
+            return why
+        from airflow.triggers.base import StartTriggerArgs
+
+        from airflow_mlpipe.triggers.reuse import StepReuseTrigger, pipeline_slice
+
+        classpath, kwargs = StepReuseTrigger(self.step, pipeline_slice(self.pipeline, self.step)).serialize()
+        self.start_from_trigger = True
+        # no timeout: an Airflow trigger timeout would fail the try; the trigger's own hands over
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=classpath, next_method="execute_after_trigger", trigger_kwargs=kwargs, timeout=None
+        )
+        return None
+
+    def execute_after_trigger(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The step protocol on a worker after the triggerer handed the step over: all of it again
+        (the world may have changed since), under the reuse lease as ever."""
+        self.log.info("reuse: the triggerer handed the step to a worker: %s", (event or {}).get("reason"))
+        return self.execute(context)  # type: ignore[attr-defined]
 
     def reuse_decision(self, context: Any, parameters: dict[str, Any]) -> dict[str, Any]:
         """Fingerprint the step and find a committed result it may reuse (decide.decide_reuse)."""

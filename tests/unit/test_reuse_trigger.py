@@ -121,3 +121,52 @@ def test_serialize_round_trips_through_airflows_encoding(spec):
     again = StepReuseTrigger(**BaseSerialization.deserialize(BaseSerialization.serialize(kwargs)))
     assert again.serialize() == (classpath, kwargs)
     assert set(kwargs["pipeline"]["data"]) == {"d"}  # only the step's own PipelineData
+
+
+# --- wiring: which steps start in the triggerer (translator.build_dag) -------------------------
+
+
+def started_in_triggerer(spec):
+    dag = build_dag(spec, "p")
+    return {t.task_id: t.start_from_trigger for t in dag.tasks}
+
+
+def test_steps_start_in_the_triggerer_only_when_it_sees_their_source(spec, monkeypatch):
+    assert started_in_triggerer(spec) == {"a": False, "b": False}  # local folders: off by default
+    monkeypatch.setenv("AIRFLOW__MLPIPE__TRIGGERER_SHARES_SOURCE", "True")
+    assert started_in_triggerer(spec) == {"a": True, "b": True}
+    spec["steps"][1]["allow_reuse"] = False
+    assert started_in_triggerer(spec) == {"a": True, "b": False}
+    monkeypatch.setenv("AIRFLOW__MLPIPE__REUSE_IN_TRIGGERER_MAX_STEPS", "1")
+    assert started_in_triggerer(spec) == {"a": False, "b": False}  # auto: a bigger DAG keeps workers
+    monkeypatch.setenv("AIRFLOW__MLPIPE__REUSE_IN_TRIGGERER", "on")
+    assert started_in_triggerer(spec) == {"a": True, "b": False}
+    monkeypatch.setenv("AIRFLOW__MLPIPE__REUSE_IN_TRIGGERER", "off")
+    assert started_in_triggerer(spec) == {"a": False, "b": False}
+    monkeypatch.setenv("AIRFLOW__MLPIPE__REUSE_IN_TRIGGERER", "sometimes")
+    with pytest.raises(ValueError, match="reuse_in_triggerer is 'sometimes'; use one of auto, on, off"):
+        build_dag(spec, "p")
+
+
+def test_older_airflow_keeps_every_step_on_workers(spec, monkeypatch):
+    import airflow
+
+    monkeypatch.setenv("AIRFLOW__MLPIPE__TRIGGERER_SHARES_SOURCE", "True")
+    monkeypatch.setattr(airflow, "__version__", "3.2.1")  # start_from_trigger is switched off there
+    assert started_in_triggerer(spec) == {"a": False, "b": False}
+
+
+def test_the_serialized_dag_recreates_the_trigger_as_the_triggerer_does(spec, monkeypatch):
+    from airflow.serialization.decoders import smart_decode_trigger_kwargs
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    monkeypatch.setenv("AIRFLOW__MLPIPE__TRIGGERER_SHARES_SOURCE", "True")
+    task = DagSerialization.from_dict(DagSerialization.to_dict(build_dag(spec, "p"))).get_task("b")
+    args = task.start_trigger_args
+    assert task.start_from_trigger and args.next_method == "execute_after_trigger" and args.timeout is None
+    assert args.trigger_cls == "airflow_mlpipe.triggers.reuse.StepReuseTrigger"
+    kwargs = {
+        k: smart_decode_trigger_kwargs(v) for k, v in smart_decode_trigger_kwargs(args.trigger_kwargs).items()
+    }
+    trigger = StepReuseTrigger(**kwargs)
+    assert trigger.step == spec["steps"][1] and set(trigger.pipeline["data"]) == {"d"}

@@ -1,4 +1,4 @@
-"""Fixtures of the unit tests: a small two-step pipeline spec (a -> b over PipelineData d) on the
+"""Fixtures of the reuse tests (imported by the test modules that use them): a small two-step pipeline spec (a -> b over PipelineData d) on the
 embedded workspace's local datastore, the reuse decision for b, and a result of b committed as a
 worker commits it."""
 
