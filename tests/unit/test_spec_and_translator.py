@@ -35,7 +35,12 @@ def test_fan_out_fan_in_dag_has_edges_params_and_task_ids(src):
     assert all(t.pipeline["stop_on_failure"] for t in dag.tasks) and not dag.fail_fast
     relaxed = fan_pipeline(Workspace.from_config(), src).to_dag("f2", continue_on_step_failure=True)
     assert not any(t.pipeline["stop_on_failure"] for t in relaxed.tasks)
-    assert dag.params.dump() == {"alpha": 0.5, "regenerate_outputs": False, "force_rerun": []}
+    assert dag.params.dump() == {
+        "alpha": 0.5,
+        "regenerate_outputs": False,
+        "force_rerun": [],
+        "continue_on_step_failure": None,
+    }
     assert dag.params.get_param("alpha").schema["type"] == "number"
     assert "mlpipe" in dag.tags
 
@@ -197,7 +202,12 @@ def test_seed_example_translates_with_imports_changed_only(tmp_path, monkeypatch
     dag = module.dag
     assert [t.task_id for t in dag.tasks] == ["train.py", "extract.py", "compare.py"]
     assert dag.get_task("compare.py").upstream_task_ids == {"train.py", "extract.py"}
-    assert dag.params.dump() == {"pipeline_arg": 10, "regenerate_outputs": False, "force_rerun": []}
+    assert dag.params.dump() == {
+        "pipeline_arg": 10,
+        "regenerate_outputs": False,
+        "force_rerun": [],
+        "continue_on_step_failure": None,
+    }
     step = {s["name"]: s for s in module.pipeline1.to_spec()["steps"]}
     train_inputs = step["train.py"]["inputs"]
     assert [(i["name"], i["mode"]) for i in train_inputs] == [("input1", "download")]
