@@ -1,8 +1,8 @@
 """StepReuseTrigger: decides in the triggerer whether a step reuses a committed result, so a reused
 step ends without a worker (Airflow >= 3.3, ``start_from_trigger``).
 
-Reused: the task ends here with the same step result a worker pushes (``TaskSuccessEvent`` with
-XComs) and the same log lines, the origin run's among them. Any other outcome (a miss, a forced
+Reused: the task ends here (``TaskSuccessEvent``) with the same step result a worker pushes and
+the same log lines, the origin run's among them. Any other outcome (a miss, a forced
 run, a failed sibling, an error, a timeout) hands the task to a worker with a plain
 ``TriggerEvent``; the worker resumes in ``StepOperator.execute_after_trigger`` and runs the whole
 step protocol as before. The trigger only reads (no lease, no write), so running it again after a
@@ -45,6 +45,23 @@ def _semaphore() -> asyncio.Semaphore:
     if loop not in _semaphores:
         _semaphores[loop] = asyncio.Semaphore(MAX_CONCURRENT_DECISIONS)
     return _semaphores[loop]
+
+
+async def push_result(ti: Any, result: dict[str, Any]) -> None:
+    """The step's result as this try's ``return_value``, through the configured XCom backend as a
+    worker pushes it. Not ``ti.axcom_push``: in the triggerer ``ti.task`` is the serialized operator,
+    which lacks the ``returns_dag_result`` that method reads (Airflow 3.3); a step's result is never
+    the DAG's result."""
+    from airflow.sdk.execution_time.xcom import XCom
+
+    await XCom.aset(
+        key="return_value",
+        value=result,
+        dag_id=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        map_index=ti.map_index,
+    )
 
 
 class HandOver(Exception):
@@ -133,9 +150,12 @@ class StepReuseTrigger(BaseTrigger):
             return
         for msg, args in decide.reuse_log_lines(decision.entry):
             self.log.info(msg, *args)
-        yield TaskSuccessEvent(
-            xcoms={"return_value": decide.reused_result(self.step, decision.entry, parameters)}
-        )
+        # The result goes through the Task SDK, as a worker's does (the XCom backend applies), not
+        # in TaskSuccessEvent(xcoms=...): Airflow 3.3 stores those with XComModel.set(serialize=True),
+        # a JSON string inside the JSON column, so a downstream task's xcom_pull gets a str. Pushing
+        # again after a triggerer restart overwrites the same value.
+        await push_result(self.task_instance, decide.reused_result(self.step, decision.entry, parameters))
+        yield TaskSuccessEvent()
 
     def _hand_over(self, reason: str, fingerprint: str | None = None) -> TriggerEvent:
         self.log.info("reuse: the step runs on a worker: %s", reason)

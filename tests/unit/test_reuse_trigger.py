@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from airflow.sdk.execution_time.xcom import XCom
 from airflow.triggers.base import TaskSuccessEvent, TriggerEvent
 
 from airflow_mlpipe.reuse import decide
@@ -32,13 +33,14 @@ class RuntimeTI:
     of this run (task id -> return_value) and its task states."""
 
     def __init__(self, params=None, xcoms=None, states=None, delay=0.0):
-        self.dag_id, self.run_id, self.task_id = "p", "r2", "b"
+        self.dag_id, self.run_id, self.task_id, self.map_index = "p", "r2", "b", -1
         self.task = None  # the step operator of the DAG the translator builds (run_trigger)
         self.params = params or {}
         self.xcoms = {"a": {"outputs": {"d": OUTPUT_OF_A}}} if xcoms is None else xcoms
         self.states = states or {}
         self.delay = delay
         self.pulls = []
+        self.pushed = {}
 
     def get_template_context(self):
         return {"params": self.params}
@@ -61,12 +63,19 @@ def run_trigger(spec, ti, **kw):
     ti.task = build_dag(spec, "p").get_task("b")
     trigger.task_instance = ti
 
+    async def aset(key, value, *, dag_id, task_id, run_id, map_index=-1, **_):
+        # the XCom backend's push, which in the triggerer goes to the supervisor (no comms here)
+        assert (dag_id, task_id, run_id, map_index) == (ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+        ti.pushed[key] = value
+
     async def first_event():
         events = [event async for event in trigger.run()]
         assert len(events) == 1
         return events[0]
 
-    return asyncio.run(first_event())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(XCom, "aset", aset)
+        return asyncio.run(first_event())
 
 
 def test_a_reused_step_ends_in_the_trigger_with_the_workers_result(spec, decide_b, commit_b, capsys):
@@ -75,7 +84,10 @@ def test_a_reused_step_ends_in_the_trigger_with_the_workers_result(spec, decide_
     event = run_trigger(spec, ti)
     logged = capsys.readouterr().out  # the trigger's log (Airflow's structlog writes it to stdout here)
     assert isinstance(event, TaskSuccessEvent) and ti.pulls == ["a"]
-    result = event.xcoms["return_value"]
+    # pushed through the Task SDK like a worker's result: Airflow 3.3 stores TaskSuccessEvent's
+    # xcoms as a JSON string that downstream tasks would pull as a str
+    assert not event.xcoms and list(ti.pushed) == ["return_value"]
+    result = ti.pushed["return_value"]
     # the very dict a worker that reuses this entry pushes (ReuseSteps.reused_result)
     assert result == decide.reused_result(spec["steps"][1], entry, {"n": 1})
     assert result["outputs"] == entry["outputs"] and result["parameters"] == {"n": 1}
@@ -96,6 +108,7 @@ def test_a_reused_step_ends_in_the_trigger_with_the_workers_result(spec, decide_
 def test_every_other_outcome_hands_the_step_to_a_worker(spec, ti, reason):
     event = run_trigger(spec, ti)
     assert type(event) is TriggerEvent and event.payload["reason"] == reason
+    assert ti.pushed == {}  # a hand-over writes nothing: the worker pushes the step's result
 
 
 def test_a_failed_sibling_is_ignored_when_the_run_continues_on_failure(spec):
