@@ -12,6 +12,7 @@ triggerer died neither loses the run nor runs a step twice. See docs/design-reus
 from __future__ import annotations
 
 import asyncio
+import os
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
@@ -45,6 +46,19 @@ def _semaphore() -> asyncio.Semaphore:
     if loop not in _semaphores:
         _semaphores[loop] = asyncio.Semaphore(MAX_CONCURRENT_DECISIONS)
     return _semaphores[loop]
+
+
+async def _test_pause(ti: Any) -> None:
+    """Test hook (tests/integration/test_reuse_triggerer_e2e.py): with ``MLPIPE_TEST_REUSE_PAUSE``
+    naming a file, a decided trigger marks ``<file>.<task_id>`` and waits while the file exists,
+    so a test can kill the triggerer between the decision and its outcome."""
+    flag = os.environ.get("MLPIPE_TEST_REUSE_PAUSE")
+    if not flag or not os.path.exists(flag):
+        return
+    with open(f"{flag}.{ti.task_id}", "a") as mark:
+        mark.write(f"{ti.run_id}\n")
+    while os.path.exists(flag):
+        await asyncio.sleep(0.2)
 
 
 async def push_result(ti: Any, result: dict[str, Any]) -> None:
@@ -145,6 +159,7 @@ class StepReuseTrigger(BaseTrigger):
             return
         for msg, args in decision.log:
             self.log.info(msg, *args)
+        await _test_pause(self.task_instance)
         if decision.verdict != "reuse" or decision.entry is None:
             yield self._hand_over("; ".join(decision.reasons), decision.fingerprint)
             return
