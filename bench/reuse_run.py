@@ -167,14 +167,23 @@ def table(res: dict, runs: int) -> str:
     rows.append("")
     for w, m in res.items():
         n = w + 2
-        rows.append(f"- {n} steps: all reused / EmptyOperators: "
-                    + verdict(m["steps"] / m["empty"], 1.5 if n >= 100 else 1.1))
-        rows.append(f"  (worker path: {m['worker'] / m['empty']:.2f}x; no-op PythonOperators: "
-                    f"{m['python'] / m['empty']:.2f}x)")
-        rows.append(f"- {n} steps: first run / all-reused run: "
-                    + (verdict(m["first"] / m["steps"], 4, at_most=False) if n >= 100
-                       else f"{m['first'] / m['steps']:.2f}x")
-                    + f"; computing runs / all-reused run: {m['computing'] / m['steps']:.2f}x")
+        rows.append(
+            f"- {n} steps: all reused / EmptyOperators: "
+            + verdict(m["steps"] / m["empty"], 1.5 if n >= 100 else 1.1)
+        )
+        rows.append(
+            f"  (worker path: {m['worker'] / m['empty']:.2f}x; no-op PythonOperators: "
+            f"{m['python'] / m['empty']:.2f}x)"
+        )
+        rows.append(
+            f"- {n} steps: first run / all-reused run: "
+            + (
+                verdict(m["first"] / m["steps"], 4, at_most=False)
+                if n >= 100
+                else f"{m['first'] / m['steps']:.2f}x"
+            )
+            + f"; computing runs / all-reused run: {m['computing'] / m['steps']:.2f}x"
+        )
     return "\n".join(rows)
 
 
