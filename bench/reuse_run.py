@@ -35,18 +35,39 @@ from report import write_section  # noqa: E402
 from airflow_mlpipe.client.rest import AirflowClient  # noqa: E402
 from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port  # noqa: E402
 
-DAGS = """
-from airflow.sdk import DAG
+# one file per DAG: a worker parses only the file of its own DAG
+DAG_FILE = """
+import os
+
+import pendulum
+from airflow.sdk import DAG, BaseOperator
+from airflow.triggers.base import StartTriggerArgs
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow_mlpipe import Pipeline, PipelineData, PythonScriptStep, Workspace
 
-SRC = {src!r}
-WIDTHS = {widths!r}
+SRC, KIND, WIDTH = {src!r}, {kind!r}, {width!r}
 
 
 def noop():
     return None
+
+
+class EndInTrigger(BaseOperator):
+    # Airflow's own floor for a task that ends in the triggerer: a trigger that fires at once
+    start_from_trigger = True
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls="airflow.providers.standard.triggers.temporal.DateTimeTrigger",
+            trigger_kwargs={{"moment": pendulum.datetime(2020, 1, 1, tz="UTC"), "end_from_trigger": True}},
+            next_method="execute",
+            timeout=None,
+        )
+
+    def execute(self, context, event=None):
+        return None
 
 
 def pipeline(width):
@@ -73,17 +94,20 @@ def hand(dag_id, make, width):
     return dag
 
 
-for w in WIDTHS:
-    globals()[f"steps_{{w}}"] = pipeline(w).to_dag(f"steps_{{w}}")
-    worker = pipeline(w).to_dag(f"worker_{{w}}")
-    for task in worker.tasks:  # what [mlpipe] reuse_in_triggerer = off builds
-        task.start_from_trigger = False
-        task.start_trigger_args = None
-    globals()[f"worker_{{w}}"] = worker
-    globals()[f"empty_{{w}}"] = hand(f"empty_{{w}}", lambda i: EmptyOperator(task_id=f"s{{i}}"), w)
-    globals()[f"python_{{w}}"] = hand(
-        f"python_{{w}}", lambda i: PythonOperator(task_id=f"s{{i}}", python_callable=noop), w)
+dag_id = f"{{KIND}}_{{WIDTH}}"
+if KIND in ("steps", "worker"):
+    # steps: reused steps decided in the triggerer ([mlpipe] reuse_in_triggerer = on);
+    # worker: every step on a worker (= off, and what Airflow < 3.3 builds)
+    os.environ["AIRFLOW__MLPIPE__REUSE_IN_TRIGGERER"] = "on" if KIND == "steps" else "off"
+    dag = pipeline(WIDTH).to_dag(dag_id)
+elif KIND == "empty":
+    dag = hand(dag_id, lambda i: EmptyOperator(task_id=f"s{{i}}"), WIDTH)
+elif KIND == "python":
+    dag = hand(dag_id, lambda i: PythonOperator(task_id=f"s{{i}}", python_callable=noop), WIDTH)
+else:
+    dag = hand(dag_id, lambda i: EndInTrigger(task_id=f"s{{i}}"), WIDTH)
 """
+KINDS = ("steps", "worker", "empty", "python", "trigger")
 
 STEP = """
 import argparse, os
@@ -114,21 +138,22 @@ def check_reused(client: AirflowClient, dag_id: str, run: dict) -> int:
 def measure(client: AirflowClient, widths: list[int], runs: int) -> dict:
     out: dict = {}
     for w in widths:
-        for kind in ("steps", "worker", "empty", "python"):
+        for kind in KINDS:
             client.wait_for_dag(f"{kind}_{w}", timeout=300)
         first, _ = timed_run(client, f"steps_{w}")
         print(f"[W={w}] first (computing) run {first:.2f}s", flush=True)
-        s: dict[str, list[float]] = {k: [] for k in ("steps", "worker", "empty", "python", "computing")}
+        s: dict[str, list[float]] = {k: [] for k in (*KINDS, "computing", "computing_worker")}
         queued = {"steps": [], "worker": []}
         timed_run(client, f"worker_{w}")  # its first run: reuses what steps_W committed, warms its parse
         for i in range(runs):
-            for kind in ("steps", "worker", "empty", "python"):
+            for kind in KINDS:
                 t, done = timed_run(client, f"{kind}_{w}")
                 s[kind].append(t)
                 if kind in queued:
                     queued[kind].append(check_reused(client, f"{kind}_{w}", done))
-            t, _ = timed_run(client, f"steps_{w}", {"regenerate_outputs": True})
-            s["computing"].append(t)
+            for kind, key in (("steps", "computing"), ("worker", "computing_worker")):
+                t, _ = timed_run(client, f"{kind}_{w}", {"regenerate_outputs": True})
+                s[key].append(t)
             print(
                 f"[W={w}] round {i + 1}/{runs}: "
                 + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in s.items())
@@ -148,42 +173,50 @@ def verdict(value: float, target: float, at_most: bool = True) -> str:
     return f"{value:.2f}x ({'met' if ok else 'NOT met'}, target {'<=' if at_most else '>='} {target}x)"
 
 
-def table(res: dict, runs: int) -> str:
+def table(res: dict, runs: int, parallelism: int = 8) -> str:
     rows = [
         f"Median of {runs} interleaved runs per DAG after one warm-up; each timed from the REST trigger to "
-        "seeing the run finished (0.2 s polling). `steps` is the translated pipeline (reused steps decided "
-        "in the triggerer), `worker` the same pipeline with every step on a worker (what "
-        "`[mlpipe] reuse_in_triggerer = off` and Airflow < 3.3 build).",
+        "seeing the run finished (0.2 s polling), on the embedded deployment (LocalExecutor, "
+        f"parallelism {parallelism}). The pipeline 1 -> W -> 1, built twice: `triggerer` with "
+        "`[mlpipe] reuse_in_triggerer = on` (a reused step ends in the triggerer), `worker` with `off` "
+        "(every step starts on a worker, as on Airflow < 3.3). `trigger floor`: the same edges of tasks "
+        "that Airflow starts in the triggerer and that end at once (`DateTimeTrigger` in the past, "
+        "`end_from_trigger`), the least any task ending in the triggerer costs on Airflow 3.3.",
         "",
-        "| tasks (1 -> W -> 1) | all reused, triggerer | all reused, worker | EmptyOperators | no-op PythonOperators "
-        "| first run | computing runs (regenerate_outputs) | worker tasks in a reused run (triggerer / worker) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| steps | all reused: triggerer | all reused: worker | EmptyOperators | no-op PythonOperators "
+        "| trigger floor | first run (triggerer) | computing: triggerer / worker | worker tasks in a reused "
+        "run: triggerer / worker |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for w, m in res.items():
         rows.append(
             f"| {w + 2} | {m['steps']:.2f} s | {m['worker']:.2f} s | {m['empty']:.2f} s | {m['python']:.2f} s "
-            f"| {m['first']:.2f} s | {m['computing']:.2f} s | {m['queued_steps']} / {m['queued_worker']} |"
+            f"| {m['trigger']:.2f} s | {m['first']:.2f} s | {m['computing']:.2f} s / {m['computing_worker']:.2f} s "
+            f"| {m['queued_steps']} / {m['queued_worker']} |"
         )
     rows.append("")
     for w, m in res.items():
         n = w + 2
-        rows.append(
-            f"- {n} steps: all reused / EmptyOperators: "
-            + verdict(m["steps"] / m["empty"], 1.5 if n >= 100 else 1.1)
-        )
-        rows.append(
-            f"  (worker path: {m['worker'] / m['empty']:.2f}x; no-op PythonOperators: "
-            f"{m['python'] / m['empty']:.2f}x)"
-        )
-        rows.append(
-            f"- {n} steps: first run / all-reused run: "
+        best = min(m["steps"], m["worker"])
+        auto = "triggerer" if w > parallelism else "worker"
+        rows += [
+            f"- **{n} steps** (`auto` picks the {auto} path: the widest stage has {w} steps, "
+            f"parallelism {parallelism}):",
+            f"  - all reused / EmptyOperators: triggerer {m['steps'] / m['empty']:.2f}x, worker "
+            f"{m['worker'] / m['empty']:.2f}x; the better path "
+            + verdict(best / m["empty"], 1.5 if n >= 100 else 1.1),
+            f"  - the trigger floor / EmptyOperators: {m['trigger'] / m['empty']:.2f}x; all reused (triggerer) / "
+            f"trigger floor: {m['steps'] / m['trigger']:.2f}x; no-op PythonOperators / EmptyOperators: "
+            f"{m['python'] / m['empty']:.2f}x",
+            "  - first run / all-reused run (triggerer): "
             + (
                 verdict(m["first"] / m["steps"], 4, at_most=False)
                 if n >= 100
                 else f"{m['first'] / m['steps']:.2f}x"
             )
-            + f"; computing runs / all-reused run: {m['computing'] / m['steps']:.2f}x"
-        )
+            + f"; computing run / all-reused run, triggerer: {m['computing'] / m['steps']:.2f}x, worker: "
+            f"{m['computing_worker'] / m['worker']:.2f}x",
+        ]
     return "\n".join(rows)
 
 
@@ -199,9 +232,11 @@ def main() -> None:
         (home / "src").mkdir()
         (home / "src" / "step.py").write_text(textwrap.dedent(STEP))
         (home / "dags").mkdir()
-        (home / "dags" / "bench_reuse_run.py").write_text(
-            textwrap.dedent(DAGS.format(src=str(home / "src"), widths=widths))
-        )
+        for w in widths:
+            for kind in KINDS:
+                (home / "dags" / f"{kind}_{w}.py").write_text(
+                    textwrap.dedent(DAG_FILE.format(src=str(home / "src"), kind=kind, width=w))
+                )
         dep = LocalDeployment(home=home / "mlpipe", dags_folder=home / "dags")
         dep.up(port=free_port(), timeout=240)
         try:

@@ -12,33 +12,47 @@ __all__ = ["RESULT_FORMAT", "RUN_FILE_KINDS", "ReuseSteps", "triggerer_reuse_blo
 
 FIRST_AIRFLOW_STARTING_IN_TRIGGERER = "3.3.0"  # start_from_trigger was switched off in 3.0-3.2
 REUSE_IN_TRIGGERER_MODES = ("auto", "on", "off")
-# [mlpipe] reuse_in_triggerer = auto: only for DAGs up to this many steps, since the triggerer
-# deserializes the whole DAG once per started trigger (design section 8). Provisional: to be set
-# from bench/reuse_run.py.
+# [mlpipe] reuse_in_triggerer = auto: only for DAGs up to this many steps. Airflow 3.3's triggerer
+# deserializes the whole DAG in its event loop for every trigger it starts (about 10 ms per 100
+# steps, measured with the trigger kwargs as one string): at 500 steps, ~50 ms that every other
+# trigger of the deployment waits, 500 times per run. Workers parse the DAG per task too, so this
+# bounds the triggerer's share of the cost, not a point where workers become faster.
 AUTO_MAX_STEPS = 500
 
 
-def triggerer_reuse_blocker(step: dict[str, Any], pipeline: dict[str, Any], n_steps: int) -> str | None:
-    """Why a step of a pipeline of ``n_steps`` steps cannot be started in the triggerer to decide
-    its reuse there, or None when it can. Read at DAG build time: Airflow's version, the ``[mlpipe]``
-    options ``reuse_in_triggerer`` (auto, on, off) and ``triggerer_shares_source``, and the step."""
+def triggerer_reuse_blocker(
+    step: dict[str, Any], pipeline: dict[str, Any], n_steps: int, widest: int, mode: str | None = None
+) -> str | None:
+    """Why a step of a pipeline of ``n_steps`` steps, at most ``widest`` of them in one stage of
+    its graph, cannot be started in the triggerer to decide its reuse there, or None when it can.
+    Read at DAG build time: Airflow's version, ``[core] parallelism``, the ``[mlpipe]`` options
+    ``reuse_in_triggerer`` (auto, on, off) and ``triggerer_shares_source``, and the step."""
     from airflow import __version__ as airflow_version
     from airflow.configuration import conf
     from packaging.version import Version
 
     if Version(airflow_version) < Version(FIRST_AIRFLOW_STARTING_IN_TRIGGERER):
         return f"Airflow {airflow_version} starts no task in the triggerer (3.3 does)"
-    mode = conf.get("mlpipe", "reuse_in_triggerer", fallback="auto").strip().lower()
+    where = "[mlpipe] reuse_in_triggerer" if mode is None else "reuse_in_triggerer"
+    if mode is None:
+        mode = conf.get("mlpipe", "reuse_in_triggerer", fallback="auto")
+    mode = str(mode).strip().lower()
     if mode not in REUSE_IN_TRIGGERER_MODES:
-        raise ValueError(
-            f"[mlpipe] reuse_in_triggerer is {mode!r}; use one of {', '.join(REUSE_IN_TRIGGERER_MODES)}"
-        )
+        raise ValueError(f"{where} is {mode!r}; use one of {', '.join(REUSE_IN_TRIGGERER_MODES)}")
     if mode == "off":
-        return "[mlpipe] reuse_in_triggerer is off"
+        return f"{where} is off"
     max_steps = conf.getint("mlpipe", "reuse_in_triggerer_max_steps", fallback=AUTO_MAX_STEPS)
     if mode == "auto" and n_steps > max_steps:
         return (
             f"the pipeline has {n_steps} steps, more than [mlpipe] reuse_in_triggerer_max_steps ({max_steps})"
+        )
+    parallelism = conf.getint("core", "parallelism", fallback=32)
+    if mode == "auto" and widest <= parallelism:
+        # each stage through the triggerer waits for its two one-second loops: quicker only when
+        # the stage's steps would otherwise queue for worker slots (docs/performance.md)
+        return (
+            f"auto: no stage of the pipeline has more steps ({widest}) than [core] parallelism "
+            f"({parallelism}), so workers take them at once"
         )
     if not (pipeline.get("reuse") or {}).get("datastore"):
         return "no cache datastore"
@@ -72,13 +86,13 @@ class ReuseSteps:
     # False: the fingerprint needs what only a worker reads (Databricks: the remote code, through its hook)
     reuse_in_triggerer_ok: bool = True
 
-    def enable_reuse_in_triggerer(self, n_steps: int) -> str | None:
+    def enable_reuse_in_triggerer(self, n_steps: int, widest: int, mode: str | None = None) -> str | None:
         """Start this step in the triggerer, which ends it there when it reuses a committed result
         and hands it to a worker otherwise (``execute_after_trigger``); returns why not, or None
         when enabled. Called once the task exists (translator.build_dag)."""
         if not self.reuse_in_triggerer_ok:
             return f"{type(self).__name__} fingerprints what only a worker reads"
-        why = triggerer_reuse_blocker(self.step, self.pipeline, n_steps)
+        why = triggerer_reuse_blocker(self.step, self.pipeline, n_steps, widest, mode)
         if why is not None:
             return why
         from airflow.triggers.base import StartTriggerArgs

@@ -27,7 +27,7 @@ src = os.environ["MLPIPE_TEST_SRC"]
 out_a = PipelineData("out_a")
 a = PythonScriptStep("a.py", name="a", arguments=["--out", out_a], outputs=[out_a], source_directory=src)
 b = PythonScriptStep("b.py", name="b", arguments=["--inp", out_a], inputs=[out_a], source_directory=src)
-dag = Pipeline(Workspace.from_config(), [a, b]).to_dag("reuse_in_triggerer")
+dag = Pipeline(Workspace.from_config(), [a, b]).to_dag("reuse_in_triggerer", reuse_in_triggerer="on")
 """
 # each script counts its runs in MLPIPE_TEST_COUNTS/<name>
 A = """

@@ -133,7 +133,9 @@ def test_serialize_round_trips_through_airflows_encoding(spec):
     assert classpath == "airflow_mlpipe.triggers.reuse.StepReuseTrigger"
     again = StepReuseTrigger(**BaseSerialization.deserialize(BaseSerialization.serialize(kwargs)))
     assert again.serialize() == (classpath, kwargs)
-    assert set(kwargs["pipeline"]["data"]) == {"d"}  # only the step's own PipelineData
+    assert again.step == step and set(again.pipeline["data"]) == {"d"}  # only the step's own PipelineData
+    # one string, not nested dicts: the triggerer deserializes the whole DAG per trigger it starts
+    assert set(kwargs) == {"spec", "decide_timeout"} and isinstance(kwargs["spec"], str)
 
 
 # --- wiring: which steps start in the triggerer (translator.build_dag) -------------------------
@@ -145,6 +147,7 @@ def started_in_triggerer(spec):
 
 
 def test_steps_start_in_the_triggerer_only_when_it_sees_their_source(spec, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "0")  # auto: every stage is wider than that
     assert started_in_triggerer(spec) == {"a": False, "b": False}  # local folders: off by default
     monkeypatch.setenv("AIRFLOW__MLPIPE__TRIGGERER_SHARES_SOURCE", "True")
     assert started_in_triggerer(spec) == {"a": True, "b": True}
@@ -161,6 +164,48 @@ def test_steps_start_in_the_triggerer_only_when_it_sees_their_source(spec, monke
         build_dag(spec, "p")
 
 
+def test_auto_starts_steps_in_the_triggerer_only_for_stages_wider_than_the_worker_slots(
+    spec, tmp_path, monkeypatch
+):
+    from airflow_mlpipe import Pipeline, PipelineData, PythonScriptStep, Workspace
+    from airflow_mlpipe.translator import widest_stage
+
+    monkeypatch.setenv("AIRFLOW__MLPIPE__TRIGGERER_SHARES_SOURCE", "True")
+    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "2")
+    assert widest_stage(spec["steps"]) == 1 and started_in_triggerer(spec) == {"a": False, "b": False}
+    # first -> 3 at once -> last: a stage of 3 steps, more than 2 worker slots
+    first_out, outs = PipelineData("f"), [PipelineData(f"o{i}") for i in range(3)]
+    first = PythonScriptStep(
+        "a.py", name="first", arguments=[first_out], outputs=[first_out], source_directory="src"
+    )
+    mid = [
+        PythonScriptStep(
+            "a.py",
+            name=f"m{i}",
+            arguments=[first_out, o],
+            inputs=[first_out],
+            outputs=[o],
+            source_directory="src",
+        )
+        for i, o in enumerate(outs)
+    ]
+    last = PythonScriptStep("a.py", name="last", arguments=outs, inputs=outs, source_directory="src")
+    wide = Pipeline(Workspace.from_config(), [first, *mid, last]).to_spec()
+    assert widest_stage(wide["steps"]) == 3
+    assert set(started_in_triggerer(wide).values()) == {True}
+    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "3")
+    assert set(started_in_triggerer(wide).values()) == {False}
+    # per DAG, over the option
+    on = build_dag(spec, "p", reuse_in_triggerer="on")
+    assert {t.task_id: t.start_from_trigger for t in on.tasks} == {"a": True, "b": True}
+    with pytest.raises(ValueError, match="DAG 'p': reuse_in_triggerer is 'always'; use one of auto, on, off"):
+        build_dag(spec, "p", reuse_in_triggerer="always")
+    monkeypatch.setenv("AIRFLOW__MLPIPE__REUSE_IN_TRIGGERER", "on")  # on: whatever the width
+    assert set(started_in_triggerer(wide).values()) == {True}
+    off = build_dag(wide, "p", reuse_in_triggerer="off")
+    assert {t.start_from_trigger for t in off.tasks} == {False}
+
+
 def test_older_airflow_keeps_every_step_on_workers(spec, monkeypatch):
     import airflow
 
@@ -174,6 +219,7 @@ def test_the_serialized_dag_recreates_the_trigger_as_the_triggerer_does(spec, mo
     from airflow.serialization.serialized_objects import DagSerialization
 
     monkeypatch.setenv("AIRFLOW__MLPIPE__TRIGGERER_SHARES_SOURCE", "True")
+    monkeypatch.setenv("AIRFLOW__MLPIPE__REUSE_IN_TRIGGERER", "on")
     task = DagSerialization.from_dict(DagSerialization.to_dict(build_dag(spec, "p"))).get_task("b")
     args = task.start_trigger_args
     assert task.start_from_trigger and args.next_method == "execute_after_trigger" and args.timeout is None
