@@ -11,6 +11,8 @@ Used by the client and by the API server plugin alike.
 
 from __future__ import annotations
 
+from typing import Any
+
 RUN_STATUS = {"queued": "NotStarted", "running": "Running", "success": "Finished", "failed": "Failed"}
 TASK_STATUS = {
     None: "NotStarted",
@@ -39,3 +41,17 @@ def run_status(state: str | None, note: str | None = None) -> str:
 
 def task_status(state: str | None) -> str:
     return TASK_STATUS.get(state, "NotStarted")
+
+
+def stops_on_failure(pipeline_stops: bool | None, params: dict[str, Any] | None, n_tasks: int) -> bool:
+    """Whether a step stops when another step of its run failed: the run's own
+    ``continue_on_step_failure`` param, else the pipeline's setting; a pipeline of one step has no
+    other step to fail."""
+    override = (params or {}).get("continue_on_step_failure")
+    stop = pipeline_stops if override is None else not override
+    return bool(stop) and n_tasks >= 2
+
+
+def failed_steps(states: dict[str, Any], task_id: str) -> list[str]:
+    """The tasks of a run (task id -> state) that failed, other than ``task_id``."""
+    return sorted(task for task, state in states.items() if state == "failed" and task != task_id)

@@ -62,18 +62,39 @@ def dag_params(spec: dict[str, Any], step_names: list[str] | None = None) -> dic
     return params
 
 
+def widest_stage(steps: list[dict[str, Any]]) -> int:
+    """The most steps that can run at once: steps grouped by their depth in the graph (the longest
+    chain of upstream steps before them), the largest group. ``steps`` in the spec's order, which
+    puts every step after its upstream steps."""
+    depth: dict[str, int] = {}
+    counts: dict[int, int] = {}
+    for s in steps:
+        d = depth[s["name"]] = 1 + max((depth[up] for up in s["upstream"]), default=-1)
+        counts[d] = counts.get(d, 0) + 1
+    return max(counts.values(), default=0)
+
+
 def build_dag(
     spec: dict[str, Any],
     dag_id: str,
     schedule: Any = None,
     continue_on_step_failure: bool = False,
+    reuse_in_triggerer: str | None = None,
     **dag_kwargs: Any,
 ) -> Any:
     """The DAG of a pipeline spec. As in Azure ML v1, one failed step stops the run and fails it
     (``continue_on_step_failure=False``: the step operators stop, see operators/base.py); with
-    True, steps that do not need the failed step's outputs still run, and the run still fails."""
+    True, steps that do not need the failed step's outputs still run, and the run still fails.
+    ``reuse_in_triggerer`` (auto, on, off) overrides ``[mlpipe] reuse_in_triggerer`` for this DAG."""
     from airflow.sdk import DAG
 
+    from airflow_mlpipe.operators.reuse_steps import REUSE_IN_TRIGGERER_MODES
+
+    if reuse_in_triggerer is not None and str(reuse_in_triggerer).lower() not in REUSE_IN_TRIGGERER_MODES:
+        raise ValueError(
+            f"DAG {dag_id!r}: reuse_in_triggerer is {reuse_in_triggerer!r}; use one of "
+            f"{', '.join(REUSE_IN_TRIGGERER_MODES)}"
+        )
     params = dag_params(spec, [s["name"] for s in spec["steps"]])
     params.update(dag_kwargs.pop("params", {}) or {})
     tags = set(dag_kwargs.pop("tags", []) or []) | {"mlpipe"}
@@ -102,6 +123,9 @@ def build_dag(
             for up in step["upstream"]:
                 tasks[up] >> task
             tasks[step["name"]] = task
+    widest = widest_stage(spec["steps"])
+    for task in tasks.values():  # Airflow >= 3.3: a reused step ends in the triggerer, without a worker
+        task.enable_reuse_in_triggerer(len(spec["steps"]), widest, mode=reuse_in_triggerer)
     dag.params.update(params)
     dag.mlpipe_spec = spec
     return dag

@@ -8,6 +8,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+pytest_plugins = ["reuse_fixtures"]  # the reuse tests' small pipeline and cache
 
 
 @pytest.fixture(autouse=True)

@@ -92,11 +92,17 @@ class Pipeline:
             return exc.problems
         return []
 
-    def to_dag(self, dag_id: str, schedule: Any = None, **dag_kwargs: Any) -> Any:
-        """An Airflow DAG with one task per step (task id = step name)."""
+    def to_dag(
+        self, dag_id: str, schedule: Any = None, reuse_in_triggerer: str | None = None, **dag_kwargs: Any
+    ) -> Any:
+        """An Airflow DAG with one task per step (task id = step name). ``reuse_in_triggerer``
+        (auto, on, off; default: ``[mlpipe] reuse_in_triggerer``) says where reused steps end
+        (docs/reuse.md)."""
         from airflow_mlpipe.translator import build_dag
 
-        return build_dag(self.to_spec(), dag_id, schedule=schedule, **dag_kwargs)
+        return build_dag(
+            self.to_spec(), dag_id, schedule=schedule, reuse_in_triggerer=reuse_in_triggerer, **dag_kwargs
+        )
 
     def publish(
         self,

@@ -167,6 +167,9 @@ class LocalDeployment:
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
+                # one machine: the triggerer sees the workers' source folders, so a step built from
+                # a local folder may decide its reuse in the triggerer too (operators/reuse_steps.py)
+                "AIRFLOW__MLPIPE__TRIGGERER_SHARES_SOURCE": "True",
                 "PYTHONUNBUFFERED": "1",
                 # two DAG bundles: the project's DAG folder and the registry's DAG file
                 "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(

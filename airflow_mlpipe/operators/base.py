@@ -16,7 +16,6 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.exceptions import StepFailedError, UserErrorException
 from airflow_mlpipe.operators.reuse_steps import RESULT_FORMAT, RUN_FILE_KINDS, ReuseSteps
 from airflow_mlpipe.operators.step_data import StepData, StepRun, compute_path, upload_verified
@@ -78,13 +77,15 @@ class StepOperator(StepData, ReuseSteps, BaseOperator):
     def failed_siblings(self, context: Any) -> list[str]:
         """The steps of this run that failed, when the pipeline stops on a failed step (Azure ML
         v1's default); asked before a step starts and, by a running script's watcher, as it runs."""
-        override = (context.get("params") or {}).get("continue_on_step_failure")  # a run's own setting
-        stop = self.pipeline.get("stop_on_failure") if override is None else not override
-        if not stop or len(self.dag.task_dict) < 2:
-            return []  # (a pipeline of one step has no other step to fail)
+        from airflow_mlpipe.runstatus import failed_steps, stops_on_failure
+
+        if not stops_on_failure(
+            self.pipeline.get("stop_on_failure"), context.get("params"), len(self.dag.task_dict)
+        ):
+            return []
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-        return sorted(task for task, state in states.items() if state == "failed" and task != ti.task_id)
+        return failed_steps(states, ti.task_id)
 
     def stop(self, context: Any, failed: list[str]) -> None:
         """End this step as v1 cancels the rest of a failed run: marked (STOPPED_KEY, so clients
@@ -141,12 +142,10 @@ class StepOperator(StepData, ReuseSteps, BaseOperator):
 
     def resolve_parameters(self, context: Any) -> dict[str, Any]:
         """The run's value of every parameter the pipeline declares (Airflow validated them)."""
+        from airflow_mlpipe.reuse.decide import run_parameters
+
         given = context.get("params") or {}
-        values = {}
-        for name, p in self.pipeline["parameters"].items():
-            raw = given[name] if name in given else p["default"]
-            values[name] = coerce_param(name, p["type"], raw, where=f"step {self.task_id!r}")
-        return values
+        return run_parameters(self.pipeline["parameters"], given, where=f"step {self.task_id!r}")
 
     def value_of(self, encoded: dict[str, Any], run: StepRun) -> Any:
         if "parameter" in encoded:

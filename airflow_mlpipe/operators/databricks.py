@@ -76,6 +76,8 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
 
     # --- reuse: the code that would run is part of the fingerprint ---------------------------
 
+    reuse_in_triggerer_ok = False  # the triggerer cannot export the notebook or read DBFS here
+
     def reuse_decision(self, context: Any, parameters: dict[str, Any]) -> dict[str, Any]:
         remote = self.remote_code_digest()
         if remote is not None:

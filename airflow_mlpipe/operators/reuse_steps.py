@@ -6,8 +6,72 @@ from __future__ import annotations
 import time
 from typing import Any
 
-RESULT_FORMAT = "mlpipe.step-result/1"
-RUN_FILE_KINDS = ("files", "parent_files")  # run files a result lists (StepOperator.store_run_files)
+from airflow_mlpipe.reuse.decide import RESULT_FORMAT, RUN_FILE_KINDS
+
+__all__ = ["RESULT_FORMAT", "RUN_FILE_KINDS", "ReuseSteps", "triggerer_reuse_blocker"]
+
+FIRST_AIRFLOW_STARTING_IN_TRIGGERER = "3.3.0"  # start_from_trigger was switched off in 3.0-3.2
+REUSE_IN_TRIGGERER_MODES = ("auto", "on", "off")
+# [mlpipe] reuse_in_triggerer = auto: only for DAGs up to this many steps. Airflow 3.3's triggerer
+# deserializes the whole DAG in its event loop for every trigger it starts (about 10 ms per 100
+# steps, measured with the trigger kwargs as one string): at 500 steps, ~50 ms that every other
+# trigger of the deployment waits, 500 times per run. Workers parse the DAG per task too, so this
+# bounds the triggerer's share of the cost, not a point where workers become faster.
+AUTO_MAX_STEPS = 500
+
+
+def triggerer_reuse_blocker(
+    step: dict[str, Any], pipeline: dict[str, Any], n_steps: int, widest: int, mode: str | None = None
+) -> str | None:
+    """Why a step of a pipeline of ``n_steps`` steps, at most ``widest`` of them in one stage of
+    its graph, cannot be started in the triggerer to decide its reuse there, or None when it can.
+    Read at DAG build time: Airflow's version, ``[core] parallelism``, the ``[mlpipe]`` options
+    ``reuse_in_triggerer`` (auto, on, off) and ``triggerer_shares_source``, and the step."""
+    from airflow import __version__ as airflow_version
+    from airflow.configuration import conf
+    from packaging.version import Version
+
+    if Version(airflow_version) < Version(FIRST_AIRFLOW_STARTING_IN_TRIGGERER):
+        return f"Airflow {airflow_version} starts no task in the triggerer (3.3 does)"
+    where = "[mlpipe] reuse_in_triggerer" if mode is None else "reuse_in_triggerer"
+    if mode is None:
+        mode = conf.get("mlpipe", "reuse_in_triggerer", fallback="auto")
+    mode = str(mode).strip().lower()
+    if mode not in REUSE_IN_TRIGGERER_MODES:
+        raise ValueError(f"{where} is {mode!r}; use one of {', '.join(REUSE_IN_TRIGGERER_MODES)}")
+    if mode == "off":
+        return f"{where} is off"
+    max_steps = conf.getint("mlpipe", "reuse_in_triggerer_max_steps", fallback=AUTO_MAX_STEPS)
+    if mode == "auto" and n_steps > max_steps:
+        return (
+            f"the pipeline has {n_steps} steps, more than [mlpipe] reuse_in_triggerer_max_steps ({max_steps})"
+        )
+    parallelism = conf.getint("core", "parallelism", fallback=32)
+    if mode == "auto" and widest <= parallelism:
+        # each stage through the triggerer waits for its two one-second loops: quicker only when
+        # the stage's steps would otherwise queue for worker slots (docs/performance.md)
+        return (
+            f"auto: no stage of the pipeline has more steps ({widest}) than [core] parallelism "
+            f"({parallelism}), so workers take them at once"
+        )
+    if not (pipeline.get("reuse") or {}).get("datastore"):
+        return "no cache datastore"
+    if not step.get("allow_reuse", True):
+        return "allow_reuse=False"
+    settings = step.get("settings") or {}
+    if (
+        not settings.get("snapshot")
+        and settings.get("source_directory")
+        and not conf.getboolean("mlpipe", "triggerer_shares_source", fallback=False)
+    ):
+        # the triggerer would hash its own copy of the folder, which may not be the workers'
+        return "its source is a local folder ([mlpipe] triggerer_shares_source is off)"
+    if (settings.get("source") or {}).get("kind") == "sql":
+        return "a SQL source is read in full to fingerprint it, which belongs on a worker"
+    data = pipeline.get("data") or {}
+    if any((data.get(out["name"]) or {}).get("register") for out in step["outputs"]):
+        return "an output is registered as a dataset when the step ends (a write)"
+    return None
 
 
 class ReuseSteps:
@@ -19,8 +83,38 @@ class ReuseSteps:
     task_id: str
     log: Any
 
+    # False: the fingerprint needs what only a worker reads (Databricks: the remote code, through its hook)
+    reuse_in_triggerer_ok: bool = True
+
+    def enable_reuse_in_triggerer(self, n_steps: int, widest: int, mode: str | None = None) -> str | None:
+        """Start this step in the triggerer, which ends it there when it reuses a committed result
+        and hands it to a worker otherwise (``execute_after_trigger``); returns why not, or None
+        when enabled. Called once the task exists (translator.build_dag)."""
+        if not self.reuse_in_triggerer_ok:
+            return f"{type(self).__name__} fingerprints what only a worker reads"
+        why = triggerer_reuse_blocker(self.step, self.pipeline, n_steps, widest, mode)
+        if why is not None:
+            return why
+        from airflow.triggers.base import StartTriggerArgs
+
+        from airflow_mlpipe.triggers.reuse import StepReuseTrigger, pipeline_slice
+
+        classpath, kwargs = StepReuseTrigger(self.step, pipeline_slice(self.pipeline, self.step)).serialize()
+        self.start_from_trigger = True
+        # no timeout: an Airflow trigger timeout would fail the try; the trigger's own hands over
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=classpath, next_method="execute_after_trigger", trigger_kwargs=kwargs, timeout=None
+        )
+        return None
+
+    def execute_after_trigger(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The step protocol on a worker after the triggerer handed the step over: all of it again
+        (the world may have changed since), under the reuse lease as ever."""
+        self.log.info("reuse: the triggerer handed the step to a worker: %s", (event or {}).get("reason"))
+        return self.execute(context)  # type: ignore[attr-defined]
+
     def reuse_decision(self, context: Any, parameters: dict[str, Any]) -> dict[str, Any]:
-        """Fingerprint the step and find a committed result it may reuse."""
+        """Fingerprint the step and find a committed result it may reuse (decide.decide_reuse)."""
         from airflow_mlpipe.reuse import decide
         from airflow_mlpipe.reuse.fingerprint import default_hash_cache
 
@@ -30,38 +124,27 @@ class ReuseSteps:
             return {"entry": None, "cache": None, "fingerprint": None, "forced": False}
         inputs = {i["name"]: self.input_fingerprint(context, i) for i in self.step["inputs"]}
         inputs.update(self.extra_input_fingerprints(context, parameters))
-        comp = decide.components(
-            self.step, parameters, inputs, default_hash_cache(), self.pipeline["datastores"]
-        )
-        fp = decide.fingerprint(comp)
         cache = self.cache_store()
-        given = context.get("params") or {}
-        forced = None
-        if not self.step.get("allow_reuse", True):
-            forced = "allow_reuse=False"
-        elif given.get("regenerate_outputs"):
-            forced = "regenerate_outputs is set for this run"
-        elif self.step["name"] in (given.get("force_rerun") or []):
-            forced = "force_rerun names this step"
-        decision = {
-            "entry": None,
+        decision = decide.decide_reuse(
+            self.step,
+            parameters,
+            inputs,
+            cache=cache,
+            datastores=self.pipeline["datastores"],
+            reuse=reuse,
+            given=context.get("params") or {},
+            dag_id=self.dag_id_for_cache(context),
+            hash_cache=default_hash_cache(),
+        )
+        for msg, args in decision.log:
+            self.log.info(msg, *args)
+        return {
+            "entry": decision.entry,
             "cache": cache,
-            "fingerprint": fp,
-            "components": comp,
-            "forced": bool(forced),
+            "fingerprint": decision.fingerprint,
+            "components": decision.components,
+            "forced": decision.forced,
         }
-        self.log.info("reuse: fingerprint %s", fp)
-        if forced:
-            self.log.info("reuse: the step runs: %s", forced)
-            return decision
-        entry = self.usable_entry(cache, fp)
-        if entry is not None:
-            decision["entry"] = entry
-            return decision
-        last = cache.last_committed(self.dag_id_for_cache(context), self.step["name"])
-        for reason in decide.explain(comp, last):
-            self.log.info("reuse: the step runs: %s", reason)
-        return decision
 
     def cache_store(self) -> Any:
         """The reuse cache on the pipeline's cache datastore."""
@@ -78,13 +161,9 @@ class ReuseSteps:
         entry = cache.lookup(fp)
         if entry is None:
             return None
-        limit = decide.age_limit(self.step, self.pipeline.get("reuse") or {})
-        if decide.expired(entry, limit):
-            self.log.info("reuse: the committed result is older than %.0fs; the step runs", limit)
-            return None
-        missing = cache.missing_outputs(entry)
-        if missing:
-            self.log.info("reuse: the committed result cannot be used (%s); the step runs", missing)
+        problem = decide.entry_problem(cache, entry, self.step, self.pipeline.get("reuse") or {})
+        if problem is not None:
+            self.log.info(problem[1][0], *problem[1][1])
             return None
         return entry
 
@@ -102,42 +181,16 @@ class ReuseSteps:
         from airflow_mlpipe.reuse import decide
 
         if inp["kind"] == "pipeline_data":
-            loc = self.upstream_output(context, inp["data"])
-            return loc.get("content_hash") or decide.digest({k: loc[k] for k in ("datastore", "path")})
-        checked = getattr(self, "_pinned_fingerprints", {}).get(
-            inp["name"]
-        )  # a registered version's, just read
-        return checked or decide.dataset_fingerprint(self.pipeline["datastores"], decide.input_paths(inp))
+            return decide.upstream_fingerprint(self.upstream_output(context, inp["data"]))
+        pinned = getattr(self, "_pinned_fingerprints", {})  # a registered version's, just read
+        return decide.path_input_fingerprint(inp, self.pipeline["datastores"], pinned)
 
     def reused_result(self, entry: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-        origin = entry["origin"]
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry["committed_at"]))
-        self.log.info(
-            "reuse: reusing the result of task %s in run %s of DAG %s (try %s), committed %s; "
-            "the script does not run",
-            origin["task_id"],
-            origin["run_id"],
-            origin["dag_id"],
-            origin["try_number"],
-            when,
-        )
-        for name, value in entry["metrics"].items():
-            self.log.info("metric %s = %s (reused)", name, value)
-        return {
-            "format": RESULT_FORMAT,
-            "step": self.step["name"],
-            "kind": self.step["kind"],
-            "outputs": entry["outputs"],
-            "parameters": parameters,
-            "metrics": entry["metrics"],
-            "parent_metrics": entry.get("parent_metrics", {}),
-            **{k: entry.get(k, {}) for k in (*RUN_FILE_KINDS, "tags", "parent_tags")},
-            "reused_from": {
-                **origin,
-                "committed_at": entry["committed_at"],
-                "fingerprint": entry["fingerprint"],
-            },
-        }
+        from airflow_mlpipe.reuse import decide
+
+        for msg, args in decide.reuse_log_lines(entry):
+            self.log.info(msg, *args)
+        return decide.reused_result(self.step, entry, parameters)
 
     def commit(self, context: Any, decision: dict[str, Any], result: dict[str, Any], lease: Any) -> None:
         """Commit the verified result under its fingerprint, unless an input changed meanwhile."""

@@ -1,18 +1,25 @@
-"""What a step's output depends on (its components), its fingerprint, and why it differs.
+"""What a step's output depends on (its components), its fingerprint, why it differs, and the
+reuse decision itself (``decide_reuse``, ``reused_result``, ``reuse_log_lines``).
 
-Used by the step operators at run time and by ``plan`` without running anything, so both
-decide alike.
+Used by the step operators on a worker, by ``StepReuseTrigger`` in the triggerer and by ``plan``
+without running anything, so all three decide alike.
 """
 
 from __future__ import annotations
 
 import platform
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.reuse.fingerprint import HashCache, digest, source_snapshot
 from airflow_mlpipe.storage import open_store
+
+RESULT_FORMAT = "mlpipe.step-result/1"
+RUN_FILE_KINDS = ("files", "parent_files")  # run files a result lists (StepOperator.store_run_files)
+# a log line: a %-format and its arguments (the worker's and the trigger's logger format it)
+LogLine = tuple[str, tuple[Any, ...]]
 
 # step spec keys that cannot change a step's output, so they stay out of its fingerprint
 NOT_IN_FINGERPRINT = {"name", "compute_target", "allow_reuse", "max_reuse_age", "upstream"}
@@ -233,3 +240,151 @@ def age_limit(step: dict[str, Any], reuse: dict[str, Any]) -> float | None:
 
 def expired(entry: dict[str, Any], limit: float | None, now: float | None = None) -> bool:
     return limit is not None and (now or time.time()) - entry["committed_at"] > limit
+
+
+# --- the reuse decision: worker, triggerer and plan ------------------------------------------
+
+
+@dataclass
+class Decision:
+    """Whether a step reuses a committed result, and why."""
+
+    verdict: Literal["reuse", "run"]
+    reasons: list[str]  # why, as ``plan`` shows it
+    fingerprint: str | None = None
+    components: dict[str, Any] | None = None
+    entry: dict[str, Any] | None = None  # the committed entry, for "reuse"
+    forced: bool = False  # allow_reuse=False, regenerate_outputs or force_rerun
+    log: list[LogLine] = field(default_factory=list)  # what the step logs, in order
+
+
+def run_parameters(declared: dict[str, Any], given: dict[str, Any], where: str) -> dict[str, Any]:
+    """The run's value of every parameter a pipeline declares: given (Airflow validated it) or its
+    default, coerced to the parameter's type."""
+    from airflow_mlpipe.definitions.parameter import coerce_param
+
+    return {
+        name: coerce_param(name, p["type"], given[name] if name in given else p["default"], where=where)
+        for name, p in declared.items()
+    }
+
+
+def forced_reason(step: dict[str, Any], given: dict[str, Any]) -> str | None:
+    """Why a step runs whatever the cache holds (``given``: the run's params), or None."""
+    if not step.get("allow_reuse", True):
+        return "allow_reuse=False"
+    if given.get("regenerate_outputs"):
+        return "regenerate_outputs is set for this run"
+    if step["name"] in (given.get("force_rerun") or []):
+        return "force_rerun names this step"
+    return None
+
+
+def upstream_fingerprint(loc: dict[str, Any]) -> str:
+    """A PipelineData input's content, from its producer's step result."""
+    return loc.get("content_hash") or digest({k: loc[k] for k in ("datastore", "path")})
+
+
+def path_input_fingerprint(inp: dict[str, Any], datastores: dict[str, Any], pinned: dict[str, str]) -> str:
+    """A datastore-path or dataset input's content: a registered version's (``pinned``, just
+    checked) or what is at its paths now."""
+    return pinned.get(inp["name"]) or dataset_fingerprint(datastores, input_paths(inp))
+
+
+def entry_problem(
+    cache: Any, entry: dict[str, Any], step: dict[str, Any], reuse: dict[str, Any]
+) -> tuple[str, LogLine] | None:
+    """Why a committed entry cannot be reused (the reason and the step's log line), or None."""
+    limit = age_limit(step, reuse)
+    if expired(entry, limit):
+        assert limit is not None
+        return (
+            f"the committed result is older than {limit:.0f}s",
+            ("reuse: the committed result is older than %.0fs; the step runs", (limit,)),
+        )
+    missing = cache.missing_outputs(entry)
+    if missing:
+        return missing, ("reuse: the committed result cannot be used (%s); the step runs", (missing,))
+    return None
+
+
+def decide_reuse(
+    step: dict[str, Any],
+    parameters: dict[str, Any],
+    input_fps: dict[str, str],
+    *,
+    cache: Any,
+    datastores: dict[str, Any],
+    reuse: dict[str, Any],
+    given: dict[str, Any],
+    dag_id: str,
+    hash_cache: HashCache | None,
+    pending: list[str] | None = None,
+) -> Decision:
+    """Fingerprint a step and find a committed result it may reuse. ``input_fps``: its inputs'
+    content by name (from upstream results, datastores, a SQL source); ``given``: the run's params
+    (regenerate_outputs, force_rerun); ``pending``: inputs whose content is not known yet (``plan``:
+    their producer runs), so no fingerprint can be made."""
+    forced = forced_reason(step, given)
+    if pending:
+        reasons = (
+            [forced] if forced else [*pending, "reused after all if that output comes out byte-identical"]
+        )
+        return Decision("run", reasons, forced=bool(forced))
+    comp = components(step, parameters, input_fps, hash_cache, datastores)
+    fp = fingerprint(comp)
+    decision = Decision("run", [], fp, comp, forced=bool(forced), log=[("reuse: fingerprint %s", (fp,))])
+    if forced:
+        decision.reasons = [forced]
+        decision.log.append(("reuse: the step runs: %s", (forced,)))
+        return decision
+    entry = cache.lookup(fp)
+    if entry is not None:
+        problem = entry_problem(cache, entry, step, reuse)
+        if problem is None:
+            origin = entry["origin"]
+            decision.verdict, decision.entry = "reuse", entry
+            decision.reasons = [
+                f"unchanged since run {origin['run_id']} (task {origin['task_id']}, try {origin['try_number']})"
+            ]
+            return decision
+        decision.reasons = [problem[0]]
+        decision.log.append(problem[1])
+    reasons = explain(comp, cache.last_committed(dag_id, step["name"]))
+    decision.reasons = decision.reasons or reasons
+    decision.log += [("reuse: the step runs: %s", (reason,)) for reason in reasons]
+    return decision
+
+
+def reuse_log_lines(entry: dict[str, Any]) -> list[LogLine]:
+    """What a reused step logs: the run whose result it reuses (the origin line), and its metrics."""
+    origin = entry["origin"]
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(entry["committed_at"]))
+    lines: list[LogLine] = [
+        (
+            "reuse: reusing the result of task %s in run %s of DAG %s (try %s), committed %s; "
+            "the script does not run",
+            (origin["task_id"], origin["run_id"], origin["dag_id"], origin["try_number"], when),
+        )
+    ]
+    lines += [("metric %s = %s (reused)", (name, value)) for name, value in entry["metrics"].items()]
+    return lines
+
+
+def reused_result(step: dict[str, Any], entry: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """The step result (its XCom) of a step that reuses ``entry``."""
+    return {
+        "format": RESULT_FORMAT,
+        "step": step["name"],
+        "kind": step["kind"],
+        "outputs": entry["outputs"],
+        "parameters": parameters,
+        "metrics": entry["metrics"],
+        "parent_metrics": entry.get("parent_metrics", {}),
+        **{k: entry.get(k, {}) for k in (*RUN_FILE_KINDS, "tags", "parent_tags")},
+        "reused_from": {
+            **entry["origin"],
+            "committed_at": entry["committed_at"],
+            "fingerprint": entry["fingerprint"],
+        },
+    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_mlpipe.definitions.parameter import coerce_param
 from airflow_mlpipe.reuse import decide
 from airflow_mlpipe.reuse.cache import CacheStore
 from airflow_mlpipe.reuse.fingerprint import default_hash_cache
@@ -40,10 +39,7 @@ def plan_spec(
     names = {s["name"] for s in spec["steps"]}
     if set(force_rerun) - names:
         raise ValueError(f"force_rerun names unknown steps {sorted(set(force_rerun) - names)}")
-    parameters = {
-        n: coerce_param(n, p["type"], given.get(n, p["default"]), where="plan")
-        for n, p in spec["parameters"].items()
-    }
+    parameters = decide.run_parameters(spec["parameters"], given, where="plan")
     reuse = spec.get("reuse") or {}
     if not reuse.get("datastore"):
         return [StepPlan(s["name"], "run", ["no cache datastore"]) for s in spec["steps"]]
@@ -94,29 +90,21 @@ def plan_spec(
 def _decide(
     step, spec, dag_id, cache, parameters, inputs, pending, hash_cache, regenerate, force
 ) -> StepPlan:
-    name = step["name"]
-    if not step.get("allow_reuse", True):
-        return StepPlan(name, "run", ["allow_reuse=False"])
-    if regenerate:
-        return StepPlan(name, "run", ["regenerate_outputs is set"])
-    if name in force:
-        return StepPlan(name, "run", ["force_rerun names this step"])
-    if pending:
-        return StepPlan(name, "run", [*pending, "reused after all if that output comes out byte-identical"])
-    comp = decide.components(step, parameters, inputs, hash_cache, spec["datastores"])
-    fp = decide.fingerprint(comp)
-    entry = cache.lookup(fp)
-    if entry is not None:
-        limit = decide.age_limit(step, spec.get("reuse") or {})
-        if decide.expired(entry, limit):
-            return StepPlan(name, "run", [f"the committed result is older than {limit:.0f}s"], fingerprint=fp)
-        missing = cache.missing_outputs(entry)
-        if missing:
-            return StepPlan(name, "run", [missing], fingerprint=fp)
-        origin = entry["origin"]
-        why = f"unchanged since run {origin['run_id']} (task {origin['task_id']}, try {origin['try_number']})"
-        return StepPlan(name, "reuse", [why], {**origin, "outputs": entry["outputs"]}, fp)
-    return StepPlan(name, "run", decide.explain(comp, cache.last_committed(dag_id, name)), fingerprint=fp)
+    decision = decide.decide_reuse(
+        step,
+        parameters,
+        inputs,
+        cache=cache,
+        datastores=spec["datastores"],
+        reuse=spec.get("reuse") or {},
+        given={"regenerate_outputs": regenerate, "force_rerun": list(force)},
+        dag_id=dag_id,
+        hash_cache=hash_cache,
+        pending=pending,
+    )
+    entry = decision.entry
+    reused_from = None if entry is None else {**entry["origin"], "outputs": entry["outputs"]}
+    return StepPlan(step["name"], decision.verdict, decision.reasons, reused_from, decision.fingerprint)
 
 
 def format_plan(plans: list[StepPlan]) -> str:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
-import sys
 import time
 
 import pytest
-from helpers import until
+from helpers import restart_triggerer, until
 
 from airflow_mlpipe.client.rest import AirflowClient
-from airflow_mlpipe.definitions.workspace import write_json_atomic
-from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port, pid_alive, tagged_pids
+from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port, tagged_pids
 
 pytestmark = pytest.mark.integration
 
@@ -114,17 +111,6 @@ def finished(client: AirflowClient, count: int, dag_id: str = DAG_ID) -> list[di
     """The DAG's runs once there are ``count`` and all have finished."""
     found = runs(client, dag_id)
     return found if len(found) >= count and all(r["state"] in ("success", "failed") for r in found) else []
-
-
-def restart_triggerer(dep: LocalDeployment) -> None:
-    """Kill the triggerer (SIGKILL: no clean shutdown) and start a new one with the same settings."""
-    state = dep.state()
-    old = state["pids"]["triggerer"]
-    os.killpg(old, signal.SIGKILL)
-    until(lambda: not pid_alive(old), "the killed triggerer to exit", timeout=30, poll=0.2)
-    env = dep.environment(state["port"], state["deployment_id"], (free_port(), free_port()))
-    state["pids"]["triggerer"] = dep._spawn("triggerer", [sys.executable, "-m", "airflow", "triggerer"], env)
-    write_json_atomic(dep.state_file, state)
 
 
 def test_one_run_per_window_and_triggerer_restarts(watched_deployment):

@@ -40,6 +40,10 @@ def test_unchanged_second_run_reuses_every_step(client):
     assert ran(res) == {"a": False, "b": False, "c": False, "d": False}
     assert res["c"]["reused_from"]["run_id"] == first["dag_run_id"]
     assert res["c"]["metrics"] == {"c_saw": "HELLO REUSE|b"}
+    # Airflow >= 3.3: decided and ended in the triggerer, never queued for a worker (issue 17)
+    tis = client.task_instances("reuse_chain", second["dag_run_id"])
+    assert [t["queued_when"] for t in tis] == [None] * 4, tis
+    assert all(t["try_number"] == 1 for t in tis)
     log = log_of(client, "reuse_chain", second, "c")
     assert f"reusing the result of task c in run {first['dag_run_id']}" in log
     assert "running c.py" not in log

@@ -1,5 +1,7 @@
 """Test DAGs for step reuse: a chain with a fan-out, a pipeline run twice at once, a step that is
-killed, and a consumer of a blob path whose data changes."""
+killed, and a consumer of a blob path whose data changes. Each decides its reuse in the triggerer
+(Airflow >= 3.3; `auto` would keep these narrow pipelines on workers): the whole reuse suite runs
+through that path."""
 
 import os
 from pathlib import Path
@@ -40,7 +42,7 @@ c = PythonScriptStep(
 d = PythonScriptStep(
     "d.py", name="d", arguments=["--inp", out_a], inputs=[out_a], source_directory=f"{src}/d"
 )
-chain_dag = Pipeline(ws, [a, b, c, d]).to_dag("reuse_chain")
+chain_dag = Pipeline(ws, [a, b, c, d]).to_dag("reuse_chain", reuse_in_triggerer="on")
 
 # reuse_concurrent: x -> y, each a few seconds long
 csrc = str(here / "concurrent_src")
@@ -54,14 +56,14 @@ y = PythonScriptStep(
     outputs=[vy],
     source_directory=csrc,
 )
-concurrent_dag = Pipeline(ws, [x, y]).to_dag("reuse_concurrent")
+concurrent_dag = Pipeline(ws, [x, y]).to_dag("reuse_concurrent", reuse_in_triggerer="on")
 
 # reuse_kill: a step the test kills with SIGKILL
 kout = PipelineData("kout")
 k = PythonScriptStep(
     "k.py", name="k", arguments=["--out", kout], outputs=[kout], source_directory=str(here / "kill_src")
 )
-kill_dag = Pipeline(ws, [k]).to_dag("reuse_kill")
+kill_dag = Pipeline(ws, [k]).to_dag("reuse_kill", reuse_in_triggerer="on")
 
 # blob_reuse: a consumer of a blob path whose content the test replaces
 blob_ws = Workspace.from_config(path=os.environ["MLPIPE_TEST_BLOB_CONFIG"])
@@ -75,4 +77,4 @@ consume = PythonScriptStep(
     source_directory=str(here / "scripts"),
 )
 independent = PythonScriptStep("after.py", name="independent", source_directory=str(here / "scripts"))
-blob_dag = Pipeline(blob_ws, [consume, independent]).to_dag("blob_reuse")
+blob_dag = Pipeline(blob_ws, [consume, independent]).to_dag("blob_reuse", reuse_in_triggerer="on")
