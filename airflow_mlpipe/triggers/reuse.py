@@ -185,7 +185,13 @@ class StepReuseTrigger(BaseTrigger):
         # in TaskSuccessEvent(xcoms=...): Airflow 3.3 stores those with XComModel.set(serialize=True),
         # a JSON string inside the JSON column, so a downstream task's xcom_pull gets a str. Pushing
         # again after a triggerer restart overwrites the same value.
-        await push_result(self.task_instance, decide.reused_result(self.step, decision.entry, parameters))
+        try:
+            await push_result(self.task_instance, decide.reused_result(self.step, decision.entry, parameters))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the API server or XCom backend refused: a worker pushes it instead
+            yield self._hand_over(f"could not store the reused result from the triggerer ({exc!r})")
+            return
         yield TaskSuccessEvent()
 
     def _hand_over(self, reason: str, fingerprint: str | None = None) -> TriggerEvent:

@@ -56,7 +56,7 @@ class RuntimeTI:
         return {self.run_id: self.states}
 
 
-def run_trigger(spec, ti, **kw):
+def run_trigger(spec, ti, push_error=None, **kw):
     step = spec["steps"][1]
     pipeline = pipeline_slice({**spec, "dag_id": "p", "stop_on_failure": True}, step)
     trigger = StepReuseTrigger(step=step, pipeline=pipeline, **kw)
@@ -66,6 +66,8 @@ def run_trigger(spec, ti, **kw):
     async def aset(key, value, *, dag_id, task_id, run_id, map_index=-1, **_):
         # the XCom backend's push, which in the triggerer goes to the supervisor (no comms here)
         assert (dag_id, task_id, run_id, map_index) == (ti.dag_id, ti.task_id, ti.run_id, ti.map_index)
+        if push_error is not None:
+            raise push_error
         ti.pushed[key] = value
 
     async def first_event():
@@ -122,6 +124,15 @@ def test_an_error_or_a_timeout_hands_over_instead_of_failing_the_task(spec):
     spec["datastores"]["workspaceblobstore"] = {"type": "no-such-store"}
     event = run_trigger(spec, RuntimeTI())
     assert event.payload["reason"].startswith("could not decide in the triggerer")
+
+
+def test_a_result_the_triggerer_cannot_store_goes_to_a_worker(spec, decide_b, commit_b):
+    commit_b(spec, decide_b(spec))
+    ti = RuntimeTI(params={"n": "1"})
+    event = run_trigger(spec, ti, push_error=RuntimeError("API server said 500"))
+    assert type(event) is TriggerEvent and ti.pushed == {}
+    assert event.payload["reason"].startswith("could not store the reused result from the triggerer")
+    assert "API server said 500" in event.payload["reason"]
 
 
 def test_serialize_round_trips_through_airflows_encoding(spec):
