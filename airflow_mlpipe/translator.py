@@ -88,13 +88,9 @@ def build_dag(
     ``reuse_in_triggerer`` (auto, on, off) overrides ``[mlpipe] reuse_in_triggerer`` for this DAG."""
     from airflow.sdk import DAG
 
-    from airflow_mlpipe.operators.reuse_steps import REUSE_IN_TRIGGERER_MODES
+    from airflow_mlpipe.operators.reuse_steps import pipeline_reuse_blocker, reuse_in_triggerer_mode
 
-    if reuse_in_triggerer is not None and str(reuse_in_triggerer).lower() not in REUSE_IN_TRIGGERER_MODES:
-        raise ValueError(
-            f"DAG {dag_id!r}: reuse_in_triggerer is {reuse_in_triggerer!r}; use one of "
-            f"{', '.join(REUSE_IN_TRIGGERER_MODES)}"
-        )
+    reuse_mode = reuse_in_triggerer_mode(reuse_in_triggerer, dag_id)  # an error before the DAG exists
     params = dag_params(spec, [s["name"] for s in spec["steps"]])
     params.update(dag_kwargs.pop("params", {}) or {})
     tags = set(dag_kwargs.pop("tags", []) or []) | {"mlpipe"}
@@ -123,9 +119,10 @@ def build_dag(
             for up in step["upstream"]:
                 tasks[up] >> task
             tasks[step["name"]] = task
-    widest = widest_stage(spec["steps"])
-    for task in tasks.values():  # Airflow >= 3.3: a reused step ends in the triggerer, without a worker
-        task.enable_reuse_in_triggerer(len(spec["steps"]), widest, mode=reuse_in_triggerer)
+    # Airflow >= 3.3: a reused step ends in the triggerer, without a worker
+    if pipeline_reuse_blocker(reuse_mode, len(spec["steps"]), widest_stage(spec["steps"])) is None:
+        for task in tasks.values():
+            task.enable_reuse_in_triggerer()
     dag.params.update(params)
     dag.mlpipe_spec = spec
     return dag

@@ -8,7 +8,14 @@ from typing import Any
 
 from airflow_mlpipe.reuse.decide import RESULT_FORMAT, RUN_FILE_KINDS
 
-__all__ = ["RESULT_FORMAT", "RUN_FILE_KINDS", "ReuseSteps", "triggerer_reuse_blocker"]
+__all__ = [
+    "RESULT_FORMAT",
+    "RUN_FILE_KINDS",
+    "ReuseSteps",
+    "pipeline_reuse_blocker",
+    "reuse_in_triggerer_mode",
+    "step_reuse_blocker",
+]
 
 FIRST_AIRFLOW_STARTING_IN_TRIGGERER = "3.3.0"  # start_from_trigger was switched off in 3.0-3.2
 REUSE_IN_TRIGGERER_MODES = ("auto", "on", "off")
@@ -20,40 +27,54 @@ REUSE_IN_TRIGGERER_MODES = ("auto", "on", "off")
 AUTO_MAX_STEPS = 500
 
 
-def triggerer_reuse_blocker(
-    step: dict[str, Any], pipeline: dict[str, Any], n_steps: int, widest: int, mode: str | None = None
-) -> str | None:
-    """Why a step of a pipeline of ``n_steps`` steps, at most ``widest`` of them in one stage of
-    its graph, cannot be started in the triggerer to decide its reuse there, or None when it can.
-    Read at DAG build time: Airflow's version, ``[core] parallelism``, the ``[mlpipe]`` options
-    ``reuse_in_triggerer`` (auto, on, off) and ``triggerer_shares_source``, and the step."""
+def reuse_in_triggerer_mode(mode: str | None, dag_id: str) -> str:
+    """The DAG's ``reuse_in_triggerer`` (auto, on, off): its own, else ``[mlpipe] reuse_in_triggerer``;
+    a value that is none of them is an error naming where it came from."""
+    from airflow.configuration import conf
+
+    where = f"DAG {dag_id!r}: reuse_in_triggerer"
+    if mode is None:
+        where, mode = "[mlpipe] reuse_in_triggerer", conf.get("mlpipe", "reuse_in_triggerer", fallback="auto")
+    if str(mode).strip().lower() not in REUSE_IN_TRIGGERER_MODES:
+        raise ValueError(f"{where} is {mode!r}; use one of {', '.join(REUSE_IN_TRIGGERER_MODES)}")
+    return str(mode).strip().lower()
+
+
+def pipeline_reuse_blocker(mode: str, n_steps: int, widest: int) -> str | None:
+    """Why no step of a pipeline of ``n_steps`` steps, at most ``widest`` of them in one stage of
+    its graph, starts in the triggerer, or None. Read once per DAG: Airflow's version, the resolved
+    ``mode``, ``[mlpipe] reuse_in_triggerer_max_steps`` and ``[core] parallelism``."""
     from airflow import __version__ as airflow_version
     from airflow.configuration import conf
     from packaging.version import Version
 
     if Version(airflow_version) < Version(FIRST_AIRFLOW_STARTING_IN_TRIGGERER):
         return f"Airflow {airflow_version} starts no task in the triggerer (3.3 does)"
-    where = "[mlpipe] reuse_in_triggerer" if mode is None else "reuse_in_triggerer"
-    if mode is None:
-        mode = conf.get("mlpipe", "reuse_in_triggerer", fallback="auto")
-    mode = str(mode).strip().lower()
-    if mode not in REUSE_IN_TRIGGERER_MODES:
-        raise ValueError(f"{where} is {mode!r}; use one of {', '.join(REUSE_IN_TRIGGERER_MODES)}")
     if mode == "off":
-        return f"{where} is off"
+        return "reuse_in_triggerer is off"
+    if mode == "on":
+        return None
     max_steps = conf.getint("mlpipe", "reuse_in_triggerer_max_steps", fallback=AUTO_MAX_STEPS)
-    if mode == "auto" and n_steps > max_steps:
+    if n_steps > max_steps:
         return (
             f"the pipeline has {n_steps} steps, more than [mlpipe] reuse_in_triggerer_max_steps ({max_steps})"
         )
     parallelism = conf.getint("core", "parallelism", fallback=32)
-    if mode == "auto" and widest <= parallelism:
+    if widest <= parallelism:
         # each stage through the triggerer waits for its two one-second loops: quicker only when
         # the stage's steps would otherwise queue for worker slots (docs/performance.md)
         return (
             f"auto: no stage of the pipeline has more steps ({widest}) than [core] parallelism "
             f"({parallelism}), so workers take them at once"
         )
+    return None
+
+
+def step_reuse_blocker(step: dict[str, Any], pipeline: dict[str, Any]) -> str | None:
+    """Why this step cannot decide its reuse in the triggerer, or None: what it reads or writes
+    (``[mlpipe] triggerer_shares_source`` for a local source folder)."""
+    from airflow.configuration import conf
+
     if not (pipeline.get("reuse") or {}).get("datastore"):
         return "no cache datastore"
     if not step.get("allow_reuse", True):
@@ -86,13 +107,14 @@ class ReuseSteps:
     # False: the fingerprint needs what only a worker reads (Databricks: the remote code, through its hook)
     reuse_in_triggerer_ok: bool = True
 
-    def enable_reuse_in_triggerer(self, n_steps: int, widest: int, mode: str | None = None) -> str | None:
+    def enable_reuse_in_triggerer(self) -> str | None:
         """Start this step in the triggerer, which ends it there when it reuses a committed result
         and hands it to a worker otherwise (``execute_after_trigger``); returns why not, or None
-        when enabled. Called once the task exists (translator.build_dag)."""
+        when enabled. Called once the task exists, for a pipeline ``pipeline_reuse_blocker``
+        allows (translator.build_dag)."""
         if not self.reuse_in_triggerer_ok:
             return f"{type(self).__name__} fingerprints what only a worker reads"
-        why = triggerer_reuse_blocker(self.step, self.pipeline, n_steps, widest, mode)
+        why = step_reuse_blocker(self.step, self.pipeline)
         if why is not None:
             return why
         from airflow.triggers.base import StartTriggerArgs
