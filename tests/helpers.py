@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,19 @@ def restart_triggerer(dep: Any) -> None:
     env = dep.environment(state["port"], state["deployment_id"], (free_port(), free_port()))
     state["pids"]["triggerer"] = dep._spawn("triggerer", [sys.executable, "-m", "airflow", "triggerer"], env)
     write_json_atomic(dep.state_file, state)
+
+
+@contextmanager
+def running(dep: Any, echo: Any = print, **up: Any) -> Iterator[Any]:
+    """A LocalDeployment started on a free port (``up``: more of ``LocalDeployment.up``'s
+    arguments) and stopped afterwards, with no process of it left."""
+    from airflow_mlpipe.deploy.local import free_port, tagged_pids
+
+    dep.up(port=free_port(), timeout=240, echo=echo, **up)
+    try:
+        yield dep
+    finally:
+        state = dep.state()
+        if state is not None:
+            dep.down(echo=echo)
+            assert tagged_pids(state["deployment_id"]) == []

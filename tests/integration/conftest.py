@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from azurite_server import wait_port
+from helpers import running
 
 from airflow_mlpipe.client.rest import AirflowClient
-from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port, tagged_pids
+from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_PROBE = "probe-value-that-must-never-leak"
@@ -105,14 +106,8 @@ def deployment(tmp_path_factory, azurite, blob_config, docker_url):
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin,viewer:viewer",
         },
     )
-    dep.up(port=free_port(), timeout=240, databricks=True)  # with the local Databricks emulator
-    try:
+    with running(dep, databricks=True):  # with the local Databricks emulator
         yield dep
-    finally:
-        state = dep.state()
-        if state is not None:
-            dep.down()
-            assert tagged_pids(state["deployment_id"]) == []
 
 
 @pytest.fixture(scope="session")

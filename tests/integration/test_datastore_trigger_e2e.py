@@ -14,10 +14,10 @@ import sqlite3
 import time
 
 import pytest
-from helpers import restart_triggerer, until
+from helpers import restart_triggerer, running, until
 
 from airflow_mlpipe.client.rest import AirflowClient
-from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port, tagged_pids
+from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment
 
 pytestmark = pytest.mark.integration
 
@@ -72,14 +72,8 @@ def watched_deployment(tmp_path_factory, azurite_conn):
         dags_folder=home / "dags",
         extra_env={"MLPIPE_TEST_WATCHED": str(watched), "AIRFLOW_CONN_AZURITE": azurite_conn},
     )
-    dep.up(port=free_port(), timeout=240, echo=lambda *_: None)
-    try:
+    with running(dep, echo=lambda *_: None):
         yield dep, watched
-    finally:
-        state = dep.state()
-        if state is not None:
-            dep.down(echo=lambda *_: None)
-            assert tagged_pids(state["deployment_id"]) == []
 
 
 def cursor(dep: LocalDeployment, asset: str = "mlpipe_schedule_itest") -> dict | None:

@@ -10,10 +10,10 @@ exists.
 from __future__ import annotations
 
 import pytest
-from helpers import restart_triggerer, until
+from helpers import restart_triggerer, running, until
 
 from airflow_mlpipe.client.rest import AirflowClient
-from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment, free_port, tagged_pids
+from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment
 
 pytestmark = pytest.mark.integration
 
@@ -67,14 +67,8 @@ def deployment(tmp_path_factory):
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
         },
     )
-    dep.up(port=free_port(), timeout=240, echo=lambda *_: None)
-    try:
+    with running(dep, echo=lambda *_: None):
         yield dep, home
-    finally:
-        state = dep.state()
-        if state is not None:
-            dep.down(echo=lambda *_: None)
-            assert tagged_pids(state["deployment_id"]) == []
 
 
 def counts(home) -> dict[str, int]:
