@@ -1,41 +1,51 @@
 """The pipeline registry: pipeline specs that DAGs are materialized from.
 
-Entries are JSON files under ``$MLPIPE_HOME/registry/pipelines/`` (a shared volume in a multi-host
-deployment), one per DAG: ``{"format", "dag_id", "kind", "spec", "created", "meta"}``. The registry
-DAG file (``airflow_mlpipe.registry.dagfile``) turns each into an Airflow DAG.
+Entries are JSON records ``pipelines/<dag_id>.json``, one per DAG: ``{"format", "dag_id", "kind",
+"spec", "created", "meta"}``, in the deployment's registry store (registry/location.py: the folder
+``$MLPIPE_HOME/registry`` in the embedded mode, the workspace's default datastore in a multi-host
+deployment). The registry DAG file (``airflow_mlpipe.registry.dagfile``) turns each into a DAG and
+records what it could not build in ``status/<dag_id>.json``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from airflow_mlpipe.definitions.workspace import mlpipe_home, write_json_atomic
 from airflow_mlpipe.exceptions import UserErrorException
+from airflow_mlpipe.registry.location import embedded_registry_folder, open_registry
+from airflow_mlpipe.registry.records import Records
 from airflow_mlpipe.spec import SPEC_FORMAT
+from airflow_mlpipe.storage.base import Store
+from airflow_mlpipe.storage.local import LocalStore
 
 ENTRY_FORMAT = "mlpipe.registry-entry/1"
 KINDS = ("experiment", "published")
+PIPELINES = "pipelines"
+STATUS = "status"
 
 
 def registry_root() -> Path:
-    return mlpipe_home() / "registry"
+    """The embedded deployment's registry folder (registry_store() says which registry is in use)."""
+    return embedded_registry_folder()
 
 
 class Registry:
-    def __init__(self, root: str | Path | None = None):
-        self.root = Path(root) if root else registry_root()
-        self.pipelines = self.root / "pipelines"
-        self.status = self.root / "status"
+    """Registry entries in ``root``: None = the deployment's registry, a folder path, or a Store."""
 
-    def path(self, dag_id: str) -> Path:
+    def __init__(self, root: str | Path | Store | None = None):
+        self.store = open_registry(root)
+        self.records = Records(self.store)
+        # what to pass another registry class for the same records: the folder, else the store
+        self.root: Path | Store = self.store.root if isinstance(self.store, LocalStore) else self.store
+
+    def path(self, dag_id: str) -> str:
         from airflow_mlpipe.storage.base import safe_segment
 
         if safe_segment(dag_id) != dag_id:
             raise UserErrorException(f"DAG id {dag_id!r} may only contain letters, digits, '.', '_' and '-'")
-        return self.pipelines / f"{dag_id}.json"
+        return f"{PIPELINES}/{dag_id}.json"
 
     def put(
         self, dag_id: str, spec: dict[str, Any], kind: str = "experiment", meta: dict[str, Any] | None = None
@@ -54,27 +64,19 @@ class Registry:
             "created": time.time(),
             "meta": dict(meta or {}),
         }
-        write_json_atomic(self.path(dag_id), entry)
+        self.records.write(self.path(dag_id), entry)  # a whole new entry: no read-modify-write
         return entry
 
     def get(self, dag_id: str) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.path(dag_id).read_text())
-        except FileNotFoundError:
-            return None
-
-    def entry_files(self) -> list[Path]:
-        return sorted(self.pipelines.glob("*.json")) if self.pipelines.is_dir() else []
+        return self.records.read(self.path(dag_id))
 
     def record_status(self, dag_id: str, error: str | None) -> None:
         """What the registry DAG file made of an entry: ``mlpipe`` and the tests read it back."""
-        target = self.status / f"{dag_id}.json"
+        target = f"{STATUS}/{dag_id}.json"
         if error is None:
-            target.unlink(missing_ok=True)
+            self.store.delete(target)
         else:
-            write_json_atomic(target, {"dag_id": dag_id, "error": error, "at": time.time()})
+            self.records.write(target, {"dag_id": dag_id, "error": error, "at": time.time()})
 
     def broken(self) -> dict[str, str]:
-        if not self.status.is_dir():
-            return {}
-        return {p.stem: json.loads(p.read_text())["error"] for p in sorted(self.status.glob("*.json"))}
+        return {r["dag_id"]: r["error"] for r in self.records.read_all(STATUS)}

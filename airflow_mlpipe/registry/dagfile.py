@@ -1,22 +1,25 @@
-"""Materialize one Airflow DAG per registry entry.
+"""Materialize one Airflow DAG per registry entry and per schedule record.
 
 The registry DAG file that ``mlpipe up`` puts in its DAG bundle is two lines::
 
     from airflow_mlpipe.registry.dagfile import registry_dags
     globals().update(registry_dags())
 
-A broken entry is logged, recorded in the registry's status folder, and skipped: the other
-pipelines' DAGs still appear.
+Each parse lists the registry once (names and etags) and takes record bodies from a per-host
+cache keyed by etag (registry/parse_cache.py): an unchanged registry costs one list request and
+no write. A broken entry is logged, recorded in the registry's ``status/`` folder (only when its
+error changed), and skipped: the other pipelines' DAGs still appear.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from airflow_mlpipe.registry import ENTRY_FORMAT, Registry
+from airflow_mlpipe.registry import ENTRY_FORMAT, PIPELINES, STATUS, Registry
+from airflow_mlpipe.registry.parse_cache import BodyCache
+from airflow_mlpipe.storage.base import FileInfo, Store
 
 log = logging.getLogger(__name__)
 
@@ -28,70 +31,111 @@ globals().update(registry_dags())
 '''
 
 
-def registry_dags(root: str | Path | None = None) -> dict[str, Any]:
-    from airflow_mlpipe.translator import build_dag
+def _folder(listing: dict[str, FileInfo], folder: str) -> dict[str, FileInfo]:
+    """Record name (the file's stem) -> its info, for the records directly in ``folder``."""
+    out = {}
+    for path, info in listing.items():
+        head, _, name = path.rpartition("/")
+        if head == folder and name.endswith(".json"):
+            out[name[: -len(".json")]] = info
+    return out
 
+
+def registry_dags(root: str | Path | Store | None = None) -> dict[str, Any]:
     registry = Registry(root)
+    listing = {info.path: info for info in registry.store.list("")}  # the one request of a parse
+    cache = BodyCache(registry.store)
+    errors: dict[str, str | None] = {}
     dags: dict[str, Any] = {}
-    for path in registry.entry_files():
-        dag_id = path.stem
+    for dag_id, info in sorted(_folder(listing, PIPELINES).items()):
         try:
-            entry = json.loads(path.read_text())
-            if entry.get("format") != ENTRY_FORMAT or entry.get("dag_id") != dag_id:
-                raise ValueError(f"not a registry entry of format {ENTRY_FORMAT!r} for DAG {dag_id!r}")
-            meta = entry.get("meta", {})
-            continue_on_failure = bool(meta.get("continue_on_step_failure", False))
-            tags = [
-                "mlpipe-registry",
-                f"mlpipe-{entry['kind']}",
-                spec_tag(entry["spec"], continue_on_failure),
-            ]
-            extra: dict[str, Any] = {}
-            if entry["kind"] == "published":
-                version = f" v{meta['version']}" if meta.get("version") else ""
-                extra["dag_display_name"] = f"{meta.get('name', dag_id)}{version} (published)"
-                extra["is_paused_upon_creation"] = False
-            dags[f"mlpipe_registry_{dag_id}"] = build_dag(
-                entry["spec"],
-                dag_id,
-                tags=tags,
-                **extra,
-                auto_register=False,
-                continue_on_step_failure=continue_on_failure,
-            )
+            entry = cache.get(info)
+            if entry is None:
+                continue  # deleted since the listing
+            dags[f"mlpipe_registry_{dag_id}"] = entry_dag(entry, dag_id)
         except Exception as exc:  # one broken entry must not hide the other pipelines
-            message = f"{type(exc).__name__}: {exc}"
-            log.error("registry entry %s is broken and was skipped: %s", path, message)
-            registry.record_status(dag_id, message)
+            errors[dag_id] = f"{type(exc).__name__}: {exc}"
+            log.error("registry entry %s is broken and was skipped: %s", info.path, errors[dag_id])
         else:
-            registry.record_status(dag_id, None)
-    dags.update(schedule_dags(root))
+            errors[dag_id] = None
+    folder_root = str(root) if isinstance(root, (str, Path)) and str(root) else None
+    dags.update(schedule_dags(registry, listing, cache, errors, folder_root))
+    _record_statuses(registry, cache, _folder(listing, STATUS), errors)
+    cache.prune()
     return dags
 
 
-def schedule_dags(root: str | Path | None = None) -> dict[str, Any]:
+def entry_dag(entry: dict[str, Any], dag_id: str) -> Any:
+    from airflow_mlpipe.translator import build_dag
+
+    if entry.get("format") != ENTRY_FORMAT or entry.get("dag_id") != dag_id:
+        raise ValueError(f"not a registry entry of format {ENTRY_FORMAT!r} for DAG {dag_id!r}")
+    meta = entry.get("meta", {})
+    continue_on_failure = bool(meta.get("continue_on_step_failure", False))
+    tags = ["mlpipe-registry", f"mlpipe-{entry['kind']}", spec_tag(entry["spec"], continue_on_failure)]
+    extra: dict[str, Any] = {}
+    if entry["kind"] == "published":
+        version = f" v{meta['version']}" if meta.get("version") else ""
+        extra["dag_display_name"] = f"{meta.get('name', dag_id)}{version} (published)"
+        extra["is_paused_upon_creation"] = False
+    return build_dag(
+        entry["spec"],
+        dag_id,
+        tags=tags,
+        **extra,
+        auto_register=False,
+        continue_on_step_failure=continue_on_failure,
+    )
+
+
+def schedule_dags(
+    registry: Registry,
+    listing: dict[str, FileInfo],
+    cache: BodyCache,
+    errors: dict[str, str | None],
+    folder_root: str | None,
+) -> dict[str, Any]:
     """One DAG per schedule record (registry/schedule_dag.py); a broken one is recorded and skipped."""
     from airflow_mlpipe.registry.schedule_dag import schedule_dag
     from airflow_mlpipe.registry.schedules import SCHEDULE_FORMAT, ScheduleRegistry
 
-    schedules = ScheduleRegistry(root)
-    if not schedules.schedules.is_dir():
-        return {}
     dags: dict[str, Any] = {}
-    for path in sorted(schedules.schedules.glob("*.json")):
-        dag_id = f"schedule_{path.stem}"
+    for stem, info in sorted(_folder(listing, ScheduleRegistry.schedules).items()):
+        dag_id = f"schedule_{stem}"
         try:
-            record = json.loads(path.read_text())
+            record = cache.get(info)
+            if record is None:
+                continue
             if record.get("format") != SCHEDULE_FORMAT or record.get("dag_id") != dag_id:
                 raise ValueError(f"not a schedule record of format {SCHEDULE_FORMAT!r} for DAG {dag_id!r}")
-            dags[f"mlpipe_registry_{dag_id}"] = schedule_dag(record, None if root is None else str(root))
+            dags[f"mlpipe_registry_{dag_id}"] = schedule_dag(record, folder_root)
         except Exception as exc:  # one broken schedule must not hide the others
-            message = f"{type(exc).__name__}: {exc}"
-            log.error("schedule %s is broken and was skipped: %s", path, message)
-            schedules.registry.record_status(dag_id, message)
+            errors[dag_id] = f"{type(exc).__name__}: {exc}"
+            log.error("schedule %s is broken and was skipped: %s", info.path, errors[dag_id])
         else:
-            schedules.registry.record_status(dag_id, None)
+            errors[dag_id] = None
     return dags
+
+
+def _record_statuses(
+    registry: Registry, cache: BodyCache, stored: dict[str, FileInfo], errors: dict[str, str | None]
+) -> None:
+    """Write a status record only where it changes: a new or different error, or a fixed or deleted
+    entry whose record is still there."""
+    for dag_id, error in errors.items():
+        held = stored.get(dag_id)
+        if error is None:
+            if held is not None:
+                registry.record_status(dag_id, None)
+            continue
+        try:
+            before = cache.get(held) if held is not None else None
+        except ValueError:
+            before = None
+        if before is None or before.get("error") != error:
+            registry.record_status(dag_id, error)
+    for dag_id in set(stored) - set(errors):  # its entry is gone
+        registry.record_status(dag_id, None)
 
 
 def spec_tag(spec: dict[str, Any], continue_on_step_failure: bool = False) -> str:

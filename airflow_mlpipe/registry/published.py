@@ -1,34 +1,32 @@
-"""Published pipelines and versioned pipeline endpoints, as records in the registry folder.
+"""Published pipelines and versioned pipeline endpoints, as records in the pipeline registry.
 
 A published pipeline is immutable: its spec is a registry DAG entry (DAG id ``published_<id>``)
-and its record (``registry/published/<id>.json``) holds what callers need without the spec: name,
+and its record (``published/<id>.json`` in the registry store) holds what callers need without the spec: name,
 version, description, typed parameters with defaults, step names, datastore names, snapshot ids.
 Only its ``status`` ("Active" or "Disabled") ever changes.
 
-An endpoint (``registry/endpoints/<id>.json``) names published pipelines as versions "0", "1", ...
+An endpoint (``endpoints/<id>.json``) names published pipelines as versions "0", "1", ...
 and one default version. Its status is "Active", "Disabled" or "Archived"; an archived endpoint
 releases its name. Names are unique among endpoints that are not archived.
 
-Every read-modify-write holds an exclusive ``flock`` on ``registry/.lock``, so two clients (or a
-client and the API server) never lose each other's change. No Airflow import: the client, the CLI
-and the API server plugin all use this module.
+Every read-modify-write is a conditional write of the record it changes (registry/records.py),
+and a change that checks names across endpoints also holds the registry's store lease: two
+writers on any two machines never lose each other's change. No Airflow import: the client, the
+CLI and the API server plugin all use this module.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from airflow_mlpipe.definitions.workspace import write_json_atomic
 from airflow_mlpipe.exceptions import MlpipeError, UserErrorException
 from airflow_mlpipe.registry import Registry
+from airflow_mlpipe.storage.base import Store
 
 PUBLISHED_FORMAT = "mlpipe.published-pipeline/1"
 ENDPOINT_FORMAT = "mlpipe.pipeline-endpoint/1"
@@ -86,30 +84,21 @@ def check_text(what: str, value: Any, required: bool = True, limit: int = 256) -
 
 
 class PublishedRegistry:
-    """Records of published pipelines and endpoints under one registry root."""
+    """Records of published pipelines and endpoints in one registry (None = the deployment's, a
+    folder path, or a Store)."""
 
-    def __init__(self, root: str | Path | None = None):
+    published = "published"
+    endpoints = "endpoints"
+
+    def __init__(self, root: str | Path | Store | None = None):
         self.registry = Registry(root)
         self.root = self.registry.root
-        self.published = self.root / "published"
-        self.endpoints = self.root / "endpoints"
+        self.store = self.registry.store
+        self.records = self.registry.records
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    @staticmethod
-    def _read(path: Path) -> dict[str, Any] | None:
-        try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
+    def locked(self) -> AbstractContextManager[None]:
+        """The registry's store lease, for changes that must see several records at once."""
+        return self.records.locked()
 
     # --- published pipelines -----------------------------------------------------------------
 
@@ -155,20 +144,20 @@ class PublishedRegistry:
         }
         # the DAG entry first: a record never points at a spec that is not there
         self.registry.put(dag_id, spec, "published", meta)
-        write_json_atomic(self.published / f"{pipeline_id}.json", record)
+        self.records.create(self._pipeline_path(pipeline_id), record)
         return record
 
+    def _pipeline_path(self, pipeline_id: str) -> str:
+        return f"{self.published}/{check_id('published pipeline', pipeline_id)}.json"
+
     def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
-        pid = check_id("published pipeline", pipeline_id)
-        record = self._read(self.published / f"{pid}.json")
+        record = self.records.read(self._pipeline_path(pipeline_id))
         if record is None:
             raise NotFoundError(f"no published pipeline with id {pipeline_id!r}")
         return record
 
     def list_pipelines(self, active_only: bool = False) -> list[dict[str, Any]]:
-        if not self.published.is_dir():
-            return []
-        records = [json.loads(p.read_text()) for p in self.published.glob("*.json")]
+        records = self.records.read_all(self.published)
         if active_only:
             records = [r for r in records if r["status"] == "Active"]
         return sorted(records, key=lambda r: r["created"])
@@ -176,21 +165,23 @@ class PublishedRegistry:
     def set_pipeline_status(self, pipeline_id: str, status: str) -> dict[str, Any]:
         if status not in PIPELINE_STATUSES:
             raise UserErrorException(f"status must be one of {PIPELINE_STATUSES}, got {status!r}")
-        with self.locked():
-            record = self.get_pipeline(pipeline_id)
+
+        def change(record: dict[str, Any]) -> None:
             record["status"] = status
-            write_json_atomic(self.published / f"{record['id']}.json", record)
-        return record
+
+        return self.records.update(
+            self._pipeline_path(pipeline_id),
+            change,
+            lambda: NotFoundError(f"no published pipeline with id {pipeline_id!r}"),
+        )
 
     # --- endpoints ---------------------------------------------------------------------------
 
-    def _endpoint_path(self, endpoint_id: str) -> Path:
-        return self.endpoints / f"{check_id('pipeline endpoint', endpoint_id)}.json"
+    def _endpoint_path(self, endpoint_id: str) -> str:
+        return f"{self.endpoints}/{check_id('pipeline endpoint', endpoint_id)}.json"
 
     def list_endpoints(self, active_only: bool = False) -> list[dict[str, Any]]:
-        if not self.endpoints.is_dir():
-            return []
-        records = [json.loads(p.read_text()) for p in self.endpoints.glob("*.json")]
+        records = self.records.read_all(self.endpoints)
         if active_only:
             records = [r for r in records if r["status"] == "Active"]
         return sorted(records, key=lambda r: r["created"])
@@ -199,7 +190,7 @@ class PublishedRegistry:
         if endpoint_id is None and name is None:
             raise UserErrorException("give the pipeline endpoint's id or its name")
         if endpoint_id is not None:
-            record = self._read(self._endpoint_path(endpoint_id))
+            record = self.records.read(self._endpoint_path(endpoint_id))
             if record is None or (name is not None and record["name"] != name):
                 raise NotFoundError(
                     f"no pipeline endpoint with id {endpoint_id!r}" + (f" and name {name!r}" if name else "")
@@ -238,7 +229,7 @@ class PublishedRegistry:
                 "created": now,
                 "updated": now,
             }
-            write_json_atomic(self._endpoint_path(record["id"]), record)
+            self.records.create(self._endpoint_path(record["id"]), record)
         return record
 
     def update_endpoint(
@@ -251,24 +242,31 @@ class PublishedRegistry:
         status: str | None = None,
         name: str | None = None,
     ) -> dict[str, Any]:
-        """One atomic change of an endpoint; returns the record as stored."""
-        with self.locked():
-            record = self.get_endpoint(endpoint_id)
+        """One atomic change of an endpoint; returns the record as stored. A rename (or a
+        reactivation, which names the endpoint) holds the registry's lease while it checks that no
+        other endpoint has the name; every change is a conditional write of the record."""
+        path = self._endpoint_path(endpoint_id)
+        if add_pipeline is not None:
+            self.get_pipeline(add_pipeline)
+        if name is not None:
+            check_text("pipeline endpoint name", name)
+        if status is not None and status not in ENDPOINT_STATUSES:
+            raise UserErrorException(f"status must be one of {ENDPOINT_STATUSES}, got {status!r}")
+
+        def change(record: dict[str, Any]) -> None:
             versions = record["versions"]
             if add_pipeline is not None:
-                self.get_pipeline(add_pipeline)
                 version = str(max(int(v["version"]) for v in versions) + 1)
                 versions.append({"version": version, "pipeline_id": add_pipeline, "added": time.time()})
                 if make_default:
                     record["default_version"] = version
             if default_version is not None:
-                default_version = str(default_version)
-                if default_version not in {v["version"] for v in versions}:
+                if str(default_version) not in {v["version"] for v in versions}:
                     raise NotFoundError(
-                        f"pipeline endpoint {record['name']!r} has no version {default_version!r}; "
+                        f"pipeline endpoint {record['name']!r} has no version {str(default_version)!r}; "
                         f"it has {[v['version'] for v in versions]}"
                     )
-                record["default_version"] = default_version
+                record["default_version"] = str(default_version)
             if default_pipeline is not None:
                 matching = [v["version"] for v in versions if v["pipeline_id"] == default_pipeline]
                 if not matching:
@@ -278,20 +276,23 @@ class PublishedRegistry:
                     )
                 record["default_version"] = matching[-1]
             if name is not None:
-                check_text("pipeline endpoint name", name)
                 self.check_name_free(name, but=record["id"])
                 record["name"] = name
             if status is not None:
-                if status not in ENDPOINT_STATUSES:
-                    raise UserErrorException(f"status must be one of {ENDPOINT_STATUSES}, got {status!r}")
                 if record["status"] == "Archived" and status != "Archived" and name is None:
                     raise ConflictError(
                         f"pipeline endpoint {record['name']!r} is archived; reactivate(name) it first"
                     )
                 record["status"] = status
             record["updated"] = time.time()
-            write_json_atomic(self._endpoint_path(record["id"]), record)
-        return record
+
+        def missing() -> Exception:
+            return NotFoundError(f"no pipeline endpoint with id {endpoint_id!r}")
+
+        if name is None:
+            return self.records.update(path, change, missing)
+        with self.locked():
+            return self.records.update(path, change, missing)
 
     def endpoint_version(self, endpoint: dict[str, Any], version: str | None = None) -> dict[str, Any]:
         """The version entry a submit goes to: the default one, or ``version``."""

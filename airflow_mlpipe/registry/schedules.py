@@ -1,23 +1,20 @@
-"""Schedules, as records in the registry folder (``registry/schedules/<id>.json``).
+"""Schedules, as records in the pipeline registry (``schedules/<id>.json``).
 
 A schedule submits a published pipeline (``pipeline_id``), or a pipeline endpoint's default version
 at each run (``pipeline_endpoint_id``), on a recurrence or when files change on a datastore. The
 registry DAG file builds one DAG per schedule, ``schedule_<id>`` (registry/schedule_dag.py), whose
 timetable or asset decides when it runs; each of its runs starts the pipeline's run(s).
 
-Every read-modify-write holds the registry's lock (PublishedRegistry.locked), as endpoints do. No
-Airflow import: the client, the CLI and the DAG file all use this module.
+Every read-modify-write is a conditional write of the record (registry/records.py), as for
+endpoints, so concurrent writers on any machines never lose a change. No Airflow import: the client, the CLI and the DAG file all use this module.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-from airflow_mlpipe.definitions.workspace import write_json_atomic
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.registry.published import NotFoundError, PublishedRegistry, check_id, check_text
 
@@ -52,12 +49,10 @@ def schedule_dag_id(schedule_id: str) -> str:
 class ScheduleRegistry(PublishedRegistry):
     """Schedule records under one registry root, next to the published pipelines and endpoints."""
 
-    @property
-    def schedules(self) -> Path:
-        return self.root / "schedules"
+    schedules = "schedules"
 
-    def _path(self, schedule_id: str) -> Path:
-        return self.schedules / f"{check_id('schedule', schedule_id)}.json"
+    def _path(self, schedule_id: str) -> str:
+        return f"{self.schedules}/{check_id('schedule', schedule_id)}.json"
 
     def create_schedule(
         self, target: dict[str, str | None], experiment_name: str, settings: dict[str, Any]
@@ -84,16 +79,14 @@ class ScheduleRegistry(PublishedRegistry):
             **{key: settings.get(key) for key in SETTINGS},
         }
         check_record(record)
-        with self.locked():
-            write_json_atomic(self._path(schedule_id), record)
+        self.records.create(self._path(schedule_id), record)
         return record
 
     def get_schedule(self, schedule_id: str) -> dict[str, Any]:
-        path = self._path(schedule_id)
-        try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            raise NotFoundError(f"no schedule with id {schedule_id!r}") from None
+        record = self.records.read(self._path(schedule_id))
+        if record is None:
+            raise NotFoundError(f"no schedule with id {schedule_id!r}")
+        return record
 
     def list_schedules(
         self,
@@ -102,9 +95,7 @@ class ScheduleRegistry(PublishedRegistry):
         pipeline_endpoint_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Schedules oldest first; as v1, ``active_only`` applies only when no pipeline or endpoint is given."""
-        if not self.schedules.is_dir():
-            return []
-        records = [json.loads(p.read_text()) for p in self.schedules.glob("*.json")]
+        records = self.records.read_all(self.schedules)
         if pipeline_id is not None:
             records = [r for r in records if r["pipeline_id"] == pipeline_id]
         elif pipeline_endpoint_id is not None:
@@ -118,15 +109,17 @@ class ScheduleRegistry(PublishedRegistry):
         unknown = set(changes) - set(SETTINGS) - {"status"}
         if unknown:
             raise UserErrorException(f"schedule settings {sorted(unknown)} cannot be updated")
-        with self.locked():
-            record = self.get_schedule(schedule_id)
+
+        def change(record: dict[str, Any]) -> None:
             record.update(changes)
             record["updated"] = time.time()
             if set(changes) & ANCHORS:  # a new recurrence, or a new place to watch: counted from now
                 record["anchored"] = record["updated"]
             check_record(record)
-            write_json_atomic(self._path(record["id"]), record)
-        return record
+
+        return self.records.update(
+            self._path(schedule_id), change, lambda: NotFoundError(f"no schedule with id {schedule_id!r}")
+        )
 
     def schedule_target(self, record: dict[str, Any]) -> dict[str, Any]:
         """The published pipeline a run of ``record`` (or a new schedule's target: its

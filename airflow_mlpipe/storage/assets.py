@@ -1,6 +1,7 @@
 """Versioned, immutable assets on a datastore: registered datasets and models.
 
-Layout under ``mlpipe/registry/<kind>/`` of the workspace's default datastore:
+Layout under ``mlpipe/registry/<kind>/`` of the workspace's default datastore (kinds start with a
+letter; ``mlpipe/registry/_pipelines/`` holds the pipeline registry, registry/location.py):
 - ``<name>/versions/<version:08d>.json``: one version's record, written once, atomically, last
   (after any files it names are stored and verified), so a listed version is always complete;
 - ``<name>/files/<version>-<token>/...``: the files a version owns (models), under a path no other
@@ -45,6 +46,12 @@ class AssetNotFound(UserErrorException):
 
 class AssetRegistry:
     def __init__(self, store: Store, kind: str, label: str | None = None):
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", kind):
+            # a kind starts with a letter: '_ids' and the pipeline registry's '_pipelines'
+            # (registry/location.py) can never be an asset kind's folder
+            raise ValueError(
+                f"asset kind {kind!r} must be lower-case letters, digits and '-', starting with a letter"
+            )
         self.store = store
         self.kind = kind
         self.label = label or kind  # "dataset", "model": how errors name the asset

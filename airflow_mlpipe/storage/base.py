@@ -76,6 +76,11 @@ class Store:
         """Every file at or below ``prefix`` (a file path or a folder)."""
         raise NotImplementedError
 
+    def list_folder(self, prefix: str) -> list[FileInfo]:
+        """Every file below folder ``prefix`` (no check whether ``prefix`` is a file itself: one
+        request on services that need two for ``list``)."""
+        return self.list(prefix)
+
     def exists(self, path: str) -> bool:
         raise NotImplementedError
 
@@ -97,6 +102,24 @@ class Store:
         raise NotImplementedError
 
     def delete(self, path: str) -> None:
+        raise NotImplementedError
+
+    def stat(self, path: str) -> FileInfo | None:
+        """The file at ``path``, or None when there is none."""
+        raise NotImplementedError
+
+    # conditional writes (records several processes update: storage/records.py) -------------
+
+    def read_versioned(self, path: str) -> tuple[bytes, str] | None:
+        """The content of a small object and its version tag (for ``write_if``), or None when
+        there is none. Version tags compare only with each other (a Blob's ETag; a local file's
+        content hash), not with ``FileInfo.etag``."""
+        raise NotImplementedError
+
+    def write_if(self, path: str, data: bytes, *, match: str | None) -> str | None:
+        """Write a small object atomically only if it is still at version ``match`` (If-Match), or,
+        with ``match=None``, only if there is none yet (If-None-Match: *). The new version tag, or
+        None when the condition failed (someone else wrote or deleted it first)."""
         raise NotImplementedError
 
     def acquire_lease(self, path: str, owner: str, ttl: float) -> Any:

@@ -76,21 +76,27 @@ class BlobStore(Store):
         from azure.core.exceptions import ResourceNotFoundError
 
         prefix = normalize_path(prefix)
-        out: list[FileInfo] = []
+        if prefix:
+            try:
+                props = self.client.get_blob_client(prefix).get_blob_properties()
+                return [FileInfo(prefix, props.size, _tag(props), props.last_modified.timestamp())]
+            except ResourceNotFoundError:
+                pass  # not a blob (or no container yet): a folder
+        return self.list_folder(prefix)
+
+    def list_folder(self, prefix: str) -> list[FileInfo]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        prefix = normalize_path(prefix)
+        start = f"{prefix}/" if prefix else None
         try:
-            if prefix:
-                blob = self.client.get_blob_client(prefix)
-                try:
-                    props = blob.get_blob_properties()
-                    return [FileInfo(prefix, props.size, _tag(props), props.last_modified.timestamp())]
-                except ResourceNotFoundError:
-                    pass
-            start = f"{prefix}/" if prefix else None
-            for b in self.client.list_blobs(name_starts_with=start):
-                out.append(FileInfo(b.name, b.size, _tag(b), b.last_modified.timestamp()))
+            found = [
+                FileInfo(b.name, b.size, _tag(b), b.last_modified.timestamp())
+                for b in self.client.list_blobs(name_starts_with=start)
+            ]
         except ResourceNotFoundError:
             return []  # no container yet: nothing stored
-        return sorted(out, key=lambda f: f.path)
+        return sorted(found, key=lambda f: f.path)
 
     def exists(self, path: str) -> bool:
         return bool(self.list(path))
@@ -241,6 +247,38 @@ class BlobStore(Store):
     def write_bytes(self, path: str, data: bytes) -> None:
         self._ensure_container()
         self.client.get_blob_client(normalize_path(path)).upload_blob(data, overwrite=True)
+
+    def read_versioned(self, path: str) -> tuple[bytes, str] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            downloader = self.client.get_blob_client(normalize_path(path)).download_blob()
+            return downloader.readall(), str(downloader.properties.etag)
+        except ResourceNotFoundError:
+            return None
+
+    def write_if(self, path: str, data: bytes, *, match: str | None) -> str | None:
+        """Put Blob with If-Match: <etag> (or If-None-Match: * to create); 409/412/404 mean another
+        writer got there first."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+
+        self._ensure_container()
+        blob = self.client.get_blob_client(normalize_path(path))
+        try:
+            if match is None:
+                result = blob.upload_blob(data, overwrite=False)
+            else:
+                result = blob.upload_blob(
+                    data, overwrite=True, etag=match, match_condition=MatchConditions.IfNotModified
+                )
+        except (ResourceExistsError, ResourceNotFoundError):
+            return None
+        except HttpResponseError as exc:  # ResourceModifiedError and a bare 412 ConditionNotMet
+            if exc.status_code == 412:
+                return None
+            raise
+        return str(result["etag"])
 
     def delete(self, path: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError

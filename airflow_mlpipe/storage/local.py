@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -172,6 +174,28 @@ class LocalStore(Store):
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def read_versioned(self, path: str) -> tuple[bytes, str] | None:
+        data = self.read_bytes(path)
+        return None if data is None else (data, _version(data))
+
+    def write_if(self, path: str, data: bytes, *, match: str | None) -> str | None:
+        """Compare and swap under an exclusive flock on one lock file per folder (processes of
+        this machine), then the usual atomic replace: readers need no lock."""
+        dest = self._abs(path)
+        if dest == self.root:
+            raise DatastoreError("cannot write a file at the datastore root itself; give a file path")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest.parent / ".mlpipe-tmp-cas.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                current = self.read_bytes(path)
+                if (None if current is None else _version(current)) != match:
+                    return None
+                self.write_bytes(path, data)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return _version(data)
+
     def delete(self, path: str) -> None:
         target = self._abs(path)
         if target.is_dir():
@@ -223,6 +247,11 @@ class LocalStore(Store):
         held = _read_lock(lock)
         if held is not None and held.get("owner") == lease["owner"]:
             lock.unlink(missing_ok=True)
+
+
+def _version(data: bytes) -> str:
+    """A local object's version tag: its content hash (mtimes are too coarse to order two writes)."""
+    return "sha256-" + hashlib.sha256(data).hexdigest()
 
 
 def _read_lock(lock: Path) -> dict[str, Any] | None:
