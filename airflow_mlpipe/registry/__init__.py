@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.exceptions import UserErrorException
-from airflow_mlpipe.registry.location import embedded_registry_folder, open_registry
+from airflow_mlpipe.registry.location import open_registry
 from airflow_mlpipe.registry.records import Records
 from airflow_mlpipe.spec import SPEC_FORMAT
 from airflow_mlpipe.storage.base import Store
@@ -24,11 +24,6 @@ ENTRY_FORMAT = "mlpipe.registry-entry/1"
 KINDS = ("experiment", "published")
 PIPELINES = "pipelines"
 STATUS = "status"
-
-
-def registry_root() -> Path:
-    """The embedded deployment's registry folder (registry_store() says which registry is in use)."""
-    return embedded_registry_folder()
 
 
 class Registry:
