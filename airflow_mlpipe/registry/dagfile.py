@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow_mlpipe.registry import ENTRY_FORMAT, PIPELINES, STATUS, Registry
 from airflow_mlpipe.registry.parse_cache import BodyCache
+from airflow_mlpipe.registry.schedules import ScheduleRegistry
 from airflow_mlpipe.storage.base import FileInfo, Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ def registry_dags(root: str | Path | Store | None = None) -> dict[str, Any]:
     registry = Registry(root)
     listing = {info.path: info for info in registry.store.list("")}  # the one request of a parse
     cache = BodyCache(registry.store)
+    cache.prefetch(
+        [i for i in listing.values() if i.path.rpartition("/")[0] in (PIPELINES, ScheduleRegistry.schedules)]
+    )
     errors: dict[str, str | None] = {}
     dags: dict[str, Any] = {}
     for dag_id, info in sorted(_folder(listing, PIPELINES).items()):
@@ -97,7 +101,7 @@ def schedule_dags(
 ) -> dict[str, Any]:
     """One DAG per schedule record (registry/schedule_dag.py); a broken one is recorded and skipped."""
     from airflow_mlpipe.registry.schedule_dag import schedule_dag
-    from airflow_mlpipe.registry.schedules import SCHEDULE_FORMAT, ScheduleRegistry
+    from airflow_mlpipe.registry.schedules import SCHEDULE_FORMAT
 
     dags: dict[str, Any] = {}
     for stem, info in sorted(_folder(listing, ScheduleRegistry.schedules).items()):

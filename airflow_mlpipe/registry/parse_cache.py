@@ -30,6 +30,25 @@ class BodyCache:
         self.folder = folder or mlpipe_home() / "cache" / "registry" / _digest(store.location(""))
         self.used: set[str] = set()
         self.downloads = 0
+        self._fetched: dict[str, dict[str, Any] | None] = {}  # this parse's downloads, by cache name
+
+    def prefetch(self, infos: list[FileInfo], workers: int = 8) -> None:
+        """Download the records that have no valid cached body, ``workers`` at a time (a cold cache
+        costs one round trip per record; in parallel they overlap). Errors are left for ``get``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        missing = [i for i in infos if self._cached(i) is None]
+        if len(missing) < 2:
+            return
+
+        def fetch(info: FileInfo) -> None:
+            try:
+                self._fetched[self._file(info).name] = self._download(info)
+            except ValueError:
+                pass  # not a JSON object: get() reads it again and reports it
+
+        with ThreadPoolExecutor(min(workers, len(missing))) as pool:
+            list(pool.map(fetch, missing))
 
     def _file(self, info: FileInfo) -> Path:
         return self.folder / f"{_digest(info.path + chr(0) + info.etag)}.json"
@@ -37,14 +56,23 @@ class BodyCache:
     def get(self, info: FileInfo) -> dict[str, Any] | None:
         """The record ``info`` lists (None when it was deleted since); raises ValueError for a
         record that is not a JSON object."""
-        target = self._file(info)
-        self.used.add(target.name)
+        name = self._file(info).name
+        self.used.add(name)
+        if name in self._fetched:
+            return self._fetched.pop(name)
+        cached = self._cached(info)
+        return cached if cached is not None else self._download(info)
+
+    def _cached(self, info: FileInfo) -> dict[str, Any] | None:
         try:
-            held = json.loads(target.read_bytes())
+            held = json.loads(self._file(info).read_bytes())
             if held["path"] == info.path and held["etag"] == info.etag and isinstance(held["body"], dict):
                 return held["body"]
         except (OSError, ValueError, KeyError, TypeError):
             pass  # missing, partial or corrupt: read the record again
+        return None
+
+    def _download(self, info: FileInfo) -> dict[str, Any] | None:
         raw = self.store.read_bytes(info.path)
         self.downloads += 1
         if raw is None:
@@ -53,7 +81,7 @@ class BodyCache:
         if not isinstance(body, dict):
             raise ValueError(f"{info.path} holds {type(body).__name__}, not a JSON object")
         if _matches(info, raw):  # what was read is what was listed (not a newer write)
-            self._store(target, {"path": info.path, "etag": info.etag, "body": body})
+            self._store(self._file(info), {"path": info.path, "etag": info.etag, "body": body})
         return body
 
     def _store(self, target: Path, held: dict[str, Any]) -> None:
