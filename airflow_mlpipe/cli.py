@@ -129,7 +129,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     from airflow_mlpipe.deploy.local import LocalDeployment
 
     dags = args.dags_folder or ("dags" if Path("dags").is_dir() else None)
-    LocalDeployment(dags_folder=dags).up(port=args.port, timeout=args.timeout, databricks=args.databricks)
+    if args.executor == "local":
+        dep = LocalDeployment(dags_folder=dags, host=args.host)
+    else:  # PostgreSQL, Redis and Celery workers (deploy/celery.py)
+        from airflow_mlpipe.deploy.celery import CeleryDeployment
+
+        queues = None if args.queues is None else [q for q in args.queues.split(",") if q]
+        dep = CeleryDeployment(dags_folder=dags, host=args.host, queues=queues)
+    dep.up(port=args.port, timeout=args.timeout, databricks=args.databricks)
+    if args.executor == "celery":
+        sync_pools(_client(dep))  # a cluster's steps wait for its pool: make them now
     return 0
 
 
@@ -344,10 +353,25 @@ def cmd_endpoints(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlpipe", description="Azure ML style pipelines on Apache Airflow 3")
     sub = p.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start the embedded Airflow deployment (SQLite, LocalExecutor)")
+    up = sub.add_parser(
+        "up", help="start the embedded Airflow deployment (SQLite and LocalExecutor, or --executor celery)"
+    )
     up.add_argument("--port", type=int, default=None, help="API server port (default 28080)")
     up.add_argument("--dags-folder", default=None, help="DAG folder (default ./dags if present)")
     up.add_argument("--timeout", type=float, default=180)
+    up.add_argument(
+        "--executor",
+        choices=("local", "celery"),
+        default="local",
+        help="celery: PostgreSQL, Redis, the CeleryExecutor and a Celery worker (docs/deployment.md)",
+    )
+    up.add_argument("--host", default="127.0.0.1", help="address the servers listen on (default 127.0.0.1)")
+    up.add_argument(
+        "--queues",
+        default=None,
+        help="celery: the queues this machine's worker serves, comma-separated; '' starts no worker "
+        "(default: default plus one per AmlCompute target of the workspace)",
+    )
     up.add_argument(
         "--databricks",
         action="store_true",
