@@ -14,12 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow_mlpipe.deploy.local import LocalDeployment
+from airflow_mlpipe.deploy.local import DeploymentError, LocalDeployment
 from airflow_mlpipe.deploy.processes import free_port
 from airflow_mlpipe.deploy.servers import broker_url, database_url, start_postgres, start_redis
 
 DEFAULT_QUEUE = "default"
 WORKER_CONCURRENCY = 8
+# Over a network, and on busy machines, Airflow's defaults (1 s to hand a task to the broker, 5 s
+# for a worker's call to the execution API) fail tasks that a little patience runs
+TIMEOUTS = {"AIRFLOW__CELERY__OPERATION_TIMEOUT": "10", "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30"}
 
 
 def compute_queues(config: str | Path | None = None) -> list[str]:
@@ -42,6 +45,7 @@ def celery_settings(host: str, db_port: int, broker_port: int, secrets: dict[str
         "AIRFLOW__CELERY__BROKER_URL": broker_url(host, broker_port, secrets["broker_password"]),
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": DEFAULT_QUEUE,
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+        **TIMEOUTS,
     }
 
 
@@ -102,15 +106,19 @@ class CeleryDeployment(LocalDeployment):
             commands["celery-worker"] = worker_command(airflow, self.queues)
         return commands
 
-    def worker_environment(self, api_url: str) -> dict[str, str]:
-        """What a Celery worker on another machine needs to join this deployment (secrets included:
-        hand it over as you would any credential)."""
-        st = self.state() or {}
-        sec = self._celery_secrets()
-        return {
-            **celery_settings(self.host, st["ports"]["postgres"], st["ports"]["redis"], sec),
-            "AIRFLOW__CORE__FERNET_KEY": sec["fernet_key"],
-            "AIRFLOW__API_AUTH__JWT_SECRET": sec["jwt_secret"],
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        }
+    def worker_environment(self) -> dict[str, str]:
+        """The Airflow settings a Celery worker on another machine needs to join this running
+        deployment: this one's, with the API, database and broker at this deployment's address
+        (secrets included: hand them over as you would any credential)."""
+        st = self.state()
+        if st is None or "ports" not in st:
+            raise DeploymentError(
+                f"no Celery deployment runs under {self.home}; start one with `mlpipe up --executor celery`"
+            )
+        env = self.environment(st["port"], st["deployment_id"], (0, 0))
+        env.update(
+            celery_settings(self.host, st["ports"]["postgres"], st["ports"]["redis"], self._celery_secrets())
+        )
+        env["AIRFLOW__CORE__DAGS_FOLDER"] = st["dags_folder"]
+        local = ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")
+        return {k: v for k, v in env.items() if k.startswith("AIRFLOW__") and k not in local}
