@@ -192,6 +192,17 @@ class Topology:
             pids += [int(p) for p in out.split()]
         return pids
 
+    def commands(self, name: str) -> list[str]:
+        """The command lines of the processes running on host ``name``."""
+        out = _ip("netns", "pids", self.hosts[name].netns, check=False).stdout
+        found = []
+        for pid in out.split():
+            try:
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip())
+            except OSError:
+                continue
+        return found
+
     def stop(self, timeout: float = 20) -> None:
         """Kill every process of every host (process groups first), then remove the namespaces."""
         for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, timeout)):

@@ -174,3 +174,12 @@ def test_cluster_step_runs_only_on_the_worker_of_its_queue_and_outputs_go_to_blo
         step: first["dag_run_id"] for step in ("prepare", "train", "report")
     }
     assert reused["report"]["metrics"]["model"] == "sum=55 trained-on=worker2"
+
+
+def test_zz_mlpipe_down_stops_the_whole_control_host(topo, client):
+    ctl = topo["control"]
+    before = topo.commands("control")
+    assert any("postgres" in c for c in before) and any("redis-server" in c for c in before), before
+    ctl.run([sys.executable, "-m", "airflow_mlpipe.cli", "down"], timeout=120)
+    left = [c for c in topo.commands("control") if any(k in c for k in ("airflow", "postgres", "redis"))]
+    assert left == []
