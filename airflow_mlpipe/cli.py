@@ -125,44 +125,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0 if run["state"] == "success" else 1
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from airflow_mlpipe.deploy.local import LocalDeployment
-
-    dags = args.dags_folder or ("dags" if Path("dags").is_dir() else None)
-    if args.executor == "local":
-        dep = LocalDeployment(dags_folder=dags, host=args.host)
-    else:  # PostgreSQL, Redis and Celery workers (deploy/celery.py)
-        from airflow_mlpipe.deploy.celery import CeleryDeployment
-
-        queues = None if args.queues is None else [q for q in args.queues.split(",") if q]
-        dep = CeleryDeployment(dags_folder=dags, host=args.host, queues=queues)
-    dep.up(port=args.port, timeout=args.timeout, databricks=args.databricks)
-    if args.executor == "celery":
-        sync_pools(_client(dep))  # a cluster's steps wait for its pool: make them now
-    return 0
-
-
-def cmd_down(args: argparse.Namespace) -> int:
-    from airflow_mlpipe.deploy.local import LocalDeployment
-
-    LocalDeployment().down()
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from airflow_mlpipe.deploy.local import LocalDeployment
-
-    st = LocalDeployment().status()
-    if not st["running"]:
-        print("not running (start it with `mlpipe up`)")
-        return 1
-    print(f"url: {st['url']}")
-    for name, alive in st["processes"].items():
-        health = (st["health"] or {}).get(name.replace("-", "_"), {}) or {}
-        print(f"  {name:14} {'running' if alive else 'stopped'}  {health.get('status') or ''}")
-    return 0 if all(st["processes"].values()) else 1
-
-
 def load_pipelines(target: str, dag_id: str | None) -> list[tuple[str, dict[str, Any]]]:
     """(dag_id, spec) of every translated pipeline DAG, or Pipeline, a DAG file or module defines."""
     import importlib
@@ -353,35 +315,9 @@ def cmd_endpoints(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlpipe", description="Azure ML style pipelines on Apache Airflow 3")
     sub = p.add_subparsers(dest="command", required=True)
-    up = sub.add_parser(
-        "up", help="start the embedded Airflow deployment (SQLite and LocalExecutor, or --executor celery)"
-    )
-    up.add_argument("--port", type=int, default=None, help="API server port (default 28080)")
-    up.add_argument("--dags-folder", default=None, help="DAG folder (default ./dags if present)")
-    up.add_argument("--timeout", type=float, default=180)
-    up.add_argument(
-        "--executor",
-        choices=("local", "celery"),
-        default="local",
-        help="celery: PostgreSQL, Redis, the CeleryExecutor and a Celery worker (docs/deployment.md)",
-    )
-    up.add_argument("--host", default="127.0.0.1", help="address the servers listen on (default 127.0.0.1)")
-    up.add_argument(
-        "--queues",
-        default=None,
-        help="celery: the queues this machine's worker serves, comma-separated; '' starts no worker "
-        "(default: default plus one per AmlCompute target of the workspace)",
-    )
-    up.add_argument(
-        "--databricks",
-        action="store_true",
-        help="also start the local Databricks emulator (Databricks workspace 'local' of the embedded workspace)",
-    )
-    up.set_defaults(func=cmd_up)
-    down = sub.add_parser("down", help="stop every process of the embedded deployment")
-    down.set_defaults(func=cmd_down)
-    status = sub.add_parser("status", help="say what runs")
-    status.set_defaults(func=cmd_status)
+    from airflow_mlpipe.cli_deploy import add_deploy_parsers
+
+    add_deploy_parsers(sub)  # up, down, status
     run = sub.add_parser("run", help="trigger a DAG on the embedded deployment")
     run.add_argument("dag_id")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
