@@ -125,35 +125,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0 if run["state"] == "success" else 1
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from airflow_mlpipe.deploy.local import LocalDeployment
-
-    dags = args.dags_folder or ("dags" if Path("dags").is_dir() else None)
-    LocalDeployment(dags_folder=dags).up(port=args.port, timeout=args.timeout, databricks=args.databricks)
-    return 0
-
-
-def cmd_down(args: argparse.Namespace) -> int:
-    from airflow_mlpipe.deploy.local import LocalDeployment
-
-    LocalDeployment().down()
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from airflow_mlpipe.deploy.local import LocalDeployment
-
-    st = LocalDeployment().status()
-    if not st["running"]:
-        print("not running (start it with `mlpipe up`)")
-        return 1
-    print(f"url: {st['url']}")
-    for name, alive in st["processes"].items():
-        health = (st["health"] or {}).get(name.replace("-", "_"), {}) or {}
-        print(f"  {name:14} {'running' if alive else 'stopped'}  {health.get('status') or ''}")
-    return 0 if all(st["processes"].values()) else 1
-
-
 def load_pipelines(target: str, dag_id: str | None) -> list[tuple[str, dict[str, Any]]]:
     """(dag_id, spec) of every translated pipeline DAG, or Pipeline, a DAG file or module defines."""
     import importlib
@@ -344,20 +315,9 @@ def cmd_endpoints(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mlpipe", description="Azure ML style pipelines on Apache Airflow 3")
     sub = p.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start the embedded Airflow deployment (SQLite, LocalExecutor)")
-    up.add_argument("--port", type=int, default=None, help="API server port (default 28080)")
-    up.add_argument("--dags-folder", default=None, help="DAG folder (default ./dags if present)")
-    up.add_argument("--timeout", type=float, default=180)
-    up.add_argument(
-        "--databricks",
-        action="store_true",
-        help="also start the local Databricks emulator (Databricks workspace 'local' of the embedded workspace)",
-    )
-    up.set_defaults(func=cmd_up)
-    down = sub.add_parser("down", help="stop every process of the embedded deployment")
-    down.set_defaults(func=cmd_down)
-    status = sub.add_parser("status", help="say what runs")
-    status.set_defaults(func=cmd_status)
+    from airflow_mlpipe.cli_deploy import add_deploy_parsers
+
+    add_deploy_parsers(sub)  # up, down, status
     run = sub.add_parser("run", help="trigger a DAG on the embedded deployment")
     run.add_argument("dag_id")
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")

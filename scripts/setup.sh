@@ -17,6 +17,17 @@ apt_install() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# Server packages (PostgreSQL, Redis) without starting their system services: the deployment and
+# the tests start private servers of their own. A policy-rc.d that says "no" while apt runs.
+apt_install_servers() {
+  local policy=/usr/sbin/policy-rc.d own=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own=1
+  fi
+  apt_install "$@" || { [ -n "$own" ] && rm -f "$policy"; return 1; }
+  if [ -n "$own" ]; then rm -f "$policy"; fi
+}
+
 # The Debian mirror this machine's apt already uses (so a local mirror or proxy is honoured);
 # empty means debootstrap's own default. MLPIPE_DEBIAN_MIRROR overrides both.
 debian_mirror() {
@@ -75,7 +86,15 @@ if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/n
 fi
 if ! command -v mariadbd >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   say "installing postgresql and mariadb-server (Debian packages): the SQL datastores' test servers"
-  apt_install postgresql mariadb-server
+  apt_install_servers postgresql mariadb-server
+fi
+if ! command -v redis-server >/dev/null 2>&1; then
+  say "installing redis-server (Debian package): the Celery broker of \`mlpipe up --executor celery\` and its tests"
+  apt_install_servers redis-server
+fi
+if ! command -v ip >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1; then
+  say "installing iproute2 and util-linux (Debian packages): the Celery tests' network and mount namespaces"
+  apt_install iproute2 util-linux
 fi
 if ! pkg-config --exists mysqlclient 2>/dev/null; then
   say "installing default-libmysqlclient-dev and pkg-config (Debian packages): the MySQL provider builds mysqlclient"

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.definitions.workspace import mlpipe_home, write_json_atomic
+from airflow_mlpipe.deploy.processes import free_port, pid_alive, port_is_free, tagged_pids
 from airflow_mlpipe.exceptions import MlpipeError
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -36,50 +36,7 @@ class DeploymentError(MlpipeError):
     pass
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def tagged_pids(deployment_id: str) -> list[int]:
-    """Every process whose environment carries this deployment's id."""
-    needle = f"MLPIPE_DEPLOYMENT_ID={deployment_id}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as fh:
-                if needle in fh.read().split(b"\0"):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return [p for p in found if pid_alive(p)]
+__all__ = ["DeploymentError", "LocalDeployment", "free_port", "pid_alive", "port_is_free", "tagged_pids"]
 
 
 class LocalDeployment:
@@ -90,9 +47,12 @@ class LocalDeployment:
         home: str | Path | None = None,
         dags_folder: str | Path | None = None,
         extra_env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
     ):
-        """``extra_env`` adds variables to every component, e.g. ``AIRFLOW_CONN_<ID>`` connections."""
+        """``extra_env`` adds variables to every component, e.g. ``AIRFLOW_CONN_<ID>`` connections;
+        ``host`` is the address the API server (and any server of the deployment) listens on."""
         self.extra_env = dict(extra_env or {})
+        self.host = host
         self.home = Path(home).resolve() if home else mlpipe_home()
         self.airflow_home = self.home / "airflow"
         self.state_file = self.home / "deployment.json"
@@ -139,7 +99,7 @@ class LocalDeployment:
 
     def environment(self, port: int, deployment_id: str, log_ports: tuple[int, int]) -> dict[str, str]:
         sec = self._secrets()
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://{self.host}:{port}"
         dags = self.dags_folder or (self.home / "dags")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
         env.update(
@@ -157,7 +117,7 @@ class LocalDeployment:
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home / 'airflow.db'}",
-                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__HOST": self.host,
                 "AIRFLOW__API__PORT": str(port),
                 "AIRFLOW__API__BASE_URL": base,
                 "AIRFLOW__API__WORKERS": "1",
@@ -205,9 +165,9 @@ class LocalDeployment:
         if alive:
             self.down(echo=lambda *_: None)  # a partial deployment is restarted whole
         port = port or DEFAULT_PORT
-        if not port_is_free(port):
+        if not port_is_free(port, self.host):
             raise DeploymentError(
-                f"port {port} on 127.0.0.1 is already in use; stop what uses it or pass --port to `mlpipe up`"
+                f"port {port} on {self.host} is already in use; stop what uses it or pass --port to `mlpipe up`"
             )
         self.airflow_home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
@@ -231,33 +191,40 @@ class LocalDeployment:
                 }
             )
         airflow = [sys.executable, "-m", "airflow"]
-        echo(f"migrating the metadata database under {self.airflow_home}")
-        migrate = subprocess.run(
-            [*airflow, "db", "migrate"], env=env, cwd=Path.cwd(), capture_output=True, text=True
-        )
-        if migrate.returncode != 0:
-            raise DeploymentError(f"`airflow db migrate` failed:\n{migrate.stderr[-3000:]}")
-        pids = {}
-        for name in COMPONENTS:
-            pids[name] = self._spawn(name, [*airflow, name], env)
-        if emulator is not None:
-            pids["databricks"] = self._start_emulator(env, emulator)
-        state = {
-            "url": f"http://127.0.0.1:{port}",
+        state: dict[str, Any] = {
+            "url": f"http://{self.host}:{port}",
             "port": port,
-            "pids": pids,
+            "pids": {},
             "deployment_id": deployment_id,
             "dags_folder": env["AIRFLOW__CORE__DAGS_FOLDER"],
             "started": time.time(),
         }
-        if emulator is not None:
-            state["databricks"] = {**emulator, "conn_id": DATABRICKS_CONN_ID}
-        write_json_atomic(self.state_file, state)
-        echo(f"starting {', '.join(COMPONENTS)} (logs in {self.home / 'logs'})")
-        try:
+
+        def started(name: str, pid: int) -> None:  # recorded at once, so `down` can stop it
+            state["pids"][name] = pid
+            write_json_atomic(self.state_file, state)
+
+        try:  # from here on, a failure stops whatever has started
+            self.start_services(env, echo, started)
+            state.update(self.state_extra())
+            echo(f"migrating the metadata database under {self.airflow_home}")
+            migrate = subprocess.run(
+                [*airflow, "db", "migrate"], env=env, cwd=Path.cwd(), capture_output=True, text=True
+            )
+            if migrate.returncode != 0:
+                raise DeploymentError(f"`airflow db migrate` failed:\n{migrate.stderr[-3000:]}")
+            commands = self.component_commands(airflow)
+            for name, cmd in commands.items():
+                state["pids"][name] = self._spawn(name, cmd, env)
+            if emulator is not None:
+                state["pids"]["databricks"] = self._start_emulator(env, emulator)
+                state["databricks"] = {**emulator, "conn_id": DATABRICKS_CONN_ID}
+            write_json_atomic(self.state_file, state)
+            echo(f"starting {', '.join(commands)} (logs in {self.home / 'logs'})")
             self.wait_healthy(timeout)
-        except DeploymentError:
-            self.down(echo=lambda *_: None)
+        except BaseException:
+            if self.state_file.exists():
+                self.down(echo=lambda *_: None)
             raise
         echo(f"Airflow is up: {state['url']}  (user {USERNAME}, password in {self.passwords_file})")
         if emulator is not None:
@@ -266,6 +233,20 @@ class LocalDeployment:
                 f"'{DATABRICKS_WORKSPACE}', connection {DATABRICKS_CONN_ID})"
             )
         return state
+
+    # --- what a deployment with another executor changes (deploy/celery.py) ---------------------
+
+    def state_extra(self) -> dict[str, Any]:
+        """More of deployment.json: what ``status`` and tests may want to know."""
+        return {"executor": "LocalExecutor"}
+
+    def start_services(self, env: dict[str, str], echo: Any, started: Any) -> dict[str, int]:
+        """Servers the components need before ``airflow db migrate`` (name -> pid), with their
+        settings added to ``env``; ``started(name, pid)`` records each at once for ``down``."""
+        return {}
+
+    def component_commands(self, airflow: list[str]) -> dict[str, list[str]]:
+        return {name: [*airflow, name] for name in COMPONENTS}
 
     # --- the local Databricks emulator ----------------------------------------------------------
 
@@ -306,17 +287,18 @@ class LocalDeployment:
         own_env = {k: v for k, v in env.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
         return self._spawn("databricks", cmd, own_env)
 
-    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> int:
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str], user: str | None = None) -> int:
         """Start one component in its own process group, its output in logs/<name>.log."""
         with open(self.home / "logs" / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(
                 cmd,
                 env=env,
-                cwd=Path.cwd(),
+                cwd=Path.cwd() if user is None else "/",
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                user=user,
             )
         return proc.pid
 

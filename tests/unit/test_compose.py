@@ -112,3 +112,25 @@ def test_workers_serve_every_compute_target_queue_of_the_example(config, tmp_pat
     command = config["services"]["airflow-worker"]["command"]
     served = set(command.split("--queues", 1)[1].split()[0].split(","))
     assert queues <= served, f"no worker serves {sorted(queues - served)}"
+
+
+def test_compose_runs_the_settings_and_worker_of_mlpipe_up_celery(config):
+    """docker-compose.yaml and `mlpipe up --executor celery` (deploy/celery.py) run Celery alike:
+    the same settings (URLs aside: other hosts, other passwords) and the same worker command."""
+    from airflow_mlpipe.deploy.celery import celery_settings, worker_command
+
+    native = celery_settings("db", 1, 2, {"db_password": "p", "broker_password": "q"})
+    env = config["services"]["airflow-worker"]["environment"]
+    urls = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__CELERY__RESULT_BACKEND",
+        "AIRFLOW__CELERY__BROKER_URL",
+    }
+    assert {k: v for k, v in native.items() if k not in urls} == {
+        k: env.get(k) for k in native if k not in urls
+    }
+    assert urls <= set(env)
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://")
+    assert native["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://")
+    queues = ["default", "cpu-cluster"]
+    assert config["services"]["airflow-worker"]["command"] == " ".join(worker_command([], queues))
