@@ -51,6 +51,12 @@ def _dag_id(dag_id: str) -> str:
     return dag_id
 
 
+def _checked(user: Any, record: dict[str, Any], method: str) -> dict[str, Any]:
+    """``record`` once the user may read (GET) or write (PUT) its DAG."""
+    authorize_dag(user, record["dag_id"], method)
+    return record
+
+
 def _entry(dag_id: str) -> dict[str, Any]:
     entry = Registry().get(_dag_id(dag_id))
     if entry is None:
@@ -125,16 +131,14 @@ def list_published(user: UserDep, active_only: ActiveOnly = False) -> list[Publi
 
 @router.get("/published/{pipeline_id}")
 def get_published(user: UserDep, pipeline_id: str) -> PublishedRecord:
-    record = PublishedRegistry().get_pipeline(pipeline_id)
-    authorize_dag(user, record["dag_id"], "GET")
-    return record
+    return _checked(user, PublishedRegistry().get_pipeline(pipeline_id), "GET")
 
 
 @router.patch("/published/{pipeline_id}")
 def set_published_status(user: UserDep, pipeline_id: str, body: StatusBody) -> PublishedRecord:
     """Enable or disable a published pipeline (a disabled one refuses runs: 409)."""
     registry = PublishedRegistry()
-    authorize_dag(user, registry.get_pipeline(pipeline_id)["dag_id"], "PUT")
+    _checked(user, registry.get_pipeline(pipeline_id), "PUT")
     return registry.set_pipeline_status(pipeline_id, body.status)
 
 
@@ -260,9 +264,7 @@ def list_schedules(
 
 @router.get("/schedules/{schedule_id}")
 def get_schedule(user: UserDep, schedule_id: str) -> ScheduleRecord:
-    record = ScheduleRegistry().get_schedule(schedule_id)
-    authorize_dag(user, record["dag_id"], "GET")
-    return record
+    return _checked(user, ScheduleRegistry().get_schedule(schedule_id), "GET")
 
 
 @router.patch("/schedules/{schedule_id}")
@@ -270,5 +272,5 @@ def update_schedule(user: UserDep, schedule_id: str, body: ScheduleChange) -> Sc
     """Change a schedule's settings and/or status ('Active', 'Disabled') in one atomic write."""
     _check_settings(body.changes, {*SETTINGS, "status"}, "changes")
     registry = ScheduleRegistry()
-    authorize_dag(user, registry.get_schedule(schedule_id)["dag_id"], "PUT")
+    _checked(user, registry.get_schedule(schedule_id), "PUT")
     return registry.update_schedule(schedule_id, body.changes)

@@ -224,3 +224,13 @@ def test_schedules(apis, spec):
 def test_a_request_without_a_token_is_refused(deployment, client):
     r = requests.get(deployment.url + BASE + "/published", timeout=30)
     assert r.status_code == 401 and "token" in r.json()["detail"]
+
+
+def test_the_routes_are_in_the_openapi_schema(deployment, client):
+    schema = requests.get(deployment.url + "/mlpipe/openapi.json", timeout=30).json()
+    paths = {p for p in schema["paths"] if p.startswith("/registry/v1")}
+    assert {"/registry/v1/entries/{dag_id}", "/registry/v1/published", "/registry/v1/endpoints/{endpoint_id}",
+            "/registry/v1/schedules/{schedule_id}"} <= paths  # fmt: skip
+    publish = schema["paths"]["/registry/v1/published"]["post"]
+    assert publish["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/PublishBody")
+    assert {"400", "403", "404"} <= set(publish["responses"])
