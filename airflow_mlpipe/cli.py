@@ -241,13 +241,11 @@ def _default(param: dict[str, Any]) -> str:
 
 
 def cmd_pipelines(args: argparse.Namespace) -> int:
+    from airflow_mlpipe.client.registry_api import workspace_registry
     from airflow_mlpipe.definitions.workspace import Workspace
-    from airflow_mlpipe.registry.published import PublishedRegistry
 
     ws = Workspace.from_config(args.config)
-    from airflow_mlpipe.client.run import workspace_registry_root
-
-    records = PublishedRegistry(workspace_registry_root(ws)).list_pipelines(active_only=not args.all)
+    records = workspace_registry(ws).list_pipelines(active_only=not args.all)
     if not records:
         print("no published pipelines" + ("" if args.all else " are active (--all shows disabled ones)"))
         return 0
@@ -272,12 +270,12 @@ def cmd_pipelines(args: argparse.Namespace) -> int:
 
 
 def cmd_endpoints(args: argparse.Namespace) -> int:
-    from airflow_mlpipe.client.run import workspace_registry_root
+    from airflow_mlpipe.client.registry_api import workspace_registry
     from airflow_mlpipe.definitions.workspace import Workspace
-    from airflow_mlpipe.registry.published import NotFoundError, PublishedRegistry
+    from airflow_mlpipe.registry.published import NotFoundError
 
     ws = Workspace.from_config(args.config)
-    reg = PublishedRegistry(workspace_registry_root(ws))
+    reg = workspace_registry(ws)
     records = reg.list_endpoints(active_only=not args.all)
     if not records:
         print("no pipeline endpoints" + ("" if args.all else " are active (--all shows the others)"))

@@ -9,12 +9,11 @@ from typing import Any
 
 def cmd_schedules(args: argparse.Namespace) -> int:
     from airflow_mlpipe.cli import _table
-    from airflow_mlpipe.client.run import workspace_registry_root
+    from airflow_mlpipe.client.registry_api import workspace_registry
     from airflow_mlpipe.definitions.workspace import Workspace
-    from airflow_mlpipe.registry.schedules import ScheduleRegistry
 
     ws = Workspace.from_config(args.config)
-    records = ScheduleRegistry(workspace_registry_root(ws)).list_schedules(active_only=not args.all)
+    records = workspace_registry(ws).list_schedules(active_only=not args.all)
     if not records:
         print("no schedules" + ("" if args.all else " are active (--all shows disabled ones)"))
         return 0

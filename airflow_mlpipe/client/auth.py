@@ -36,11 +36,6 @@ def api_url(workspace: Any) -> str:
     return LocalDeployment().url
 
 
-def workspace_registry_root(ws: Any) -> str | None:
-    """The registry folder of a workspace: its config's 'api.registry', else the embedded one."""
-    return _api(ws).get("registry")
-
-
 class AbstractAuthentication:
     """What every credential kind shares: a client per Airflow URL and the bearer header."""
 

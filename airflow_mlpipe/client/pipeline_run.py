@@ -10,7 +10,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from airflow_mlpipe.client.auth import workspace_client, workspace_registry_root
+from airflow_mlpipe.client.auth import workspace_client
 from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
 from airflow_mlpipe.client.run_base import RunBase, stored_files
 from airflow_mlpipe.client.step_run import TERMINAL_STEP, StepRun
@@ -233,9 +233,9 @@ class PipelineRun(RunBase):
     ) -> Any:
         """Publish the pipeline this run ran, with the snapshots it ran (Azure ML v1's name)."""
         from airflow_mlpipe.client.published import PublishedPipeline
-        from airflow_mlpipe.registry import Registry
+        from airflow_mlpipe.client.registry_api import RegistryApi
 
-        entry = Registry(workspace_registry_root(self.workspace)).get(self.dag_id)
+        entry = RegistryApi(self.client).get(self.dag_id)
         if entry is None:
             raise UserErrorException(
                 f"run {self.id}: DAG {self.dag_id!r} is not a registered pipeline (submitted with "

@@ -1,7 +1,7 @@
 """PublishedPipeline, Azure ML v1 style (PipelineEndpoint is in ``client.endpoints``).
 
-Publishing writes an immutable registry entry (DAG id ``published_<id>``) and waits until Airflow
-has loaded its DAG. Runs are submitted through the plugin's REST routes (the same ones other
+Publishing asks the plugin's registry route for an immutable entry (DAG id ``published_<id>``) and
+waits until Airflow has loaded its DAG: the client needs only the API URL and credentials. Runs are submitted through the plugin's REST routes (the same ones other
 systems call), so the Python client and a ``requests.post`` get the same checks and errors.
 """
 
@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mlpipe.client.auth import workspace_client, workspace_registry_root
+from airflow_mlpipe.client.auth import workspace_client
 from airflow_mlpipe.client.pipeline_run import PipelineRun
+from airflow_mlpipe.client.registry_api import RegistryApi, workspace_registry
 from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
 from airflow_mlpipe.client.run import ensure_pools, upload_snapshots, wait_for_dag_version
 from airflow_mlpipe.exceptions import UserErrorException
-from airflow_mlpipe.registry.published import PublishedRegistry, pipeline_submit_url
+from airflow_mlpipe.registry.published import pipeline_submit_url
 from airflow_mlpipe.registry.submission import split_assignments
 
 
-def _registry(workspace: Any) -> PublishedRegistry:
-    return PublishedRegistry(workspace_registry_root(workspace))
+def _registry(workspace: Any) -> RegistryApi:
+    return workspace_registry(workspace)
 
 
 def _post_run(
@@ -162,15 +163,11 @@ class PublishedPipeline(_RegistryObject):
 
         client = workspace_client(workspace)
         client.token()  # wrong credentials fail before anything is written
-        record = _registry(workspace).publish(
+        record = RegistryApi(client).publish(
             spec, name, description, version, bool(continue_on_step_failure), published_from
         )
         wait_for_dag_version(
-            client,
-            record["dag_id"],
-            spec_tag(spec, bool(continue_on_step_failure)),
-            timeout_seconds,
-            workspace_registry_root(workspace),
+            client, record["dag_id"], spec_tag(spec, bool(continue_on_step_failure)), timeout_seconds
         )
         client.set_paused(record["dag_id"], False)  # deployments that pause new DAGs
         ensure_pools(client, spec)

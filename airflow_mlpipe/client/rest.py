@@ -25,9 +25,10 @@ class _Transient(Exception):
 
 
 class AirflowApiError(MlpipeError):
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, detail: str | None = None):
         super().__init__(message)
         self.status = status
+        self.detail = detail if detail is not None else message  # the server's own words
 
 
 def _jwt_expiry(token: str | None) -> float | None:
@@ -106,7 +107,7 @@ class AirflowClient:
             except ValueError:
                 detail = r.text
             raise AirflowApiError(
-                f"{method} {path}: HTTP {r.status_code}: {str(detail)[:1000]}", r.status_code
+                f"{method} {path}: HTTP {r.status_code}: {str(detail)[:1000]}", r.status_code, str(detail)
             )
         return r.json() if r.content else None
 

@@ -1,7 +1,8 @@
 """Experiments: submitting pipelines, Azure ML v1 style, over Airflow's REST API v2.
 
 ``Experiment(ws, name).submit(pipeline)`` uploads each step's source folder as a content-addressed
-snapshot, writes the pipeline spec to the registry (DAG id ``experiment_<name>``), waits until
+snapshot on the workspace's datastore, sends the pipeline spec to the registry route of Airflow's API
+server (DAG id ``experiment_<name>``; client/registry_api.py), waits until
 Airflow has serialized that DAG version, and triggers a run with the parameters in its conf.
 ``submit`` also takes a PublishedPipeline or a PipelineEndpoint, as in v1. An experiment's runs
 are the runs of its DAG plus the published pipeline runs submitted under its name.
@@ -13,7 +14,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from airflow_mlpipe.client.auth import workspace_client, workspace_registry_root
+from airflow_mlpipe.client.auth import workspace_client
 from airflow_mlpipe.client.pipeline_run import PipelineRun, PipelineRunFailed, _matches
 from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
 from airflow_mlpipe.client.step_run import StepRun
@@ -30,7 +31,6 @@ __all__ = [
     "PipelineRunFailed",
     "StepRun",
     "workspace_client",
-    "workspace_registry_root",
 ]
 EXPERIMENT_PREFIX = "experiment_"
 
@@ -105,7 +105,7 @@ class Experiment:
         timeout_seconds: float = 180,
         tags: dict[str, str] | None = None,
     ) -> PipelineRun:
-        from airflow_mlpipe.registry import Registry
+        from airflow_mlpipe.client.registry_api import RegistryApi
         from airflow_mlpipe.registry.dagfile import spec_tag
 
         spec = pipeline.to_spec()
@@ -114,16 +114,9 @@ class Experiment:
         client.token()  # wrong credentials fail here, before anything is uploaded
         upload_snapshots(spec)
         meta = {"experiment": self.name, "continue_on_step_failure": bool(continue_on_step_failure)}
-        registry = Registry(workspace_registry_root(self.workspace))
-        current = registry.get(self.dag_id)
-        if current is None or current["spec"] != spec or current["meta"] != meta:
-            registry.put(self.dag_id, spec, "experiment", meta)
+        RegistryApi(client).put(self.dag_id, spec, meta)  # the server keeps an equal entry as it is
         wait_for_dag_version(
-            client,
-            self.dag_id,
-            spec_tag(spec, bool(continue_on_step_failure)),
-            timeout_seconds,
-            workspace_registry_root(self.workspace),
+            client, self.dag_id, spec_tag(spec, bool(continue_on_step_failure)), timeout_seconds
         )
         ensure_pools(client, spec)
         conf["regenerate_outputs"] = bool(regenerate_outputs)
@@ -242,9 +235,7 @@ def check_parameters(spec: dict[str, Any], given: dict[str, Any] | None) -> dict
     }
 
 
-def wait_for_dag_version(
-    client: AirflowClient, dag_id: str, tag: str, timeout: float, registry_root: str | None = None
-) -> None:
+def wait_for_dag_version(client: AirflowClient, dag_id: str, tag: str, timeout: float) -> None:
     """Wait until Airflow has parsed and serialized the DAG built from this exact spec."""
     deadline = time.monotonic() + timeout
     asked = False
@@ -263,9 +254,9 @@ def wait_for_dag_version(
                 if found.get("dags"):
                     asked = _reparse_file_of(client, found["dags"][0]["dag_id"])
         if time.monotonic() > deadline:
-            from airflow_mlpipe.registry import Registry
+            from airflow_mlpipe.client.registry_api import RegistryApi
 
-            broken = Registry(registry_root).broken().get(dag_id)  # the workspace's registry
+            broken = RegistryApi(client).broken_error(dag_id)  # what the DAG processor found
             raise MlpipeError(
                 f"Airflow did not load DAG {dag_id!r} within {timeout:.0f}s"
                 + (f": {broken}" if broken else "")

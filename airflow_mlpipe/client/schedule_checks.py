@@ -1,12 +1,13 @@
 """The checks of ``Schedule.create``/``update`` (v1's, raised with v1's messages, and this package's
-options), and ``Schedule.load_yaml``. Everything is checked before a record is written."""
+options), and ``Schedule.load_yaml``. Everything is checked before a record is written; ``registry``
+is the workspace's (client/registry_api.py RegistryApi), read for the schedule's target."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow_mlpipe.exceptions import UserErrorException
-from airflow_mlpipe.registry.schedules import FIRST_RUNS, ScheduleRegistry
+from airflow_mlpipe.registry.schedules import FIRST_RUNS
 
 WATCHABLE = {"azure_blob": "AzureBlobDatastore", "azure_data_lake_gen2": "AzureDataLakeGen2Datastore",
              "local": "a local folder"}  # fmt: skip
@@ -20,7 +21,7 @@ YAML_KEYS = ("description", "recurrence", "pipeline_parameters", "wait_for_provi
 
 def check_settings(
     workspace: Any,
-    registry: ScheduleRegistry,
+    registry: Any,
     target: dict[str, str],
     args: dict[str, Any],
     options: dict[str, Any],
@@ -159,7 +160,7 @@ def check_parameters(where: str, pipeline: dict[str, Any], values: dict[str, Any
 
 def check_update(
     workspace: Any,
-    registry: ScheduleRegistry,
+    registry: Any,
     record: dict[str, Any],
     args: dict[str, Any],
     options: dict[str, Any],

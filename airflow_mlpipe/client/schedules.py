@@ -1,8 +1,9 @@
 """Schedule, Azure ML v1 style: submit a published pipeline (or an endpoint's default version) on a
 recurrence or when files change on a datastore.
 
-A schedule is a registry record (registry/schedules.py) and a DAG ``schedule_<id>`` built from it
-(registry/schedule_dag.py). v1's checks are made here, before anything is written, and raised
+A schedule is a registry record (registry/schedules.py), written and read through the plugin's
+registry routes, and a DAG ``schedule_<id>`` built from it (registry/schedule_dag.py). v1's checks
+are made here, before anything is written, and raised
 (v1 printed some of them). Beyond v1's arguments, ``create`` takes:
 
 - ``first_run="next_slot"`` (default) or ``"immediately"``: v1 ran a schedule with no
@@ -19,15 +20,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow_mlpipe.client.auth import workspace_client, workspace_registry_root
+from airflow_mlpipe.client.auth import workspace_client
+from airflow_mlpipe.client.registry_api import RegistryApi, workspace_registry
 from airflow_mlpipe.client.rest import AirflowClient
-from airflow_mlpipe.registry.schedules import ScheduleRegistry
 
 log = logging.getLogger(__name__)
 
 
-def _registry(workspace: Any) -> ScheduleRegistry:
-    return ScheduleRegistry(workspace_registry_root(workspace))
+def _registry(workspace: Any) -> RegistryApi:
+    return workspace_registry(workspace)
 
 
 class Schedule:
@@ -133,9 +134,9 @@ class Schedule:
 
         for private in ("_workflow_provider", "_service_endpoint"):
             options.pop(private, None)
-        registry = _registry(workspace)
         client = workspace_client(workspace)
         client.token()  # wrong credentials fail before anything is written
+        registry = RegistryApi(client)
         settings = check_settings(workspace, registry, target, args, options)
         record = registry.create_schedule(target, args["experiment_name"], settings)
         schedule = Schedule(workspace, record, client)
@@ -151,13 +152,7 @@ class Schedule:
         from airflow_mlpipe.registry.schedule_dag import schedule_tag
 
         try:
-            wait_for_dag_version(
-                self.client,
-                self.dag_id,
-                schedule_tag(self._record),
-                timeout if wait else 0,
-                workspace_registry_root(self._workspace),
-            )
+            wait_for_dag_version(self.client, self.dag_id, schedule_tag(self._record), timeout if wait else 0)
         except MlpipeError:  # not waiting: the parse was asked for; the DAG comes at its next parse
             if wait:
                 raise

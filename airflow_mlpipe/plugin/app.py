@@ -13,12 +13,12 @@ import datetime
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from airflow_mlpipe.exceptions import UserErrorException
+from airflow_mlpipe.plugin.auth import UserDep, authorize
 from airflow_mlpipe.plugin.models import (
     ERRORS,
     EndpointVersion,
@@ -28,6 +28,7 @@ from airflow_mlpipe.plugin.models import (
     StepStatus,
     SubmitBody,
 )
+from airflow_mlpipe.plugin.registry_routes import router as registry_router
 from airflow_mlpipe.registry.published import (
     API_PREFIX,
     ENDPOINT_SUBMIT_ROUTE,
@@ -43,11 +44,12 @@ from airflow_mlpipe.runstatus import run_status, task_status
 
 app = FastAPI(
     title="airflow-mlpipe published pipelines",
-    description="Azure ML v1's published pipeline and pipeline endpoint REST contract, on Airflow 3. "
+    description="Azure ML v1's published pipeline and pipeline endpoint REST contract, on Airflow 3, "
+    "and the registry routes the Python client uses (/registry/v1). "
     "Authenticate with a token from Airflow's POST /auth/token.",
     version="1",
 )
-bearer = HTTPBearer(auto_error=False, description="a JWT from Airflow's POST /auth/token")
+app.include_router(registry_router)  # the registry routes the Python client calls
 
 
 @app.exception_handler(RequestValidationError)
@@ -72,48 +74,6 @@ async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
 @app.exception_handler(ConflictError)
 async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
-
-
-# --- authentication and authorization ---------------------------------------------------------
-
-
-async def current_user(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Any:
-    """The Airflow user of the bearer token (or the UI's cookie); 401 when there is none."""
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
-
-    token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
-    token = token or request.cookies.get(COOKIE_NAME_JWT_TOKEN)
-    if not token:
-        raise HTTPException(
-            401,
-            "not authenticated: send 'Authorization: Bearer <token>' with a token from Airflow's POST /auth/token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    try:
-        return await get_auth_manager().get_user_from_token(token)
-    except Exception:  # expired, badly signed or malformed: all mean "get a new token"
-        raise HTTPException(
-            401,
-            "the token is invalid or expired; get a new one from Airflow's POST /auth/token",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
-
-
-UserDep = Annotated[Any, Depends(current_user)]
-
-
-def authorize(user: Any, dag_id: str, method: str) -> None:
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
-
-    if not get_auth_manager().is_authorized_dag(
-        method=method, access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id), user=user
-    ):
-        action = "trigger" if method == "POST" else "read"
-        raise HTTPException(403, f"user {user.get_name()!r} may not {action} runs of DAG {dag_id!r}")
 
 
 # --- helpers ----------------------------------------------------------------------------------
