@@ -8,7 +8,6 @@ run at once, as six users would, and each test reads its program's output.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -98,14 +97,6 @@ def sample_runs(
     env["MLPIPE_HOME"] = str(deployment.home)  # the embedded deployment's workspace and credentials
     env["WEB_DATA_DIR"], env["WEB_DATA_URL"] = str(web_data[0]), web_data[1]
     env["SCHEDULE_POLL_MINUTES"] = "0.05"  # the datastore schedule lists every 3 s, not every 5 min
-    # blob_config's workspace, with the registry of the embedded deployment the samples run on (its
-    # components have no workspace config, so their registry is $MLPIPE_HOME/registry, not the lake)
-    on_blob = blob_config.with_name("mlpipe-samples.json")  # beside it: the same workspace root
-    on_blob.write_text(
-        json.dumps(
-            {**json.loads(blob_config.read_text()), "api": {"registry": str(deployment.home / "registry")}}
-        )
-    )
     runs = {}
     for name in NAMES:
         copy = tmp_path_factory.mktemp("v1") / name
@@ -114,7 +105,7 @@ def sample_runs(
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         own = dict(env)
         if name in ON_BLOB:  # the client reaches Azurite through the same Airflow connection as the workers
-            own.update(MLPIPE_CONFIG=str(on_blob), AIRFLOW_CONN_AZURITE=wasb_connection(azurite))
+            own.update(MLPIPE_CONFIG=str(blob_config), AIRFLOW_CONN_AZURITE=wasb_connection(azurite))
         if name == "databricks":  # the emulator as the Databricks workspace the program attaches
             own.update(
                 MLPIPE_CONFIG=str(databricks_config),
