@@ -69,6 +69,7 @@ class _Experiment:
             if info:  # inside a step: the datastores of the pipeline's spec, as the operator sees them
                 ws._datastore_specs = {n: dict(d) for n, d in info["datastores"].items()}
                 ws._default_datastore = info["default_datastore"] or ws._default_datastore
+                ws._in_deployment = True  # its datastores are opened here, with the worker's connections
             self._workspace = ws
         return self._workspace
 

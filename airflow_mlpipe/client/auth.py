@@ -36,6 +36,15 @@ def api_url(workspace: Any) -> str:
     return LocalDeployment().url
 
 
+def talks_to_remote(workspace: Any) -> bool:
+    """Whether ``workspace`` is a client of a remote Airflow (its config's api.url, or
+    $MLPIPE_API_URL): then it registers assets over HTTP (client/asset_api.py). The embedded
+    workspace, and the workspace a step's script gets from its run, use the datastore directly."""
+    if getattr(workspace, "_in_deployment", False):
+        return False
+    return bool(os.environ.get(ENV_URL) or _api(workspace).get("url"))
+
+
 class AbstractAuthentication:
     """What every credential kind shares: a client per Airflow URL and the bearer header."""
 

@@ -305,11 +305,11 @@ def _files() -> Any:
 
 
 def _registry(workspace: Any) -> Any:
-    from airflow_mlpipe.storage.assets import AssetRegistry
+    """The registered environments of a workspace, on its default datastore (over HTTP for a
+    workspace of a remote Airflow: client/asset_api.py)."""
+    from airflow_mlpipe.client.asset_api import workspace_assets
 
-    if workspace is None:
-        raise UserErrorException("registered environments need a workspace (Workspace.from_config())")
-    return AssetRegistry(workspace.get_default_datastore().store, "environments", "environment")
+    return workspace_assets(workspace, "environments", "environment")
 
 
 def _from_record(record: dict[str, Any]) -> Environment:

@@ -43,7 +43,10 @@ def registry_for(workspace: Any) -> Any:
         return step_calls.BrokeredModels()
     if workspace is None:
         raise UserErrorException("Model: a workspace is needed (Workspace.from_config())")
-    return ModelRegistry(workspace.get_default_datastore().store)
+    from airflow_mlpipe.client.asset_api import workspace_assets
+
+    assets = workspace_assets(workspace, "models", "model")  # over HTTP for a remote Airflow's workspace
+    return ModelRegistry(assets.store, assets)
 
 
 def _int_version(version: Any, where: str) -> int | None:

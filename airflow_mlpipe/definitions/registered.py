@@ -8,7 +8,7 @@ from typing import Any
 from airflow_mlpipe.definitions.dataset import AbstractDataset, FileDataset, dataset_paths
 from airflow_mlpipe.definitions.tabular import from_delimited_files, from_parquet_files
 from airflow_mlpipe.exceptions import UserErrorException
-from airflow_mlpipe.storage.assets import AssetRegistry
+from airflow_mlpipe.storage.assets import AssetRegistry, Assets
 
 
 class Dataset:
@@ -45,11 +45,12 @@ class Dataset:
         return {r["name"]: to_dataset(workspace, r) for r in registry(workspace).list(latest=True)}
 
 
-def registry(workspace: Any) -> AssetRegistry:
-    """The registered datasets of a workspace, on its default datastore."""
-    if workspace is None:
-        raise UserErrorException("registered datasets need a workspace (Workspace.from_config())")
-    return registry_on(workspace.get_default_datastore().store)
+def registry(workspace: Any) -> Assets:
+    """The registered datasets of a workspace, on its default datastore (over HTTP for a workspace
+    of a remote Airflow: client/asset_api.py)."""
+    from airflow_mlpipe.client.asset_api import workspace_assets
+
+    return workspace_assets(workspace, "datasets", "dataset")
 
 
 def registry_on(store: Any) -> AssetRegistry:

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from airflow_mlpipe.exceptions import UserErrorException
+from airflow_mlpipe.plugin.asset_routes import router as asset_router
 from airflow_mlpipe.plugin.auth import UserDep, authorize
 from airflow_mlpipe.plugin.models import (
     ERRORS,
@@ -50,6 +51,7 @@ app = FastAPI(
     version="1",
 )
 app.include_router(registry_router)  # the registry routes the Python client calls
+app.include_router(asset_router)  # registered datasets, environments and models
 
 
 @app.exception_handler(RequestValidationError)

@@ -59,6 +59,15 @@ def authorize_dag(user: Any, dag_id: str | None, method: str) -> None:
     _check(user, dag_id, method, None, "DAG")
 
 
+def authorize_asset(user: Any, method: str, what: str) -> None:
+    """403 unless ``user`` may read (GET) or write (POST/PUT) assets: registered datasets and models."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    if not get_auth_manager().is_authorized_asset(method=method, user=user):
+        verb = {"GET": "read", "POST": "register", "PUT": "change"}.get(method, method)
+        raise HTTPException(403, f"user {user.get_name()!r} may not {verb} {what}")
+
+
 def _check(user: Any, dag_id: str | None, method: str, entity: Any, what: str) -> None:
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails

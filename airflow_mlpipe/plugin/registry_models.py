@@ -149,3 +149,18 @@ class ScheduleRecord(_Record):
     datastore_name: str | None = None
     created: float
     updated: float
+
+
+class AssetRegistration(_Request):
+    """A new version of a registered dataset, environment or model."""
+
+    record: dict[str, Any] = Field(
+        description="the version's record as the client built it (the server sets name, version, id, created_time)"
+    )
+    expect_latest: int = Field(
+        ge=0, description="the latest version the client decided on (0: none); another one is a 409"
+    )
+
+
+class AssetChange(_Request):
+    changes: dict[str, Any] = Field(description="new 'description', 'tags' and/or 'properties'")

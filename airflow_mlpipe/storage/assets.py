@@ -44,19 +44,30 @@ class AssetNotFound(UserErrorException):
     """No asset of that name, version or id."""
 
 
-class AssetRegistry:
-    def __init__(self, store: Store, kind: str, label: str | None = None):
+class AssetConflict(UserErrorException):
+    """Another registration added a version of the name after the caller read its latest one."""
+
+
+ADD_TRIES = 20  # registrations of one name that may win in a row before register() gives up
+
+
+class Assets:
+    """What the registry on a datastore (``AssetRegistry``) and the one over HTTP
+    (client/asset_api.py) share: names and paths, and ``register`` as read-latest, decide,
+    then add-if-the-latest-is-still-the-one-read (``add(..., expect_latest=N)``; a lost race is an
+    ``AssetConflict`` and is tried again on the new latest)."""
+
+    store: Store
+
+    def __init__(self, kind: str, label: str | None = None):
         if not re.fullmatch(r"[a-z][a-z0-9-]*", kind):
             # a kind starts with a letter: '_ids' and the pipeline registry's '_pipelines'
             # (registry/location.py) can never be an asset kind's folder
             raise ValueError(
                 f"asset kind {kind!r} must be lower-case letters, digits and '-', starting with a letter"
             )
-        self.store = store
         self.kind = kind
         self.label = label or kind  # "dataset", "model": how errors name the asset
-
-    # --- paths -----------------------------------------------------------------------------
 
     def check_name(self, name: str) -> str:
         return check_asset_name(name, self.label)
@@ -64,15 +75,73 @@ class AssetRegistry:
     def _root(self, name: str) -> str:
         return f"{PREFIX}/{self.kind}/{name}"
 
+    def files_root(self, name: str) -> str:
+        """Under which prefix the versions of ``name`` keep their files."""
+        return f"{self._root(self.check_name(name))}/files"
+
+    def new_files_prefix(self, name: str) -> str:
+        """Where a version being registered stores its files (no other attempt writes there)."""
+        return f"{self.files_root(name)}/{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:12]}"
+
+    # what each registry implements
+    def versions(self, name: str) -> list[int]:
+        raise NotImplementedError
+
+    def get(self, name: str, version: int | str | None = "latest") -> dict[str, Any]:
+        raise NotImplementedError
+
+    def add(self, name: str, record: dict[str, Any], expect_latest: int | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def register(
+        self,
+        name: str,
+        record: dict[str, Any],
+        *,
+        reuse_latest: Callable[[dict[str, Any]], bool] | None = None,
+        create_new_version: bool = True,
+    ) -> dict[str, Any]:
+        """Add the next version of ``name`` holding ``record`` (its files already stored).
+
+        ``reuse_latest(latest)`` says whether the latest version already is this record, then it is
+        returned instead of a new version. With ``create_new_version=False`` an existing name is
+        an error unless ``reuse_latest`` accepts its latest version.
+        Returns the stored record, with ``name``, ``version``, ``id`` and ``created_time`` set.
+        """
+        self.check_name(name)
+        for _ in range(ADD_TRIES):
+            known = self.versions(name)
+            if known:
+                latest = self.get(name, known[-1])
+                if reuse_latest is not None and reuse_latest(latest):
+                    return latest
+                if not create_new_version:
+                    raise UserErrorException(
+                        f"{self.label} {name!r} is already registered (versions {', '.join(map(str, known))}) "
+                        "with another definition; pass create_new_version=True to add a version"
+                    )
+            try:
+                return self.add(name, record, expect_latest=known[-1] if known else 0)
+            except AssetConflict:
+                continue  # another registration came first: decide again on its version
+        raise TimeoutError(
+            f"{self.label} {name!r}: {ADD_TRIES} other registrations of the name came first in a row; "
+            "nothing was registered, try again"
+        )
+
+
+class AssetRegistry(Assets):
+    """The registered assets of one kind on a datastore (``store``)."""
+
+    def __init__(self, store: Store, kind: str, label: str | None = None):
+        super().__init__(kind, label)
+        self.store = store
+
     def _record_path(self, name: str, version: int) -> str:
         return f"{self._root(name)}/versions/{version:08d}.json"
 
     def _id_path(self, asset_id: str) -> str:
         return f"{PREFIX}/{self.kind}/_ids/{asset_id}.json"
-
-    def new_files_prefix(self, name: str) -> str:
-        """Where a version being registered stores its files (no other attempt writes there)."""
-        return f"{self._root(self.check_name(name))}/files/{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:12]}"
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -143,21 +212,10 @@ class AssetRegistry:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def register(
-        self,
-        name: str,
-        record: dict[str, Any],
-        *,
-        reuse_latest: Callable[[dict[str, Any]], bool] | None = None,
-        create_new_version: bool = True,
-    ) -> dict[str, Any]:
-        """Add the next version of ``name`` holding ``record`` (its files already stored).
-
-        ``reuse_latest(latest)`` says whether the latest version already is this record, then it is
-        returned instead of a new version. With ``create_new_version=False`` an existing name is
-        an error unless ``reuse_latest`` accepts its latest version.
-        Returns the stored record, with ``name``, ``version``, ``id`` and ``created_time`` set.
-        """
+    def add(self, name: str, record: dict[str, Any], expect_latest: int | None = None) -> dict[str, Any]:
+        """Store ``record`` as the next version of ``name``, unless its latest version is no longer
+        ``expect_latest`` (0: none), which raises AssetConflict. A name's lock is held while its
+        next number is chosen, so two additions at once get two versions."""
         self.check_name(name)
 
         def busy() -> Exception:
@@ -167,16 +225,13 @@ class AssetRegistry:
 
         with self.store.held_lease(f"{self._root(name)}/.lock", LOCK_TTL, LOCK_WAIT, busy, poll=(0.2, 0.2)):
             known = self.versions(name)
-            if known:
-                latest = self.get(name, known[-1])
-                if reuse_latest is not None and reuse_latest(latest):
-                    return latest
-                if not create_new_version:
-                    raise UserErrorException(
-                        f"{self.label} {name!r} is already registered (versions {', '.join(map(str, known))}) "
-                        "with another definition; pass create_new_version=True to add a version"
-                    )
-            version = (known[-1] if known else 0) + 1
+            current = known[-1] if known else 0
+            if expect_latest is not None and current != expect_latest:
+                raise AssetConflict(
+                    f"{self.label} {name!r}: version {current} was registered after version "
+                    f"{expect_latest} was read; decide again on the new latest version"
+                )
+            version = current + 1
             asset_id = str(uuid.uuid4())
             stored = {
                 **record,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.exceptions import DatastoreError, UserErrorException
-from airflow_mlpipe.storage.assets import AssetNotFound, AssetRegistry
+from airflow_mlpipe.storage.assets import AssetNotFound, AssetRegistry, Assets
 
 
 class ModelNotFoundException(AssetNotFound):
@@ -155,9 +155,11 @@ class ModelRegistry:
     """The registered models on one datastore (the workspace's default). Plain-JSON in and out,
     so the step broker serves the same methods to a script."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: Any, assets: Assets | None = None):
+        """``store``: where the models' files are; ``assets``: where their records are (default: the
+        same datastore; the client's HTTP registry, client/asset_api.py, for a remote workspace)."""
         self.store = store
-        self.assets = AssetRegistry(store, "models", "model")
+        self.assets = assets if assets is not None else AssetRegistry(store, "models", "model")
 
     def _record(self, name: str, version: Any = None) -> dict[str, Any]:
         try:

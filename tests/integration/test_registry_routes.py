@@ -221,6 +221,94 @@ def test_schedules(apis, spec):
     assert admin("GET", f"/schedules/{UNKNOWN}")[0] == 404
 
 
+def test_registered_assets(apis, deployment, azurite):
+    """Datasets, environments and models on a Blob datastore the client names by its spec: a
+    compare-and-add (409 on a stale latest), reads by name, version and id, a PATCH of mutable
+    fields only, a model's files listed before its record is written, a folder the deployment
+    has no datastore on refused, and a viewer refused a registration, which then wrote nothing."""
+    from azure.storage.blob import BlobServiceClient
+
+    admin, viewer = apis
+    container = f"assets-{uuid.uuid4().hex[:8]}"
+    blobs = BlobServiceClient.from_connection_string(azurite).get_container_client(container)
+    blobs.create_container()
+    lake = {
+        "datastore": json.dumps(
+            {"type": "azure_blob", "conn_id": "azurite", "container": container, "name": "lake"}
+        )
+    }
+    name = f"features-{uuid.uuid4().hex[:6]}"
+    versions = f"/assets/datasets/{name}/versions"
+
+    status, body = viewer("POST", versions, params=lake, json={"record": {"v": 1}, "expect_latest": 0})
+    assert status == 403 and "'viewer'" in body["detail"] and "register registered datasets" in body["detail"]
+    assert admin("GET", versions, params=lake) == (200, [])  # the refused registration wrote nothing
+
+    status, first = admin("POST", versions, params=lake, json={"record": {"v": 1}, "expect_latest": 0})
+    assert status == 201 and first["version"] == 1 and first["name"] == name and first["v"] == 1
+    status, body = admin("POST", versions, params=lake, json={"record": {"v": 2}, "expect_latest": 0})
+    assert status == 409 and "version 1 was registered after version 0" in body["detail"]
+    status, second = admin("POST", versions, params=lake, json={"record": {"v": 2}, "expect_latest": 1})
+    assert status == 201 and second["version"] == 2
+    assert admin("GET", versions, params=lake) == (200, [1, 2])
+    assert admin("GET", f"{versions}/latest", params=lake)[1]["v"] == 2
+    assert admin("GET", f"/assets/datasets/by-id/{first['id']}", params=lake)[1]["version"] == 1
+    assert viewer("GET", f"{versions}/1", params=lake)[1]["id"] == first["id"]  # a viewer may read
+    listed = admin("GET", "/assets/datasets", params={**lake, "latest": "true"})[1]
+    assert [(r["name"], r["version"]) for r in listed] == [(name, 2)]
+    stored = sorted(b.name for b in blobs.list_blobs(name_starts_with="mlpipe/registry/datasets/"))
+    assert f"mlpipe/registry/datasets/{name}/versions/00000002.json" in stored
+
+    status, body = admin("PATCH", f"{versions}/1", params=lake, json={"changes": {"tags": {"a": "b"}}})
+    assert status == 200 and body["tags"] == {"a": "b"} and body["v"] == 1
+    status, body = admin("PATCH", f"{versions}/1", params=lake, json={"changes": {"v": 9}})
+    assert status == 400 and "['v'] cannot be changed" in body["detail"]
+    status, body = admin("GET", f"{versions}/7", params=lake)
+    assert status == 404 and "has no version '7'" in body["detail"]
+    assert admin("GET", "/assets/datasets/unknown/versions/latest", params=lake)[0] == 404
+
+    # an environment is read and written as DAGs are: the viewer may read, not register
+    env_versions = f"/assets/environments/{name}/versions"
+    assert viewer("POST", env_versions, params=lake, json={"record": {}, "expect_latest": 0})[0] == 403
+    assert (
+        admin("POST", env_versions, params=lake, json={"record": {"hash": "h"}, "expect_latest": 0})[0] == 201
+    )
+
+    # a model's record names files under its own prefix, all stored with the sizes it gives
+    model = f"/assets/models/{name}/versions"
+    prefix = f"mlpipe/registry/models/{name}/files/20261128-abc"
+    blobs.upload_blob(f"{prefix}/model.pkl", b"12345")
+    half = {"files": {"prefix": prefix, "sizes": {"model.pkl": 5, "vocab.txt": 3}}}
+    status, body = admin("POST", model, params=lake, json={"record": half, "expect_latest": 0})
+    assert (
+        status == 400
+        and "holds 1 files, not the 2" in body["detail"]
+        and "nothing was registered" in body["detail"]
+    )
+    elsewhere = {"files": {"prefix": "data/other", "sizes": {}}}
+    status, body = admin("POST", model, params=lake, json={"record": elsewhere, "expect_latest": 0})
+    assert status == 400 and "not under the model's files root" in body["detail"]
+    whole = {"files": {"prefix": prefix, "sizes": {"model.pkl": 5}}}
+    assert admin("POST", model, params=lake, json={"record": whole, "expect_latest": 0})[0] == 201
+
+    # the datastore must be one the deployment can open: not a folder of the client's, no secret
+    laptop = {"datastore": json.dumps({"type": "local", "path": "/laptop/data", "name": "mine"})}
+    status, body = admin("GET", versions, params=laptop)
+    assert (
+        status == 400
+        and "'mine' is a folder (/laptop/data) this deployment has no datastore on" in body["detail"]
+    )
+    secret = {
+        "datastore": json.dumps(
+            {"type": "azure_blob", "conn_id": "azurite", "container": container, "account_key": "k"}
+        )
+    }
+    status, body = admin("GET", versions, params=secret)
+    assert status == 400 and "account_key" in body["detail"]
+    status, body = admin("GET", versions)
+    assert status == 400 and "datastore" in body["detail"]
+
+
 def test_a_request_without_a_token_is_refused(deployment, client):
     r = requests.get(deployment.url + BASE + "/published", timeout=30)
     assert r.status_code == 401 and "token" in r.json()["detail"]
@@ -230,7 +318,7 @@ def test_the_routes_are_in_the_openapi_schema(deployment, client):
     schema = requests.get(deployment.url + "/mlpipe/openapi.json", timeout=30).json()
     paths = {p for p in schema["paths"] if p.startswith("/registry/v1")}
     assert {"/registry/v1/entries/{dag_id}", "/registry/v1/published", "/registry/v1/endpoints/{endpoint_id}",
-            "/registry/v1/schedules/{schedule_id}"} <= paths  # fmt: skip
+            "/registry/v1/schedules/{schedule_id}", "/registry/v1/assets/{kind}/{name}/versions"} <= paths  # fmt: skip
     publish = schema["paths"]["/registry/v1/published"]["post"]
     assert publish["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/PublishBody")
     assert {"400", "403", "404"} <= set(publish["responses"])

@@ -12,7 +12,7 @@ from airflow_mlpipe.definitions.parameter import coerce_dataset, coerce_param
 from airflow_mlpipe.definitions.registered import registry
 from airflow_mlpipe.registry.submission import build_conf
 from airflow_mlpipe.reuse.decide import bind_inputs
-from airflow_mlpipe.storage.assets import AssetNotFound
+from airflow_mlpipe.storage.assets import AssetConflict, AssetNotFound
 
 
 @pytest.fixture
@@ -107,6 +107,38 @@ def test_concurrent_registrations_get_distinct_versions(ws, tmp_path):
         t.join()
     assert sorted(versions) == [1, 2, 3, 4, 5, 6]
     assert registry(ws).versions("race") == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_registration_that_lost_the_race_decides_again_on_the_new_latest(ws):
+    """``add`` refuses a stale ``expect_latest`` (the HTTP route's 409); ``register`` then reads
+    the version that came first and reuses it when it is the same record, or adds after it."""
+    reg = registry(ws)
+    first = reg.add("raced", {"v": "a"}, expect_latest=0)
+    with pytest.raises(AssetConflict, match="version 1 was registered after version 0 was read"):
+        reg.add("raced", {"v": "b"}, expect_latest=0)
+    assert reg.versions("raced") == [1]
+
+    class Overtaken(type(reg)):
+        """Another registration of the same record lands between the read and the first add."""
+
+        overtaken = False
+
+        def add(self, name, record, expect_latest=None):
+            if not self.overtaken:
+                self.overtaken = True
+                super().add(name, record, expect_latest)
+            return super().add(name, record, expect_latest)
+
+    racing = Overtaken(reg.store, reg.kind, reg.label)
+    same = racing.register("raced", {"v": "c"}, reuse_latest=lambda latest: latest["v"] == "c")
+    assert same["version"] == 2 and reg.versions("raced") == [1, 2]  # the winner's version, reused
+    racing.overtaken = False
+    after = racing.register("raced", {"v": "d"})
+    assert after["version"] == 4 and reg.get("raced")["v"] == "d" and first["version"] == 1
+    racing.overtaken = False
+    with pytest.raises(UserErrorException, match="already registered .* create_new_version=True"):
+        racing.register("fresh", {"v": "e"}, create_new_version=False)  # the winner made it exist
+    assert reg.versions("fresh") == [1]
 
 
 def test_file_dataset_download_to_path_and_mount(ws, tmp_path):
