@@ -164,8 +164,19 @@ class Topology:
         ro = "".join(
             f'mount --bind "{p}" "{p}" && mount -o remount,bind,ro "{p}" && ' for p in self.shared_ro
         )
+        # software that lives under /tmp (a checkout or venv there, as a CI clone may be) stays
+        # visible: bound to a stash first, moved back onto the same path once the tmpfs is over /tmp
+        stash = f"/dev/shm/{self.tag}-{host.name}"
+        keep = [p for p in self.kept_software() if p.is_relative_to(HOST_TMP)]
+        save = "".join(
+            f'mkdir -p "{stash}/{i}" && mount --bind "{p}" "{stash}/{i}" && ' for i, p in enumerate(keep)
+        )
+        back = "".join(
+            f'mkdir -p "{p}" && mount --move "{stash}/{i}" "{p}" && rmdir "{stash}/{i}" && '
+            for i, p in enumerate(keep)
+        ) + (f'rmdir "{stash}" && ' if keep else "")
         script = (
-            f"mount -t tmpfs -o mode=1777 tmpfs {HOST_TMP} && hostname {host.name} && "
+            f"{save}mount -t tmpfs -o mode=1777 tmpfs {HOST_TMP} && {back}hostname {host.name} && "
             f"mkdir -p {HOST_TMP}/home {HOST_HOME} && printf '127.0.0.1 localhost\\n{hosts_file}' > {HOST_TMP}/hosts && "
             f"mount --bind {HOST_TMP}/hosts /etc/hosts && {ro}"
             'echo "ready $$" && exec sleep infinity'
@@ -182,6 +193,15 @@ class Topology:
             proc.kill()
             raise RuntimeError(f"host {host.name} did not start: {proc.stderr.read()[-2000:]}")
         return proc, int(line[1])
+
+    def kept_software(self) -> list[Path]:
+        """The folders every host must still see: this checkout and the Python environment
+        running it (outermost first, nested ones dropped)."""
+        found: list[Path] = []
+        for p in sorted({REPO.resolve(), Path(sys.prefix).resolve()}, key=lambda q: len(q.parts)):
+            if not any(p.is_relative_to(q) for q in found):
+                found.append(p)
+        return found
 
     # --- stop ----------------------------------------------------------------------------------
 
@@ -227,6 +247,13 @@ class Topology:
         for ns in [h.netns for h in self.hosts.values()] + [self.switch]:
             _ip("netns", "del", ns, check=False)
         _ip("link", "del", self.observer_link, check=False)
+        for stash in Path("/dev/shm").glob(f"{self.tag}-*"):  # a host that failed half-way set up
+            # rmdir only, never a recursive delete: a stash may be a bind mount of the checkout
+            for sub in [*stash.iterdir(), stash]:
+                try:
+                    sub.rmdir()
+                except OSError:
+                    pass
 
     def leftovers(self) -> list[str]:
         """Namespaces, links and processes of this topology that still exist (none after stop)."""
@@ -237,4 +264,5 @@ class Topology:
             if self.tag in line.split(":")[1]
         ]
         alive = [h.name for h in self.hosts.values() if h.holder is not None and h.holder.poll() is None]
+        found += [str(p) for p in Path("/dev/shm").glob(f"{self.tag}-*")]
         return found + [f"process of {name}" for name in alive]

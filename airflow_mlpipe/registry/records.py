@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from airflow_mlpipe.exceptions import MlpipeError
@@ -78,19 +77,14 @@ class Records:
             "attempts; nothing was changed, try again"
         )
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> AbstractContextManager[None]:
         """Hold the registry's lease (bounded wait; RegistryBusyError when it cannot be had)."""
-        owner = uuid.uuid4().hex
-        deadline = time.monotonic() + LEASE_WAIT
-        while (lease := self.store.acquire_lease(LOCK_PATH, owner, LEASE_TTL)) is None:
-            if time.monotonic() > deadline:
-                raise RegistryBusyError(
-                    f"the registry lock {self.store.location(LOCK_PATH)} was held by another writer "
-                    f"for {LEASE_WAIT:.0f}s; nothing was changed, try again"
-                )
-            time.sleep(random.uniform(0.02, 0.2))
-        try:
-            yield
-        finally:
-            self.store.release_lease(lease)
+        return self.store.held_lease(
+            LOCK_PATH,
+            LEASE_TTL,
+            LEASE_WAIT,
+            busy=lambda: RegistryBusyError(
+                f"the registry lock {self.store.location(LOCK_PATH)} was held by another writer "
+                f"for {LEASE_WAIT:.0f}s; nothing was changed, try again"
+            ),
+        )

@@ -159,16 +159,13 @@ class AssetRegistry:
         Returns the stored record, with ``name``, ``version``, ``id`` and ``created_time`` set.
         """
         self.check_name(name)
-        owner = uuid.uuid4().hex
-        lock_path = f"{self._root(name)}/.lock"
-        deadline = time.monotonic() + LOCK_WAIT
-        while (lease := self.store.acquire_lease(lock_path, owner, LOCK_TTL)) is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{self.label} {name!r}: another registration held its lock for {LOCK_WAIT:.0f}s"
-                )
-            time.sleep(0.2)
-        try:
+
+        def busy() -> Exception:
+            return TimeoutError(
+                f"{self.label} {name!r}: another registration held its lock for {LOCK_WAIT:.0f}s"
+            )
+
+        with self.store.held_lease(f"{self._root(name)}/.lock", LOCK_TTL, LOCK_WAIT, busy, poll=(0.2, 0.2)):
             known = self.versions(name)
             if known:
                 latest = self.get(name, known[-1])
@@ -195,8 +192,6 @@ class AssetRegistry:
                 self._record_path(name, version), json.dumps(stored, sort_keys=True).encode()
             )
             return stored
-        finally:
-            self.store.release_lease(lease)
 
     def update(self, name: str, version: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Change a version's mutable fields (description, tags, properties); its data stays."""

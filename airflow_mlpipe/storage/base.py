@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import random
 import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,7 +113,7 @@ class Store:
         """The file at ``path``, or None when there is none."""
         raise NotImplementedError
 
-    # conditional writes (records several processes update: storage/records.py) -------------
+    # conditional writes (records several processes update: registry/records.py) ------------
 
     def read_versioned(self, path: str) -> tuple[bytes, str] | None:
         """The content of a small object and its version tag (for ``write_if``), or None when
@@ -132,6 +137,28 @@ class Store:
 
     def release_lease(self, lease: Any) -> None:
         raise NotImplementedError
+
+    @contextmanager
+    def held_lease(
+        self,
+        path: str,
+        ttl: float,
+        wait: float,
+        busy: Callable[[], Exception],
+        poll: tuple[float, float] = (0.02, 0.2),
+    ) -> Iterator[None]:
+        """Hold the lease on ``path`` for the block, waiting at most ``wait`` seconds for it (a
+        pause drawn from ``poll`` between tries); ``busy()`` is raised when it cannot be had."""
+        owner = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        while (lease := self.acquire_lease(path, owner, ttl)) is None:
+            if time.monotonic() > deadline:
+                raise busy()
+            time.sleep(random.uniform(*poll))
+        try:
+            yield
+        finally:
+            self.release_lease(lease)
 
     def location(self, path: str) -> str:
         """A human-readable URL of ``path`` for logs (never carries a secret)."""
