@@ -6,21 +6,22 @@ No folder is shared: outputs, the reuse cache and snapshots go over the network 
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from azurite_server import AZURITE, DEV_ACCOUNT, DEV_KEY
-from conftest import explain, run_and_wait, wasb_connection
-from netns_topology import HOST_HOME, HOST_TMP, Topology
+from celery_topology import (
+    api_client,
+    assert_no_shared_folder,
+    blob_conn_string,
+    celery_topology,
+    workspace_config,
+)
+from conftest import explain, run_and_wait
+from netns_topology import HOST_TMP
 
 from airflow_mlpipe.client.rest import AirflowClient
-from airflow_mlpipe.deploy.celery import worker_command
-from airflow_mlpipe.deploy.local import USERNAME
 
 pytestmark = [
     pytest.mark.integration,
@@ -29,88 +30,24 @@ pytestmark = [
 
 DAGS = Path(__file__).resolve().parent / "celery_dags"
 DAG_ID = "celery_topology"
-API_PORT, BLOB_PORT = 8080, 10000
 CONTAINER = "mlpipe-celery"
 MAX_NODES = 2
 WORKERS = {"worker1": ["default"], "worker2": ["cpu-cluster"]}
 
 
-def blob_conn_string(host: str) -> str:
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-        f"BlobEndpoint=http://{host}:{BLOB_PORT}/{DEV_ACCOUNT};"
-    )
-
-
-def start_control(topo: Topology) -> None:
-    ctl = topo["control"]
-    ctl.popen(
-        [str(AZURITE), "--blobHost", ctl.ip, "--blobPort", str(BLOB_PORT), "--location", f"{HOST_TMP}/azurite",
-         "--skipApiVersionCheck", "--loose", "--silent"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    ctl.python(
-        "from airflow_mlpipe import AmlCompute, ComputeTarget, Workspace\n"
-        "ComputeTarget.create(Workspace.from_config(), 'cpu-cluster', "
-        f"AmlCompute.provisioning_configuration(max_nodes={MAX_NODES}))"
-    )
-    # no worker on the control host (--queues ''): the workers run on their own hosts
-    ctl.run(
-        [sys.executable, "-m", "airflow_mlpipe.cli", "up", "--executor", "celery", "--host", ctl.ip,
-         "--port", str(API_PORT), "--queues", "", "--dags-folder", str(DAGS), "--timeout", "300"],
-        timeout=420,
-    )  # fmt: skip
-
-
-def start_workers(topo: Topology, logs: Path) -> None:
-    ctl = topo["control"]
-    env = json.loads(
-        ctl.python(
-            "import json; from airflow_mlpipe.deploy.celery import CeleryDeployment\n"
-            f"print(json.dumps(CeleryDeployment(host={ctl.ip!r}, queues=[]).worker_environment()))"
-        )
-    )
-    airflow = [sys.executable, "-m", "airflow"]
-    for name, queues in WORKERS.items():
-        with open(logs / f"{name}.log", "wb") as log:
-            topo[name].popen(worker_command(airflow, queues), env, stdout=log, stderr=subprocess.STDOUT)
-
-
 @pytest.fixture(scope="module")
 def topo(tmp_path_factory):
     logs = tmp_path_factory.mktemp("celery-netns-logs")
-    topology = Topology(["control", *WORKERS, "client"], shared_ro=[DAGS])
-    started = time.monotonic()
-    try:
-        topology.start()
-        config = {
-            "workspace_name": "celery-netns",
-            "root": f"{HOST_HOME}/workspace",
-            "default_datastore": "lake",
-            "datastores": {"lake": {"type": "azure_blob", "conn_id": "azurite", "container": CONTAINER}},
-        }
-        for host in topology.hosts.values():  # each host its own config file, on its own tmpfs
-            host.env.update(
-                MLPIPE_CONFIG=f"{HOST_TMP}/mlpipe.json",
-                AIRFLOW_CONN_AZURITE=wasb_connection(blob_conn_string("control")),
-            )
-            host.python(f"open({host.env['MLPIPE_CONFIG']!r}, 'w').write({json.dumps(config)!r})")
-        start_control(topology)
-        start_workers(topology, logs)
-        print(f"topology up in {time.monotonic() - started:.0f}s")
+    config = workspace_config("celery-netns", CONTAINER)
+    with celery_topology(
+        ["control", *WORKERS, "client"], DAGS, config, WORKERS, logs, clusters={"cpu-cluster": MAX_NODES}
+    ) as topology:
         yield topology
-    finally:
-        topology.stop()
-        for log in sorted(logs.iterdir()):  # the workers' own output, for a failure's report
-            print(f"--- {log.name} ---\n{log.read_text(errors='replace')[-3000:]}")
-        assert topology.leftovers() == [], "the topology left namespaces, links or processes behind"
 
 
 @pytest.fixture(scope="module")
 def client(topo):
-    ctl = topo["control"]
-    password = json.loads(ctl.run(["cat", f"{HOST_HOME}/airflow/simple_auth_manager_passwords.json"]).stdout)
-    c = AirflowClient(f"http://{ctl.ip}:{API_PORT}", USERNAME, password[USERNAME])
+    c = api_client(topo)
     c.wait_for_dag(DAG_ID, timeout=240)
     return c
 
@@ -123,14 +60,8 @@ def results(client: AirflowClient, run: dict) -> dict[str, dict]:
 
 
 def test_hosts_share_no_folder(topo):
-    for name in ("worker1", "worker2", "client"):
-        host = topo[name]
-        assert host.run(["hostname"]).stdout.strip() == name
-        # the control host's MLPIPE_HOME (PostgreSQL, Redis, secrets) is not on this host's /tmp
-        assert host.run(["ls", HOST_HOME]).stdout.split() == [], name
-        denied = host.run(["sh", "-c", f"touch {DAGS}/x 2>/dev/null && echo written || echo read-only"])
-        assert denied.stdout.strip() == "read-only", name
-    assert "postgres" in topo["control"].run(["ls", HOST_HOME]).stdout.split()
+    assert_no_shared_folder(topo, DAGS, ["worker1", "worker2", "client"])
+    assert topo["client"].run(["ls", "-A", f"{HOST_TMP}/mlpipe"]).stdout.split() == []
 
 
 def test_cluster_step_runs_only_on_the_worker_of_its_queue_and_outputs_go_to_blob(topo, client):
