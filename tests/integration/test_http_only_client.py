@@ -155,7 +155,7 @@ def test_the_client_needs_only_the_api_url_credentials_and_the_datastore(
     assert out["assets"] == {
         "via": "AssetApi",
         "dataset": [1, 1, True],  # the same data registered again is the same version
-        "environment": [1, 1],
+        "environment": ["1", "1"],  # v1 gives environment versions as strings
         "model": [1, {"stage": "test", "checked": "yes"}],
     }
     blobs = BlobServiceClient.from_connection_string(azurite).get_container_client("http-only")
