@@ -56,21 +56,22 @@ def until(check: Callable[[], Any], what: str, timeout: float = 240.0, poll: flo
 
 
 def restart_triggerer(dep: Any) -> None:
-    """Kill a LocalDeployment's triggerer (SIGKILL: no clean shutdown) and start a new one with the
-    same settings."""
+    """Kill a LocalDeployment's triggerer and its supervisor (SIGKILL to the group: no clean
+    shutdown, no restart by the supervisor) and start a new one with the same settings."""
     import os
     import signal
     import sys
 
     from airflow_mlpipe.definitions.workspace import write_json_atomic
-    from airflow_mlpipe.deploy.local import free_port, pid_alive
+    from airflow_mlpipe.deploy.local import SUPERVISE, free_port, pid_alive
 
     state = dep.state()
     old = state["pids"]["triggerer"]
     os.killpg(old, signal.SIGKILL)
     until(lambda: not pid_alive(old), "the killed triggerer to exit", timeout=30, poll=0.2)
     env = dep.environment(state["port"], state["deployment_id"], (free_port(), free_port()))
-    state["pids"]["triggerer"] = dep._spawn("triggerer", [sys.executable, "-m", "airflow", "triggerer"], env)
+    command = [*SUPERVISE, "triggerer", "--", sys.executable, "-m", "airflow", "triggerer"]  # as `up` does
+    state["pids"]["triggerer"] = dep._spawn("triggerer", command, env)
     write_json_atomic(dep.state_file, state)
 
 

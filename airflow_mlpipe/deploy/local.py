@@ -24,6 +24,8 @@ from airflow_mlpipe.deploy.processes import free_port, pid_alive, port_is_free, 
 from airflow_mlpipe.exceptions import MlpipeError
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# how `up` starts each component: under deploy/supervise.py, which starts it again when it exits
+SUPERVISE = [sys.executable, "-m", "airflow_mlpipe.deploy.supervise"]
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 DEFAULT_PORT = 28080
 USERNAME = "admin"
@@ -214,8 +216,8 @@ class LocalDeployment:
             if migrate.returncode != 0:
                 raise DeploymentError(f"`airflow db migrate` failed:\n{migrate.stderr[-3000:]}")
             commands = self.component_commands(airflow)
-            for name, cmd in commands.items():
-                state["pids"][name] = self._spawn(name, cmd, env)
+            for name, cmd in commands.items():  # each kept running, as compose's `restart: always`
+                state["pids"][name] = self._spawn(name, [*SUPERVISE, name, "--", *cmd], env)
             if emulator is not None:
                 state["pids"]["databricks"] = self._start_emulator(env, emulator)
                 state["databricks"] = {**emulator, "conn_id": DATABRICKS_CONN_ID}
