@@ -20,6 +20,9 @@ from airflow_mlpipe.deploy.servers import broker_url, database_url, start_postgr
 
 DEFAULT_QUEUE = "default"
 WORKER_CONCURRENCY = 8
+# [core] parallelism caps the tasks running at once across ALL workers (the embedded deployment's 8
+# is one machine's); scaled out it must cover the workers' slots: Airflow's default, 4 workers of 8
+PARALLELISM = 32
 # Over a network, and on busy machines, Airflow's defaults (1 s to hand a task to the broker, 5 s
 # for a worker's call to the execution API) fail tasks that a little patience runs
 TIMEOUTS = {"AIRFLOW__CELERY__OPERATION_TIMEOUT": "10", "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30"}
@@ -45,6 +48,7 @@ def celery_settings(host: str, db_port: int, broker_port: int, secrets: dict[str
         "AIRFLOW__CELERY__BROKER_URL": broker_url(host, broker_port, secrets["broker_password"]),
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": DEFAULT_QUEUE,
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+        "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
         **TIMEOUTS,
     }
 
