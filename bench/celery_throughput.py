@@ -127,7 +127,7 @@ def check_not_reused(client, dag_id: str, run_id: str, tag: str, n: int) -> None
 PHASES = [
     ("start: task process up, DAG parsed", "::group::Pre Execute", "Worker startup parse complete"),
     ("of which DAG file parse", "Filling up the DagBag", "Worker startup parse complete"),
-    ("reuse decision on the worker", "reuse: the triggerer handed", "reuse: the step runs"),
+    ("reuse decision on the worker", "::endgroup::", "reuse: the step runs"),
     ("script run and result committed", "reuse: the step runs", "reuse: committed"),
     ("callable", "::endgroup::", "Done. Returned value"),
     ("end: XCom push, post-execute", "::group::Post Execute", "::endgroup::"),
