@@ -46,12 +46,14 @@ def workspace_config(name: str, container: str, **more: object) -> dict:
     }
 
 
-def configure_hosts(topo: Topology, config: dict) -> None:
-    """Each host its own workspace config file, on its own tmpfs, and the Blob connection."""
+def configure_hosts(topo: Topology, config: dict, env: dict[str, str] | None = None) -> None:
+    """Each host its own workspace config file, on its own tmpfs, and the Blob connection; ``env``:
+    more environment every process of every host gets (e.g. what a test DAG file reads)."""
     for host in topo.hosts.values():
         host.env.update(
             MLPIPE_CONFIG=f"{HOST_TMP}/mlpipe.json",
             AIRFLOW_CONN_AZURITE=wasb_connection(blob_conn_string("control")),
+            **(env or {}),
         )
         host.python(f"open({host.env['MLPIPE_CONFIG']!r}, 'w').write({json.dumps(config)!r})")
 
@@ -187,13 +189,15 @@ def celery_topology(
     logs: Path,
     clusters: dict[str, int] | None = None,
     airflow_cfg: str = "",
+    env: dict[str, str] | None = None,
 ) -> Iterator[Topology]:
-    """The whole topology, up; afterwards every process and namespace is gone (asserted)."""
+    """The whole topology, up; afterwards every process and namespace is gone (asserted). ``env``:
+    more environment for every host (configure_hosts)."""
     topology = Topology(names, shared_ro=[dags])
     started = time.monotonic()
     try:
         topology.start()
-        configure_hosts(topology, config)
+        configure_hosts(topology, config, env)
         start_control(topology, dags, clusters, airflow_cfg)
         env = worker_env(topology)
         topology.worker_env = env  # for a test that restarts a worker
