@@ -43,6 +43,7 @@ from report import DOC, write_section  # noqa: E402
 
 DAGS = REPO / "bench" / "celery_dags"
 KINDS = {"ours": "throughput_ours", "baseline": "throughput_baseline"}
+WARMUP = "throughput_warmup"  # 4 steps run once before the measured runs (bench/celery_dags)
 CONTAINER = "mlpipe-throughput"
 TARGET = 1.3
 PROGRESS_EVERY = 10.0  # seconds between progress lines
@@ -274,8 +275,14 @@ def main() -> None:
     names = ["control", "worker1", "worker2"]
     with celery_topology(names, DAGS, config, {"worker1": ["default"]}, logs, env=env) as topo:
         client = api_client(topo)
-        for dag_id in KINDS.values():
+        for dag_id in [*KINDS.values(), WARMUP]:
             client.wait_for_dag(dag_id, timeout=240)
+        print("warm-up run (not measured)", flush=True)
+        warm = client.trigger(WARMUP, {"tag": uuid.uuid4().hex[:12]})
+        if client.wait_for_run(WARMUP, warm["dag_run_id"], timeout=900)["state"] != "success":
+            raise RuntimeError(f"the warm-up run {warm['dag_run_id']} of {WARMUP} failed")
+        parallelism = int(topo.worker_env.get("AIRFLOW__CORE__PARALLELISM", "32"))
+        concurrency = int(topo.worker_env.get("AIRFLOW__CELERY__WORKER_CONCURRENCY", "16"))
         figures = measure_phase(client, 1, n, args.repeats)
         topo.workers["worker2"] = start_worker(topo, "worker2", ["default"], topo.worker_env, logs)
         wait_for_worker(logs / "worker2.log")
@@ -288,7 +295,14 @@ def main() -> None:
         table(figures, n, args.repeats)
         + f"\n\nWhole benchmark (topology up and down included): {total:.0f} s."
     )
-    body += EXPLAIN.format(imports=imports)
+    body += EXPLAIN.format(
+        imports=imports,
+        parallelism=parallelism,
+        concurrency=concurrency,
+        peaks=", ".join(
+            f"{w} worker(s): {max(f['peak'] for f in figures if f['workers'] == w)}" for w in (1, 2)
+        ),
+    )
     print(body)
     if args.write:
         command = "python bench/celery_throughput.py" + (f" --steps {n}" if n != 200 else "")
@@ -324,30 +338,22 @@ EXPLAIN = """
 
 What dominates, from the phase table: for both kinds, starting each task's process. Airflow 3's
 Celery worker runs every task in a fresh supervisor and task process that imports Airflow's task
-SDK and parses the task's DAG file; [core] parallelism = 8 lets 8 of them run at once on 2 cores,
-so each CPU second shows as about 4 s of a task's wall time (other work on the machine adds more).
-A step's task process takes about twice a no-op PythonOperator's, which is the ours / baseline
-ratio of the warm rows. It pays three things more: (1) its reuse decision on the worker
-(fingerprint, a lookup in the Blob reuse cache), most of which is importing the Azure Blob SDK and
-Airflow's WASB hook, {imports:.1f} CPU seconds in a fresh interpreter (measured by the benchmark),
-paid again by every task process; (2) parsing a DAG file that builds a Pipeline (the parse column);
-(3) with `reuse_in_triggerer = auto` and more steps in one stage than [core] parallelism, each step
-starts in the triggerer, which fingerprints it and, finding nothing to reuse, hands it to a worker
-that decides again. The "triggerer start to queued" column is that hand-over plus the wait for one
-of the 8 slots, so it grows with the number of steps. Running the script and committing its result
-take under a second.
+SDK and parses the task's DAG file; each worker runs {concurrency} at once ([core] parallelism
+{parallelism} across all workers) on the machine's cores, so each CPU second shows as several
+seconds of a task's wall time (other work on the machine adds more). A step pays three things more
+than a no-op PythonOperator: (1) its reuse decision on the worker (fingerprint, a lookup in the
+Blob reuse cache), most of which is importing the Azure Blob SDK and Airflow's WASB hook,
+{imports:.1f} CPU seconds in a fresh interpreter (measured by the benchmark), paid again by every
+task process; (2) parsing a DAG file that builds a Pipeline (the parse column); (3) with
+`reuse_in_triggerer = auto` and more steps in one stage than [core] parallelism, each step starts
+in the triggerer, which fingerprints it and, finding nothing to reuse, hands it to a worker that
+decides again. The "triggerer start to queued" column is that hand-over plus the wait for a free
+slot, so it grows with the number of steps. Running the script and committing its result take
+under a second. A warm-up run of 4 steps precedes the measured runs.
 
-The 1-worker "ours" run is the deployment's first run and the first run of its DAG (the first
-triggers and imports in the triggerer, the first Blob requests): no task of it ends in its first
-couple of minutes, where the 2-worker "ours" run, warm, ends tasks within a minute. That inflates
-its span, its ratio to the baseline and the "2 vs 1" figure of "ours"; the warm 2-worker row is
-the fair comparison, and the baseline's "2 vs 1" the real effect of a second worker.
-
-Why 2 workers are not 2x: the deployment's [core] parallelism = 8 caps the tasks running at once
-across all workers (peak column: 8 with one worker and with two; each worker could run 8), and both
-workers' task processes share the same 2 cores, so the second worker adds neither slots nor CPU
-here. On separate machines, raising [core] parallelism to the workers' total concurrency is what
-lets a second worker add throughput.
+Peak tasks running at once: {peaks}. All hosts of the topology share the machine's cores, so a
+second worker adds slots but no CPU here: when the first worker's tasks already keep the cores
+busy, the second changes little. On separate machines each worker brings its own cores.
 """
 
 if __name__ == "__main__":
