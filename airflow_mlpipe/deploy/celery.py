@@ -119,10 +119,11 @@ class CeleryDeployment(LocalDeployment):
             raise DeploymentError(
                 f"no Celery deployment runs under {self.home}; start one with `mlpipe up --executor celery`"
             )
-        env = self.environment(st["port"], st["deployment_id"], (0, 0))
+        # a worker serves its task logs on the port the api-server asks every worker host at
+        env = self.environment(st["port"], st["deployment_id"], tuple(st.get("log_ports") or (0, 0)))
         env.update(
             celery_settings(self.host, st["ports"]["postgres"], st["ports"]["redis"], self._celery_secrets())
         )
         env["AIRFLOW__CORE__DAGS_FOLDER"] = st["dags_folder"]
-        local = ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")
-        return {k: v for k, v in env.items() if k.startswith("AIRFLOW__") and k not in local}
+        local = "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"  # the triggerer runs on this machine
+        return {k: v for k, v in env.items() if k.startswith("AIRFLOW__") and k != local}

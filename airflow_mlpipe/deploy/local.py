@@ -91,7 +91,12 @@ class LocalDeployment:
 
             return Fernet.generate_key().decode()
 
-        makers = {"jwt_secret": lambda: secrets.token_urlsafe(48), "fernet_key": fernet_key, **more}
+        makers = {
+            "jwt_secret": lambda: secrets.token_urlsafe(48),
+            "api_secret_key": lambda: secrets.token_urlsafe(48),
+            "fernet_key": fernet_key,
+            **more,
+        }
         missing = {name: make() for name, make in makers.items() if name not in values}
         if missing:
             values.update(missing)
@@ -124,6 +129,8 @@ class LocalDeployment:
                 "AIRFLOW__API__BASE_URL": base,
                 "AIRFLOW__API__WORKERS": "1",
                 "AIRFLOW__API_AUTH__JWT_SECRET": sec["jwt_secret"],
+                # signs the api-server's requests for task logs, which each worker's log server checks
+                "AIRFLOW__API__SECRET_KEY": sec["api_secret_key"],
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -180,7 +187,8 @@ class LocalDeployment:
 
         write_dag_file(self.registry_dags)
         deployment_id = uuid.uuid4().hex
-        env = self.environment(port, deployment_id, (free_port(), free_port()))
+        log_ports = (free_port(), free_port())  # where workers and the triggerer serve their logs
+        env = self.environment(port, deployment_id, log_ports)
         emulator = self.databricks_settings() if databricks else None
         if emulator is not None:  # Airflow's workers and triggerer reach it through this connection
             env[f"AIRFLOW_CONN_{DATABRICKS_CONN_ID.upper()}"] = json.dumps(
@@ -199,6 +207,7 @@ class LocalDeployment:
             "pids": {},
             "deployment_id": deployment_id,
             "dags_folder": env["AIRFLOW__CORE__DAGS_FOLDER"],
+            "log_ports": list(log_ports),
             "started": time.time(),
         }
 

@@ -84,6 +84,11 @@ def test_cluster_step_runs_only_on_the_worker_of_its_queue_and_outputs_go_to_blo
         "train": "worker2",
         "report": "worker1",
     }
+    # the api-server reads each task's log from the worker host that ran it (its log server, on
+    # the port the deployment hands the workers)
+    for task_id, host in (("train", "worker2"), ("report", "worker1")):
+        log = "\n".join(client.task_log(DAG_ID, first["dag_run_id"], task_id, tis[task_id]["try_number"]))
+        assert "Could not read served logs" not in log and "reuse:" in log, (host, log[-2000:])
     # worker1 read what worker2 wrote: through Blob, the only storage both reach
     container = BlobServiceClient.from_connection_string(
         blob_conn_string(topo["control"].ip)

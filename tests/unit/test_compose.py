@@ -21,7 +21,12 @@ AIRFLOW_SERVICES = [
     "airflow-worker",
     "airflow-init",
 ]
-SECRETS = {"AIRFLOW_FERNET_KEY": "fernet-x", "AIRFLOW_JWT_SECRET": "jwt-y", "AIRFLOW_ADMIN_PASSWORD": "pw-z"}
+SECRETS = {
+    "AIRFLOW_FERNET_KEY": "fernet-x",
+    "AIRFLOW_JWT_SECRET": "jwt-y",
+    "AIRFLOW_API_SECRET_KEY": "api-k",
+    "AIRFLOW_ADMIN_PASSWORD": "pw-z",
+}
 
 
 def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -58,6 +63,7 @@ def test_airflow_components_share_one_configuration(config):
     envs = [config["services"][s]["environment"] for s in AIRFLOW_SERVICES]
     for key in (
         "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__API__SECRET_KEY",  # a worker's log server checks the api-server's requests with it
         "AIRFLOW__CORE__FERNET_KEY",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
@@ -69,6 +75,7 @@ def test_airflow_components_share_one_configuration(config):
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == "jwt-y"  # from the environment, never from the file
+    assert env["AIRFLOW__API__SECRET_KEY"] == "api-k"
 
 
 def test_secrets_must_come_from_the_environment():
@@ -76,7 +83,7 @@ def test_secrets_must_come_from_the_environment():
     assert out.returncode != 0
     assert "set AIRFLOW_FERNET_KEY" in out.stderr
     text = (REPO / "docker-compose.yaml").read_text()
-    assert "jwt-y" not in text and "FERNET_KEY: ${" in text
+    assert "jwt-y" not in text and "api-k" not in text and "FERNET_KEY: ${" in text
 
 
 def test_the_image_runs_the_airflow_version_the_tests_run(config):

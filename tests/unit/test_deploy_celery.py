@@ -113,3 +113,35 @@ def test_the_worker_serves_default_and_every_cluster_of_the_workspace(tmp_path, 
     assert "celery-worker" not in CeleryDeployment(home=tmp_path / "home", queues=[]).component_commands(
         ["airflow"]
     )
+
+
+def test_remote_workers_get_the_deployments_settings_and_log_port(tmp_path):
+    """What `worker_environment()` hands a worker on another machine: the deployment's database,
+    broker and parallelism, and the port its task logs must be served on (the api-server asks
+    every worker host at that port); not the triggerer's log port, which is this machine's."""
+    dep = CeleryDeployment(home=tmp_path, host="10.0.0.1", queues=[])
+    dep.state_file.write_text(
+        json.dumps(
+            {
+                "url": "http://10.0.0.1:8080",
+                "port": 8080,
+                "deployment_id": "d1",
+                "dags_folder": str(tmp_path / "dags"),
+                "ports": {"postgres": 5432, "redis": 6379},
+                "log_ports": [41001, 41002],
+                "pids": {},
+            }
+        )
+    )
+    env = dep.worker_environment()
+    assert env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] == "41001"
+    assert "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT" not in env
+    assert (
+        env["AIRFLOW__API__SECRET_KEY"]
+        == json.loads((tmp_path / "secrets.json").read_text())["api_secret_key"]
+    )
+    assert env["AIRFLOW__CORE__PARALLELISM"] == "32" and env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert "@10.0.0.1:5432/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["AIRFLOW__CELERY__BROKER_URL"].endswith("@10.0.0.1:6379/0")
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "dags")
+    assert not any(k.startswith("MLPIPE_") for k in env)  # Airflow's settings only
