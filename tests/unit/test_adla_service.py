@@ -238,10 +238,12 @@ def test_python_m_serves_until_sigterm(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        for _ in range(200):
-            if ready.exists() or proc.poll() is not None:
-                break
+        deadline = time.monotonic() + 60  # a loaded machine takes a while to start Python
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert ready.exists(), (
+            proc.stdout.read().decode(errors="replace") if proc.poll() is not None else "not ready in 60 s"
+        )
         port = int(ready.read_text())
         got = requests.get(f"http://127.0.0.1:{port}/jobs", params={"api-version": "2016-11-01"},
                            headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)  # fmt: skip
