@@ -49,6 +49,8 @@ def celery_settings(host: str, db_port: int, broker_port: int, secrets: dict[str
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": DEFAULT_QUEUE,
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
         "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
+        # workers import what steps need once; each task process inherits it (deploy/celery_preload.py)
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "airflow_mlpipe.deploy.celery_preload.CELERY_CONFIG",
         **TIMEOUTS,
     }
 

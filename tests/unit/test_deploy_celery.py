@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -145,3 +146,28 @@ def test_remote_workers_get_the_deployments_settings_and_log_port(tmp_path):
     assert env["AIRFLOW__CELERY__BROKER_URL"].endswith("@10.0.0.1:6379/0")
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "dags")
     assert not any(k.startswith("MLPIPE_") for k in env)  # Airflow's settings only
+
+
+def test_workers_preload_what_steps_import_and_other_processes_do_not():
+    """celery_config_options names deploy/celery_preload.py: building the Celery app (as the
+    scheduler does) registers the preload and imports no Azure SDK; a worker's start (Celery's
+    celeryd_init signal) imports it once, for every forked task process to inherit."""
+    from airflow_mlpipe.deploy import celery_preload
+    from airflow_mlpipe.deploy.celery import celery_settings
+
+    settings = celery_settings("h", 1, 2, {"db_password": "a", "broker_password": "b"})
+    assert settings["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == celery_preload.PATH
+    code = (
+        "import sys\n"
+        "from airflow.providers.celery.executors.celery_executor_utils import create_celery_app\n"
+        "from airflow.configuration import conf\n"
+        "app = create_celery_app(conf)\n"
+        "before = 'azure.storage.blob' in sys.modules\n"
+        "from celery.signals import celeryd_init\n"
+        "celeryd_init.send(sender='worker@host', instance=None, conf=app.conf, options={})\n"
+        f"print(before, all(m in sys.modules for m in {celery_preload.PRELOAD!r}))\n"
+    )
+    env = {**os.environ, "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": celery_preload.PATH}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["False", "True"], out.stdout
