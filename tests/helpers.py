@@ -63,15 +63,15 @@ def restart_triggerer(dep: Any) -> None:
     import sys
 
     from airflow_mlpipe.definitions.workspace import write_json_atomic
-    from airflow_mlpipe.deploy.local import SUPERVISE, free_port, pid_alive
+    from airflow_mlpipe.deploy.local import free_port, pid_alive
 
     state = dep.state()
     old = state["pids"]["triggerer"]
     os.killpg(old, signal.SIGKILL)
     until(lambda: not pid_alive(old), "the killed triggerer to exit", timeout=30, poll=0.2)
     env = dep.environment(state["port"], state["deployment_id"], (free_port(), free_port()))
-    command = [*SUPERVISE, "triggerer", "--", sys.executable, "-m", "airflow", "triggerer"]  # as `up` does
-    state["pids"]["triggerer"] = dep._spawn("triggerer", command, env)
+    command = [sys.executable, "-m", "airflow", "triggerer"]
+    state["pids"]["triggerer"] = dep.spawn_component("triggerer", command, env)  # as `up` does
     write_json_atomic(dep.state_file, state)
 
 

@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
-from airflow_mlpipe.client.registry_api import BASE
-from airflow_mlpipe.client.rest import AirflowApiError, AirflowClient
+from airflow_mlpipe.client.registry_api import BASE, mapped_request, segment
+from airflow_mlpipe.client.rest import AirflowClient
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.storage.assets import AssetConflict, AssetNotFound, AssetRegistry, Assets
 
 ASSETS = BASE + "/assets"  # plugin/asset_routes.py, under the registry routes' prefix
-
-
-def _q(value: Any) -> str:
-    return quote(str(value), safe="")
+_ERRORS = {400: UserErrorException, 404: AssetNotFound, 409: AssetConflict}
 
 
 class AssetApi(Assets):
@@ -46,26 +42,22 @@ class AssetApi(Assets):
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         params = {**kwargs.pop("params", {}), "datastore": self._datastore}
-        try:
-            return self.client.request(method, f"{ASSETS}/{self.kind}{path}", params=params, **kwargs)
-        except AirflowApiError as exc:
-            error = {400: UserErrorException, 404: AssetNotFound, 409: AssetConflict}.get(exc.status or 0)
-            if error is not None:
-                raise error(exc.detail) from None
-            raise
+        return mapped_request(
+            self.client, _ERRORS, method, f"{ASSETS}/{self.kind}{path}", params=params, **kwargs
+        )
 
     def versions(self, name: str) -> list[int]:
-        return self._call("GET", f"/{_q(self.check_name(name))}/versions")
+        return self._call("GET", f"/{segment(self.check_name(name))}/versions")
 
     def names(self) -> list[str]:
         return sorted({r["name"] for r in self.list(latest=True)})
 
     def get(self, name: str, version: int | str | None = "latest") -> dict[str, Any]:
         wanted = "latest" if version is None else version
-        return self._call("GET", f"/{_q(self.check_name(name))}/versions/{_q(wanted)}")
+        return self._call("GET", f"/{segment(self.check_name(name))}/versions/{segment(wanted)}")
 
     def get_by_id(self, asset_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/by-id/{_q(asset_id)}")
+        return self._call("GET", f"/by-id/{segment(asset_id)}")
 
     def list(self, name: str | None = None, latest: bool = False) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"latest": str(bool(latest)).lower()}
@@ -75,10 +67,10 @@ class AssetApi(Assets):
 
     def add(self, name: str, record: dict[str, Any], expect_latest: int | None = None) -> dict[str, Any]:
         body = {"record": record, "expect_latest": expect_latest}
-        return self._call("POST", f"/{_q(self.check_name(name))}/versions", json=body)
+        return self._call("POST", f"/{segment(self.check_name(name))}/versions", json=body)
 
     def update(self, name: str, version: int, changes: dict[str, Any]) -> dict[str, Any]:
-        path = f"/{_q(self.check_name(name))}/versions/{int(version)}"
+        path = f"/{segment(self.check_name(name))}/versions/{int(version)}"
         return self._call("PATCH", path, json={"changes": changes})
 
 

@@ -25,8 +25,23 @@ BASE = ROUTES_MOUNT + REGISTRY_PREFIX
 _ERRORS = {400: UserErrorException, 404: NotFoundError, 409: ConflictError}
 
 
-def _q(value: str) -> str:
+def segment(value: Any) -> str:
+    """``value`` quoted as one path segment."""
     return quote(str(value), safe="")
+
+
+def mapped_request(
+    client: AirflowClient, errors: dict[int, type[Exception]], method: str, path: str, **kwargs: Any
+) -> Any:
+    """``client.request``, a route's error status raised as the exception ``errors`` maps it to
+    (with the server's message); any other error stays an AirflowApiError (a 403 among them)."""
+    try:
+        return client.request(method, path, **kwargs)
+    except AirflowApiError as exc:
+        error = errors.get(exc.status or 0)
+        if error is not None:
+            raise error(exc.detail) from None
+        raise
 
 
 class RegistryApi:
@@ -36,29 +51,23 @@ class RegistryApi:
         self.client = client
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return self.client.request(method, BASE + path, **kwargs)
-        except AirflowApiError as exc:
-            error = _ERRORS.get(exc.status or 0)
-            if error is not None:
-                raise error(exc.detail) from None
-            raise
+        return mapped_request(self.client, _ERRORS, method, BASE + path, **kwargs)
 
     # --- experiment entries (Registry) ----------------------------------------------------------
 
     def put(self, dag_id: str, spec: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
         """Create or update experiment DAG ``dag_id``'s entry (the server leaves an equal one as it is)."""
-        return self._call("PUT", f"/entries/{_q(dag_id)}", json={"spec": spec, "meta": meta})
+        return self._call("PUT", f"/entries/{segment(dag_id)}", json={"spec": spec, "meta": meta})
 
     def get(self, dag_id: str) -> dict[str, Any] | None:
         try:
-            return self._call("GET", f"/entries/{_q(dag_id)}")
+            return self._call("GET", f"/entries/{segment(dag_id)}")
         except NotFoundError:
             return None
 
     def broken_error(self, dag_id: str) -> str | None:
         """Why the DAG processor skipped DAG ``dag_id``'s entry, or None."""
-        return self._call("GET", f"/entries/{_q(dag_id)}/status")["error"]
+        return self._call("GET", f"/entries/{segment(dag_id)}/status")["error"]
 
     # --- published pipelines (PublishedRegistry) ------------------------------------------------
 
@@ -82,13 +91,13 @@ class RegistryApi:
         return self._call("POST", "/published", json=body)
 
     def get_pipeline(self, pipeline_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/published/{_q(pipeline_id)}")
+        return self._call("GET", f"/published/{segment(pipeline_id)}")
 
     def list_pipelines(self, active_only: bool = False) -> list[dict[str, Any]]:
         return self._call("GET", "/published", params={"active_only": str(bool(active_only)).lower()})
 
     def set_pipeline_status(self, pipeline_id: str, status: str) -> dict[str, Any]:
-        return self._call("PATCH", f"/published/{_q(pipeline_id)}", json={"status": status})
+        return self._call("PATCH", f"/published/{segment(pipeline_id)}", json={"status": status})
 
     # --- endpoints ------------------------------------------------------------------------------
 
@@ -100,7 +109,7 @@ class RegistryApi:
         if endpoint_id is None and name is None:
             raise UserErrorException("give the pipeline endpoint's id or its name")
         if endpoint_id is not None:
-            record = self._call("GET", f"/endpoints/{_q(endpoint_id)}")
+            record = self._call("GET", f"/endpoints/{segment(endpoint_id)}")
             if name is not None and record["name"] != name:
                 raise NotFoundError(f"no pipeline endpoint with id {endpoint_id!r} and name {name!r}")
             return record
@@ -125,7 +134,7 @@ class RegistryApi:
     def update_endpoint(self, endpoint_id: str, **change: Any) -> dict[str, Any]:
         """One atomic change (see EndpointChange: add_pipeline, make_default, default_version,
         default_pipeline, status, name)."""
-        return self._call("PATCH", f"/endpoints/{_q(endpoint_id)}", json=change)
+        return self._call("PATCH", f"/endpoints/{segment(endpoint_id)}", json=change)
 
     # the registry's own logic on a record: it reads only the record and get_pipeline/get_endpoint
     endpoint_version = PublishedRegistry.endpoint_version
@@ -146,7 +155,7 @@ class RegistryApi:
         return self._call("POST", "/schedules", json=body)
 
     def get_schedule(self, schedule_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/schedules/{_q(schedule_id)}")
+        return self._call("GET", f"/schedules/{segment(schedule_id)}")
 
     def list_schedules(
         self,
@@ -162,7 +171,7 @@ class RegistryApi:
         return self._call("GET", "/schedules", params=params)
 
     def update_schedule(self, schedule_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return self._call("PATCH", f"/schedules/{_q(schedule_id)}", json={"changes": changes})
+        return self._call("PATCH", f"/schedules/{segment(schedule_id)}", json={"changes": changes})
 
 
 def workspace_registry(workspace: Any) -> RegistryApi:

@@ -225,8 +225,8 @@ class LocalDeployment:
             if migrate.returncode != 0:
                 raise DeploymentError(f"`airflow db migrate` failed:\n{migrate.stderr[-3000:]}")
             commands = self.component_commands(airflow)
-            for name, cmd in commands.items():  # each kept running, as compose's `restart: always`
-                state["pids"][name] = self._spawn(name, [*SUPERVISE, name, "--", *cmd], env)
+            for name, cmd in commands.items():
+                state["pids"][name] = self.spawn_component(name, cmd, env)
             if emulator is not None:
                 state["pids"]["databricks"] = self._start_emulator(env, emulator)
                 state["databricks"] = {**emulator, "conn_id": DATABRICKS_CONN_ID}
@@ -297,6 +297,11 @@ class LocalDeployment:
             cmd += ["--mount", f"{mount}={folder}"]
         own_env = {k: v for k, v in env.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
         return self._spawn("databricks", cmd, own_env)
+
+    def spawn_component(self, name: str, cmd: list[str], env: dict[str, str]) -> int:
+        """Start an Airflow component under deploy/supervise.py, which starts it again when it exits
+        (as compose's `restart: always`); returns the supervisor's pid, its process group's leader."""
+        return self._spawn(name, [*SUPERVISE, name, "--", *cmd], env)
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str], user: str | None = None) -> int:
         """Start one component in its own process group, its output in logs/<name>.log."""

@@ -181,7 +181,9 @@ def _check_model_files(registry: AssetRegistry, name: str, record: dict[str, Any
         raise UserErrorException(
             f"record.files.prefix: {prefix!r} is not under the model's files root {root}"
         )
-    stored = {info.path[len(prefix) + 1 :]: info.size for info in registry.store.list(prefix)}
+    from airflow_mlpipe.storage.models import stored_sizes
+
+    stored = stored_sizes(registry.store, prefix)
     if stored != files["sizes"]:
         raise UserErrorException(
             f"model {name!r}: {registry.store.location(prefix)} holds {len(stored)} files, not the "

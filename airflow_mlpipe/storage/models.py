@@ -15,6 +15,11 @@ from airflow_mlpipe.exceptions import DatastoreError, UserErrorException
 from airflow_mlpipe.storage.assets import AssetNotFound, AssetRegistry, Assets
 
 
+def stored_sizes(store: Any, prefix: str) -> dict[str, int]:
+    """The files under ``prefix`` (relative paths) and their sizes, as a model's record lists them."""
+    return {info.path[len(prefix) + 1 :]: info.size for info in store.list(prefix)}
+
+
 class ModelNotFoundException(AssetNotFound):
     """No registered model of that name, version or id (Azure ML v1's name)."""
 
@@ -239,7 +244,7 @@ class ModelRegistry:
         sizes = {rel: local.stat().st_size for local, rel in files}
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(lambda f: self.store.upload_file(f[0], f"{prefix}/{f[1]}", overwrite=True), files))
-        stored = {info.path[len(prefix) + 1 :]: info.size for info in self.store.list(prefix)}
+        stored = stored_sizes(self.store, prefix)
         if stored != sizes:
             raise DatastoreError(
                 f"{where}: model {model_name!r} did not store completely at {self.store.location(prefix)} "
