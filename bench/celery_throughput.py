@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 # the topology helpers of the integration tests (they import tests/integration/conftest.py as conftest)
 sys.path[:0] = [str(REPO / "bench"), str(REPO / "tests" / "integration"), str(REPO / "tests")]
 from celery_topology import HOST_HOME, api_client, celery_topology, start_worker, workspace_config  # noqa: E402
+from proc_cpu import ROLES, delta, machine_busy, snapshot  # noqa: E402
 from report import DOC, write_section  # noqa: E402
 
 DAGS = REPO / "bench" / "celery_dags"
@@ -68,6 +69,7 @@ def run_once(client, kind: str, n: int, label: str) -> dict:
     """Trigger one run of ``kind``, show progress, check it, and return its figures."""
     dag_id = KINDS[kind]
     conf = {"tag": uuid.uuid4().hex[:12]} if kind == "ours" else {}
+    cpu_before, busy_before = snapshot(), machine_busy()
     triggered = time.time()
     run = client.trigger(dag_id, conf)
     run_id, shown = run["dag_run_id"], time.monotonic()
@@ -78,6 +80,8 @@ def run_once(client, kind: str, n: int, label: str) -> dict:
             shown = time.monotonic()
             done = sum(t["state"] == "success" for t in client.task_instances(dag_id, run_id))
             print(f"  {label}: {done}/{n} tasks done, {time.time() - triggered:.0f}s", flush=True)
+    cpu = {role: used / n for role, used in delta(cpu_before, snapshot()).items()}
+    busy = (machine_busy() - busy_before) / n
     tis = client.task_instances(dag_id, run_id)
     states = {t["task_id"]: t["state"] for t in tis}
     bad = {t: s for t, s in states.items() if s != "success"}
@@ -102,10 +106,12 @@ def run_once(client, kind: str, n: int, label: str) -> dict:
         else 0.0,
         "hosts": sorted({t["hostname"] for t in tis}),
         "ran_on": {t["task_id"]: t["hostname"] for t in tis},
+        "cpu": cpu,  # CPU seconds per task, by role (bench/proc_cpu.py)
+        "busy": busy,  # the machine's busy CPU seconds per task
     }
     print(
         f"  {label}: {fig['rate']:.2f} tasks/s (span {span:.1f}s, wall {fig['wall']:.1f}s, "
-        f"median task {fig['task']:.2f}s) on {', '.join(fig['hosts'])}",
+        f"median task {fig['task']:.2f}s, {busy:.2f} CPU s per task) on {', '.join(fig['hosts'])}",
         flush=True,
     )
     return fig
@@ -204,24 +210,29 @@ def median_of(figures: list[dict], workers: int, kind: str, key: str) -> float:
     return statistics.median(f[key] for f in figures if f["workers"] == workers and f["kind"] == kind)
 
 
+def phases_of(figures: list[dict]) -> list[int]:
+    return sorted({f["workers"] for f in figures})
+
+
 def table(figures: list[dict], n: int, repeats: int) -> str:
+    phases = phases_of(figures)
     rows = [
         f"{n} independent tasks per run; medians of {repeats} run(s) of each kind per row, alternated.",
         "",
         "| workers | kind | tasks/s | span s | wall s | ours / baseline (span) | 2 vs 1 worker |",
         "|---|---|---|---|---|---|---|",
     ]
-    for workers in (1, 2):
+    for workers in phases:
         for kind in KINDS:
             span = median_of(figures, workers, kind, "span")
             ratio = span / median_of(figures, workers, "baseline", "span") if kind == "ours" else None
-            speedup = median_of(figures, 1, kind, "span") / span if workers == 2 else None
+            speedup = median_of(figures, 1, kind, "span") / span if workers == 2 and 1 in phases else None
             rows.append(
                 f"| {workers} | {kind} | {n / span:.2f} | {span:.1f} | {median_of(figures, workers, kind, 'wall'):.1f} "
                 f"| {f'{ratio:.2f}x' if ratio else ''} | {f'{speedup:.2f}x' if speedup else ''} |"
             )
     worst = max(
-        median_of(figures, w, "ours", "span") / median_of(figures, w, "baseline", "span") for w in (1, 2)
+        median_of(figures, w, "ours", "span") / median_of(figures, w, "baseline", "span") for w in phases
     )
     rows += [
         "",
@@ -237,7 +248,7 @@ def table(figures: list[dict], n: int, repeats: int) -> str:
         + " | whole task process | triggerer start to queued | peak tasks at once |",
         "|---|---|" + "---|" * (len(names) + 3),
     ]
-    for workers in (1, 2):
+    for workers in phases:
         for kind in KINDS:
             runs = [f for f in figures if f["workers"] == workers and f["kind"] == kind]
             cells = [
@@ -252,6 +263,30 @@ def table(figures: list[dict], n: int, repeats: int) -> str:
                 + f" | {median_of(figures, workers, kind, 'in_process'):.2f} "
                 f"| {median_of(figures, workers, kind, 'triggerer'):.2f} | {max(f['peak'] for f in runs)} |"
             )
+    return "\n".join(rows + ["", cpu_table(figures)])
+
+
+def cpu_table(figures: list[dict]) -> str:
+    """CPU seconds per task by role (bench/proc_cpu.py), medians over the runs of a row; the wall
+    times above are these CPU seconds spread over the machine's cores."""
+    roles = [role for role, _ in ROLES if any(role in f["cpu"] for f in figures)]
+    rows = [
+        "CPU seconds per task, by process (from /proc: each process's own time and that of the children "
+        "it reaped, so a Celery worker counts its task processes and their step scripts), and the whole "
+        "machine's busy CPU per task:",
+        "",
+        "| workers | kind | " + " | ".join(roles) + " | machine |",
+        "|---|---|" + "---|" * (len(roles) + 1),
+    ]
+    for workers in phases_of(figures):
+        for kind in KINDS:
+            runs = [f for f in figures if f["workers"] == workers and f["kind"] == kind]
+            cells = [f"{statistics.median(f['cpu'].get(role, 0.0) for f in runs):.3f}" for role in roles]
+            rows.append(
+                f"| {workers} | {kind} | "
+                + " | ".join(cells)
+                + f" | {median_of(figures, workers, kind, 'busy'):.3f} |"
+            )
     return "\n".join(rows)
 
 
@@ -260,6 +295,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=1, help="runs of each kind per phase")
     ap.add_argument("--write", action="store_true", help="write the table into docs/performance.md")
+    ap.add_argument(
+        "--workers", choices=["1,2", "2"], default="1,2", help="phases: 1 then 2 workers, or only 2"
+    )
     ap.add_argument(
         "--reuse-in-triggerer",
         choices=["", "auto", "on", "off"],
@@ -283,7 +321,7 @@ def main() -> None:
             raise RuntimeError(f"the warm-up run {warm['dag_run_id']} of {WARMUP} failed")
         parallelism = int(topo.worker_env.get("AIRFLOW__CORE__PARALLELISM", "32"))
         concurrency = int(topo.worker_env.get("AIRFLOW__CELERY__WORKER_CONCURRENCY", "16"))
-        figures = measure_phase(client, 1, n, args.repeats)
+        figures = measure_phase(client, 1, n, args.repeats) if args.workers == "1,2" else []
         topo.workers["worker2"] = start_worker(topo, "worker2", ["default"], topo.worker_env, logs)
         wait_for_worker(logs / "worker2.log")
         figures += measure_phase(client, 2, n, args.repeats)
@@ -300,13 +338,15 @@ def main() -> None:
         parallelism=parallelism,
         concurrency=concurrency,
         peaks=", ".join(
-            f"{w} worker(s): {max(f['peak'] for f in figures if f['workers'] == w)}" for w in (1, 2)
+            f"{w} worker(s): {max(f['peak'] for f in figures if f['workers'] == w)}"
+            for w in phases_of(figures)
         ),
     )
     print(body)
     if args.write:
         command = "python bench/celery_throughput.py" + (f" --steps {n}" if n != 200 else "")
         command += (f" --repeats {args.repeats}" if args.repeats != 1 else "") + " --write"
+        command += f" --workers {args.workers}" if args.workers != "1,2" else ""
         write_section("Celery throughput: 1 vs 2 workers (`bench/celery_throughput.py`)", body, command)
         print(f"wrote {DOC}")
 
