@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
+# pytestmark of every test module that starts a topology
+NETNS_TEST_MARKS = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0, reason="network and mount namespaces need root"),
+]
 HOST_TMP = "/tmp"  # each host's private tmpfs
 HOST_HOME = f"{HOST_TMP}/mlpipe"
 

@@ -29,16 +29,13 @@ from celery_topology import (
     workspace_config,
 )
 from conftest import explain
-from netns_topology import HOST_HOME, HOST_TMP
+from netns_topology import HOST_HOME, HOST_TMP, NETNS_TEST_MARKS
 
 from airflow_mlpipe.client.rest import AirflowClient
 from airflow_mlpipe.deploy.local import USERNAME
 from airflow_mlpipe.reuse.cache import CacheStore
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="network and mount namespaces need root"),
-]
+pytestmark = NETNS_TEST_MARKS
 
 DAGS = Path(__file__).resolve().parent / "celery_fault_dags"
 DAG_ID = "celery_faults"

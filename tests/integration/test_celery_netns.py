@@ -6,7 +6,6 @@ No folder is shared: outputs, the reuse cache and snapshots go over the network 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -19,14 +18,11 @@ from celery_topology import (
     workspace_config,
 )
 from conftest import explain, run_and_wait
-from netns_topology import HOST_TMP
+from netns_topology import HOST_TMP, NETNS_TEST_MARKS
 
 from airflow_mlpipe.client.rest import AirflowClient
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0, reason="network and mount namespaces need root"),
-]
+pytestmark = NETNS_TEST_MARKS
 
 DAGS = Path(__file__).resolve().parent / "celery_dags"
 DAG_ID = "celery_topology"
