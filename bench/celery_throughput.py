@@ -1,6 +1,7 @@
 """Benchmark: throughput of N independent short steps on 1 and 2 Celery workers (issue 16).
 
-    .venv/bin/python bench/celery_throughput.py [--steps 200] [--repeats 1] [--write]
+    .venv/bin/python bench/celery_throughput.py [--steps 200] [--repeats 1] [--workers 1,2|2]
+        [--reuse-in-triggerer auto|on|off] [--write]
 
 Root only (network and mount namespaces). The namespace topology of the Celery tests
 (tests/celery_topology.py): host "control" runs Azurite and `mlpipe up --executor celery` (no
@@ -15,10 +16,11 @@ end - first task start) from the task instances (REST API v2), and the wall time
 the run's end. Checked: every task succeeded, and no step of "ours" was reused (its XCom result).
 Target: ours within 1.3x of the baseline's time on the same topology.
 
-Run time: 714 s at --steps 50 on 2 busy cores (the runs scale with the steps: about 40 minutes at
-the default 200). The phase table reads the task logs on the worker hosts: the api-server cannot
-read a remote worker's served logs in this topology (the workers serve them on Airflow's default
-port, the api-server asks at the control host's own port).
+Run time: about 9 minutes at the default 200 steps on a quiet 2-core machine (the runs scale with
+the steps). `--reuse-in-triggerer off` measures ours with steps that start on workers directly; its
+section of docs/performance.md is its own. The phase table reads the task logs on the worker hosts
+directly (one command per host instead of a request per task), and the CPU table reads /proc
+(bench/proc_cpu.py).
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def run_once(client, kind: str, n: int, label: str) -> dict:
         "wall": ts(run["end_date"]) - triggered,
         "task": statistics.median(e - s for s, e in zip(starts, ends, strict=True)),
         # a step that starts in the triggerer is queued for a worker once the triggerer hands it over
-        "triggerer": statistics.median(ts(t["queued_when"]) - ts(t["start_date"]) for t in tis)
+        "triggerer": statistics.median(max(0.0, ts(t["queued_when"]) - ts(t["start_date"])) for t in tis)
         if kind == "ours"
         else 0.0,
         "hosts": sorted({t["hostname"] for t in tis}),
@@ -329,8 +331,10 @@ def main() -> None:
             add_log_figures(topo, fig)
     imports = blob_import_cpu()
     total = time.monotonic() - started
+    setting = args.reuse_in_triggerer or "the deployment's (auto unless configured)"
     body = (
-        table(figures, n, args.repeats)
+        f"Ours: `reuse_in_triggerer` = {setting}.\n\n"
+        + table(figures, n, args.repeats)
         + f"\n\nWhole benchmark (topology up and down included): {total:.0f} s."
     )
     body += EXPLAIN.format(
@@ -347,7 +351,10 @@ def main() -> None:
         command = "python bench/celery_throughput.py" + (f" --steps {n}" if n != 200 else "")
         command += (f" --repeats {args.repeats}" if args.repeats != 1 else "") + " --write"
         command += f" --workers {args.workers}" if args.workers != "1,2" else ""
-        write_section("Celery throughput: 1 vs 2 workers (`bench/celery_throughput.py`)", body, command)
+        command += f" --reuse-in-triggerer {args.reuse_in_triggerer}" if args.reuse_in_triggerer else ""
+        title = "Celery throughput: 1 vs 2 workers"
+        title += f", reuse_in_triggerer {args.reuse_in_triggerer}" if args.reuse_in_triggerer else ""
+        write_section(f"{title} (`bench/celery_throughput.py`)", body, command)
         print(f"wrote {DOC}")
 
 
@@ -376,20 +383,22 @@ def blob_import_cpu(repeats: int = 3) -> float:
 
 EXPLAIN = """
 
-What dominates, from the phase table: for both kinds, starting each task's process. Airflow 3's
-Celery worker runs every task in a fresh supervisor and task process that imports Airflow's task
-SDK and parses the task's DAG file; each worker runs {concurrency} at once ([core] parallelism
-{parallelism} across all workers) on the machine's cores, so each CPU second shows as several
-seconds of a task's wall time (other work on the machine adds more). A step pays three things more
-than a no-op PythonOperator: (1) its reuse decision on the worker (fingerprint, a lookup in the
-Blob reuse cache), most of which is importing the Azure Blob SDK and Airflow's WASB hook,
-{imports:.1f} CPU seconds in a fresh interpreter (measured by the benchmark), paid again by every
-task process; (2) parsing a DAG file that builds a Pipeline (the parse column); (3) with
-`reuse_in_triggerer = auto` and more steps in one stage than [core] parallelism, each step starts
-in the triggerer, which fingerprints it and, finding nothing to reuse, hands it to a worker that
-decides again. The "triggerer start to queued" column is that hand-over plus the wait for a free
-slot, so it grows with the number of steps. Running the script and committing its result take
-under a second. A warm-up run of 4 steps precedes the measured runs.
+What dominates: every host of this topology shares the machine's cores, and both kinds keep them
+busy, so a run's span is close to its CPU seconds divided by the cores; the CPU table is the
+comparison that matters. A no-op PythonOperator costs its worker Airflow's own per-task work (a
+supervisor and a task process forked from the Celery worker, the DAG file parse, the Execution API
+calls). A step adds, on the worker: its reuse decision and commit (Blob requests: the cache lookup,
+the step's last commit that explains why it runs, the lease, two commit writes), a copy of its
+source snapshot, its script in a fresh interpreter, and its run records; Azurite and the API server
+serve those requests. Celery workers import the Azure Blob SDK and Airflow's WASB hook once, before
+they fork (deploy/celery_preload.py): {imports:.1f} CPU seconds that a fresh interpreter would pay
+for every task. With `reuse_in_triggerer = auto` (the default) and more steps in one stage than
+[core] parallelism ({parallelism}), each step starts in the triggerer, which fingerprints it and,
+finding nothing to reuse (no run here reuses a step of another), hands it to a worker: the
+triggerer column is that cost, and "triggerer start to queued" the wait it adds. It buys reuse
+without a worker on reruns; for steps that never repeat, `reuse_in_triggerer = off` (or
+`allow_reuse=False`) skips it. Each worker runs {concurrency} tasks at once. A warm-up run of 4
+steps precedes the measured runs.
 
 Peak tasks running at once: {peaks}. All hosts of the topology share the machine's cores, so a
 second worker adds slots but no CPU here: when the first worker's tasks already keep the cores
