@@ -339,8 +339,8 @@ class Reader:
                 "name": name,
                 "datastore": loc.get("datastore"),
                 "path": loc.get("path"),
-                "files": loc.get("files"),
-                "bytes": loc.get("bytes"),
+                "files": loc.get("files") if isinstance(loc.get("files"), int) else None,
+                "bytes": loc.get("bytes") if isinstance(loc.get("bytes"), int) else None,
                 "download_url": shapes.output_url(run.dag_id, run.run_id, task_id, name),
             }
             for name, loc in sorted((result.get("outputs") or {}).items())
