@@ -30,6 +30,7 @@ from airflow_mlpipe.plugin.models import (
     SubmitBody,
 )
 from airflow_mlpipe.plugin.registry_routes import router as registry_router
+from airflow_mlpipe.plugin.tracking_routes import router as tracking_router
 from airflow_mlpipe.registry.published import (
     API_PREFIX,
     ENDPOINT_SUBMIT_ROUTE,
@@ -52,6 +53,7 @@ app = FastAPI(
 )
 app.include_router(registry_router)  # the registry routes the Python client calls
 app.include_router(asset_router)  # registered datasets, environments and models
+app.include_router(tracking_router)  # the tracking pages' JSON routes (/tracking/v1)
 
 
 @app.exception_handler(RequestValidationError)
