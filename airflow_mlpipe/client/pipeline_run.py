@@ -187,6 +187,14 @@ class PipelineRun(RunBase):
 
         self.client.request("PATCH", self._path(), json={"note": CANCEL_NOTE}, params={"update_mask": "note"})
 
+    def get_tracking(self) -> dict[str, Any]:
+        """What the run's tracking page shows (the plugin's ``/mlpipe/tracking/v1`` route): every
+        step with status, durations, reuse (``reused_from``) and why it ran, the graph's edges and
+        the pipeline metrics."""
+        from airflow_mlpipe.client.tracking import TrackingApi
+
+        return TrackingApi(self.client).run(self.dag_id, self.run_id)
+
     def get_metrics(self) -> dict[str, Any]:
         """Pipeline-level metrics (``run.parent.log`` in the steps)."""
         out: dict[str, Any] = {}

@@ -59,6 +59,15 @@ class Experiment:
     def id(self) -> str:
         return self.dag_id
 
+    def get_tracked_runs(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """This experiment's runs as the tracking pages list them (its DAG's and published runs
+        submitted under it), newest first: ``{"runs": [...], "total_entries"}``."""
+        from airflow_mlpipe.client.tracking import TrackingApi
+
+        return TrackingApi(workspace_client(self.workspace)).runs(
+            experiment=self.name, limit=limit, offset=offset
+        )
+
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> PipelineRun:
         """Run a Pipeline, a PublishedPipeline or a PipelineEndpoint under this experiment.
 

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from airflow_mlpipe.exceptions import UserErrorException
+from airflow_mlpipe.operators.run_records import stored_files
 from airflow_mlpipe.storage.base import safe_segment
 
 DRIVER_LOG = "azureml-logs/70_driver_log.txt"
+__all__ = ["DRIVER_LOG", "RunBase", "stored_files"]  # stored_files: shared with the plugin
 
 
 class RunBase:
@@ -142,14 +144,3 @@ class RunBase:
     def _files(self) -> dict[str, Any]:
         """Run file name -> {"datastore", "path"} of a stored file, or a function giving a log's text."""
         raise NotImplementedError
-
-
-def stored_files(result: dict[str, Any] | None, key: str = "files") -> dict[str, dict[str, str]]:
-    """The run files a step stored, as listed in its XCom result under ``key``."""
-    files = (result or {}).get(key) or {}
-    if not files:
-        return {}
-    return {
-        name: {"datastore": files["datastore"], "path": f"{files['path']}/{name}"}
-        for name in files.get("names", {})
-    }

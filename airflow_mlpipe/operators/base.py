@@ -166,6 +166,7 @@ class StepOperator(StepData, ReuseSteps, BaseOperator):
             "tags": run.tags,
             "parent_tags": run.parent_tags,
             "reused_from": None,
+            "reuse_reasons": self.reuse_reasons,  # why it ran (None: not known)
         }
         json.dumps(result)
         return result
@@ -203,6 +204,7 @@ class RemoteStepOperator(StepOperator):
         plan["inputs"] = self.step["inputs"]  # as bound to this run's DataPath/dataset parameters
         if decision is not None:
             plan["reuse"] = {"fingerprint": decision["fingerprint"], "components": decision["components"]}
+        plan["reuse_reasons"] = self.reuse_reasons  # the result is built after the deferral
         # the reuse lease ends here: a deferred task holds no process to renew it
         return self.wait(context, plan)
 
@@ -221,6 +223,7 @@ class RemoteStepOperator(StepOperator):
 
     def finish(self, context: Any, event: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
         self.step = {**self.step, "inputs": plan["inputs"]}
+        self.reuse_reasons = plan.get("reuse_reasons")
         self._upstream_results = {}
         workdir = Path(tempfile.mkdtemp(prefix=f"mlpipe-{safe_segment(self.task_id)}-"))
         try:

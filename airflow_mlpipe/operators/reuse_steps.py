@@ -104,6 +104,9 @@ class ReuseSteps:
     task_id: str
     log: Any
 
+    # why the step ran (the reuse decision's reasons, as ``plan`` words them): in its result as
+    # ``reuse_reasons`` for the tracking pages; None until a decision is taken
+    reuse_reasons: list[str] | None = None
     # False: the fingerprint needs what only a worker reads (Databricks: the remote code, through its hook)
     reuse_in_triggerer_ok: bool = True
 
@@ -143,6 +146,7 @@ class ReuseSteps:
         reuse = self.pipeline.get("reuse") or {}
         if not reuse.get("datastore"):
             self.log.info("reuse: no cache datastore; the step runs")
+            self.reuse_reasons = ["no cache datastore"]
             return {"entry": None, "cache": None, "fingerprint": None, "forced": False}
         inputs = {i["name"]: self.input_fingerprint(context, i) for i in self.step["inputs"]}
         inputs.update(self.extra_input_fingerprints(context, parameters))
@@ -160,6 +164,7 @@ class ReuseSteps:
         )
         for msg, args in decision.log:
             self.log.info(msg, *args)
+        self.reuse_reasons = list(decision.reasons)  # why the step runs, for its result
         return {
             "entry": decision.entry,
             "cache": cache,

@@ -42,3 +42,15 @@ def read_metrics(path: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, s
             values.append(rec["value"])
     step, parent = ({k: v[0] if len(v) == 1 else v for k, v in scopes[s].items()} for s in ("step", "parent"))
     return step, parent, tags["step"], tags["parent"]
+
+
+def stored_files(result: dict[str, Any] | None, key: str = "files") -> dict[str, dict[str, str]]:
+    """The run files a step stored, as listed in its XCom result under ``key`` (``files`` or
+    ``parent_files``): name -> {"datastore", "path"}. Read by the client and the tracking routes."""
+    files = (result or {}).get(key) or {}
+    if not files:
+        return {}
+    return {
+        name: {"datastore": files["datastore"], "path": f"{files['path']}/{name}"}
+        for name in files.get("names", {})
+    }

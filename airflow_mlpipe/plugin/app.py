@@ -31,6 +31,7 @@ from airflow_mlpipe.plugin.models import (
     SubmitBody,
 )
 from airflow_mlpipe.plugin.registry_routes import router as registry_router
+from airflow_mlpipe.plugin.tracking_routes import router as tracking_router
 from airflow_mlpipe.plugin.ui import STANDALONE, STANDALONE_PATH, STATIC, STATIC_PATH
 from airflow_mlpipe.registry.published import (
     API_PREFIX,
@@ -54,6 +55,7 @@ app = FastAPI(
 )
 app.include_router(registry_router)  # the registry routes the Python client calls
 app.include_router(asset_router)  # registered datasets, environments and models
+app.include_router(tracking_router)  # the tracking pages' JSON routes (/tracking/v1)
 # the tracking pages' code (public: no data in it): the plugin bundle and the iframe fallback page
 app.mount(STATIC_PATH, StaticFiles(directory=STATIC, check_dir=False), name="mlpipe-static")
 app.mount(STANDALONE_PATH, StaticFiles(directory=STANDALONE, html=True, check_dir=False), name="mlpipe-app")

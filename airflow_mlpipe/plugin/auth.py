@@ -79,6 +79,46 @@ def _check(user: Any, dag_id: str | None, method: str, entity: Any, what: str) -
         raise HTTPException(403, f"user {user.get_name()!r} may not {_ACTIONS.get(method, method)} {target}")
 
 
+def dag_teams(dag_ids: list[str]) -> dict[str, str | None]:
+    """The team of each DAG (multi-team mode; None otherwise), as Airflow's own routes pass it."""
+    from airflow.models.dag import DagModel
+
+    return DagModel.get_dag_id_to_team_name_mapping(list(dag_ids)) if dag_ids else {}
+
+
+def authorize_tracking(user: Any, dag_id: str) -> None:
+    """403 unless ``user`` may read the runs AND the XComs of ``dag_id``: tracking data (metrics,
+    outputs, run files) is the steps' XCom results."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+    details = DagDetails(id=dag_id, team_name=dag_teams([dag_id]).get(dag_id))
+    for entity, what in ((DagAccessEntity.RUN, "runs"), (DagAccessEntity.XCOM, "step results")):
+        if not get_auth_manager().is_authorized_dag(
+            method="GET", access_entity=entity, details=details, user=user
+        ):
+            raise HTTPException(403, f"user {user.get_name()!r} may not read the {what} of DAG {dag_id!r}")
+
+
+def tracking_readable(user: Any, dag_ids: set[str]) -> set[str]:
+    """The DAGs of ``dag_ids`` whose runs the user may read: a tracking list's filter (a list
+    never answers 403; it shows what the user may see)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+    manager, teams = get_auth_manager(), dag_teams(sorted(dag_ids))
+    return {
+        d
+        for d in dag_ids
+        if manager.is_authorized_dag(
+            method="GET",
+            access_entity=DagAccessEntity.RUN,
+            details=DagDetails(id=d, team_name=teams.get(d)),
+            user=user,
+        )
+    }
+
+
 def readable(user: Any, records: list[dict[str, Any]], key: str = "dag_id") -> list[dict[str, Any]]:
     """The records whose DAG (``record[key]``) the user may read: a list route's filter."""
     from airflow.api_fastapi.app import get_auth_manager

@@ -342,11 +342,8 @@ def decide_reuse(
     if entry is not None:
         problem = entry_problem(cache, entry, step, reuse)
         if problem is None:
-            origin = entry["origin"]
             decision.verdict, decision.entry = "reuse", entry
-            decision.reasons = [
-                f"unchanged since run {origin['run_id']} (task {origin['task_id']}, try {origin['try_number']})"
-            ]
+            decision.reasons = [reuse_reason(entry["origin"])]
             return decision
         decision.reasons = [problem[0]]
         decision.log.append(problem[1])
@@ -354,6 +351,11 @@ def decide_reuse(
     decision.reasons = decision.reasons or reasons
     decision.log += [("reuse: the step runs: %s", (reason,)) for reason in reasons]
     return decision
+
+
+def reuse_reason(origin: dict[str, Any]) -> str:
+    """Why a step reuses a committed result: the run it comes from (as ``plan`` words it)."""
+    return f"unchanged since run {origin['run_id']} (task {origin['task_id']}, try {origin['try_number']})"
 
 
 def reuse_log_lines(entry: dict[str, Any]) -> list[LogLine]:
@@ -387,4 +389,5 @@ def reused_result(step: dict[str, Any], entry: dict[str, Any], parameters: dict[
             "committed_at": entry["committed_at"],
             "fingerprint": entry["fingerprint"],
         },
+        "reuse_reasons": [reuse_reason(entry["origin"])],  # why the step did not run (tracking pages)
     }
