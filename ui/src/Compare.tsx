@@ -132,10 +132,14 @@ export function Compare(props: { state: CompareState; dagIds: string[]; set: (s:
                       </td>
                       <td>{formatTime(r.start_date)}</td>
                       {data.parameter_names.map((p) => (
-                        <td key={`p-${p}`}>{formatValue(r.parameters[p])}</td>
+                        <td key={`p-${p}`} data-testid={`mlpipe-compare-param-${r.run_id}-${p}`}>
+                          {formatValue(r.parameters[p])}
+                        </td>
                       ))}
                       {data.metric_names.map((m) => (
-                        <td key={`m-${m}`}>{formatValue(r.metrics[m])}</td>
+                        <td key={`m-${m}`} data-testid={`mlpipe-compare-metric-${r.run_id}-${m}`}>
+                          {formatValue(r.metrics[m])}
+                        </td>
                       ))}
                     </tr>
                   );

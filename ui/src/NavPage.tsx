@@ -4,7 +4,7 @@
 import { useState, type ReactNode } from "react";
 
 import { api, links, type Endpoint, type Experiment, type Published, type RunSummary, type Schedule } from "./api";
-import { A, formatTime, Loading, Problem, RunsTable, Status, useApi } from "./common";
+import { A, formatTime, isTerminal, Loading, Problem, RunsTable, Status, useApi } from "./common";
 import { Compare, type CompareState } from "./Compare";
 
 const VIEWS = [
@@ -56,7 +56,10 @@ function Card(props: { title: ReactNode; meta?: ReactNode; testId: string; child
 }
 
 function ExperimentCard({ e }: { e: Experiment }) {
-  const runs = useApi<{ runs: RunSummary[] }>(() => api("runs", [["experiment", e.name], ["limit", "5"]]), [e.name]);
+  const runs = useApi<{ runs: RunSummary[] }>(() => api("runs", [["experiment", e.name], ["limit", "5"]]), [e.name], {
+    every: 5000,
+    while: (d) => d.runs.some((r) => !isTerminal(r.status)),
+  });
   return (
     <Card
       title={e.name}
