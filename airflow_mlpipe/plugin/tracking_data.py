@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from airflow_mlpipe.exceptions import MlpipeError
 from airflow_mlpipe.operators.run_records import stored_files
 from airflow_mlpipe.plugin import tracking_shapes as shapes
 from airflow_mlpipe.registry.published import DAG_PREFIX as PUBLISHED_PREFIX
@@ -339,8 +340,8 @@ class Reader:
                 "name": name,
                 "datastore": loc.get("datastore"),
                 "path": loc.get("path"),
-                "files": loc.get("files"),
-                "bytes": loc.get("bytes"),
+                "files": loc.get("files") if isinstance(loc.get("files"), int) else None,
+                "bytes": loc.get("bytes") if isinstance(loc.get("bytes"), int) else None,
                 "download_url": shapes.output_url(run.dag_id, run.run_id, task_id, name),
             }
             for name, loc in sorted((result.get("outputs") or {}).items())
@@ -371,11 +372,16 @@ class Reader:
         from airflow_mlpipe.storage import open_store
 
         spec = (((self.entry(dag_id) or {}).get("spec") or {}).get("datastores") or {}).get(datastore)
-        if spec is None:
-            from airflow_mlpipe.definitions.workspace import Workspace
+        try:
+            if spec is None:
+                from airflow_mlpipe.definitions.workspace import Workspace
 
-            spec = Workspace.from_config().datastore_spec(datastore)
-        return open_store(spec)
+                spec = Workspace.from_config().datastore_spec(datastore)
+            return open_store(spec)
+        except MlpipeError as exc:  # unknown or misconfigured here: the file cannot be found
+            raise NotFoundError(
+                f"datastore {datastore!r} of DAG {dag_id!r} cannot be opened here: {exc}"
+            ) from None
 
 
 def run_file(result: dict[str, Any], name: str) -> dict[str, str] | None:

@@ -270,6 +270,10 @@ def download_output(
     store = reader.store(dag_id, loc["datastore"])
     path = loc["path"].strip("/")
     files = store.list(path)
+    if not files:
+        raise NotFoundError(
+            f"output {output!r} of step {task_id!r} has no files on datastore {loc['datastore']!r}"
+        )
     if len(files) == 1 and files[0].path.strip("/") == path:
         base = path.rsplit("/", 1)[-1]
         kind = mimetypes.guess_type(base)[0] or "application/octet-stream"

@@ -27,6 +27,7 @@ def test_a_committed_result_is_reused_with_its_origin_and_metrics(spec, decide_b
     assert result["reused_from"]["run_id"] == "r1" and result["reused_from"]["fingerprint"] == d.fingerprint
     assert result["outputs"] == entry["outputs"] and result["metrics"] == {"acc": 0.5}
     assert result["format"] == decide.RESULT_FORMAT and result["step"] == "b"
+    assert result["reuse_reasons"] == d.reasons  # the tracking pages' "why" (reused from r1)
     (origin_msg, origin_args), metric = decide.reuse_log_lines(d.entry)
     assert (origin_msg % origin_args).startswith(
         "reuse: reusing the result of task b in run r1 of DAG p (try 1)"
