@@ -84,6 +84,8 @@ UI_STAMP=airflow_mlpipe/plugin/static/.sources-sha256
 if [ ! -f airflow_mlpipe/plugin/static/mlpipe-tracking.umd.js ] \
   || [ "$(cat "$UI_STAMP" 2>/dev/null)" != "$(ui_sources_hash)" ]; then
   say "building the tracking pages (npm ci && npm run build in ui/)"
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+    || { say "Vite 7 needs Node.js >= 20.19 (found $(node --version)): install a newer Node.js"; exit 1; }
   (cd ui && npm ci --silent --no-audit --no-fund >/dev/null && npm run --silent build >/dev/null)
   ui_sources_hash >"$UI_STAMP"
 fi
