@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs on a bare machine: uv, a virtualenv in .venv with this
-# package and its dev/test tools, Azurite (the Azure Blob emulator the tests use) in .tools/, and for
+# package and its dev/test tools, Azurite (the Azure Blob emulator the tests use) in .tools/, the
+# tracking pages' build (ui/ -> airflow_mlpipe/plugin/static) and Debian's chromium for their
+# browser tests, and for
 # Docker steps Debian's docker.io engine plus a Debian rootfs with Python (.tools/python-base.tar).
 # Safe to run again: each step is skipped when it is already done.
 # `setup.sh python-base` runs only the rootfs step (tests/docker_engine.py calls it).
@@ -64,6 +66,28 @@ fi
 if ! command -v npm >/dev/null 2>&1; then
   say "installing Node.js and npm (Debian packages) for Azurite"
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  say "installing chromium (Debian package): the tracking pages' browser tests drive it with Playwright"
+  apt_install chromium
+fi
+
+# The tracking pages (ui/: React + TypeScript, built by Vite) into airflow_mlpipe/plugin/static, the
+# build output the wheel ships. Rebuilt when the bundle is missing or a source file changed (a hash
+# of the sources is kept next to the build).
+ui_sources_hash() {
+  (cd ui && find src standalone public package.json package-lock.json tsconfig.json vite.config.ts \
+    -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
+}
+UI_STAMP=airflow_mlpipe/plugin/static/.sources-sha256
+if [ ! -f airflow_mlpipe/plugin/static/mlpipe-tracking.umd.js ] \
+  || [ "$(cat "$UI_STAMP" 2>/dev/null)" != "$(ui_sources_hash)" ]; then
+  say "building the tracking pages (npm ci && npm run build in ui/)"
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+    || { say "Vite 7 needs Node.js >= 20.19 (found $(node --version)): install a newer Node.js"; exit 1; }
+  (cd ui && npm ci --silent --no-audit --no-fund >/dev/null && npm run --silent build >/dev/null)
+  ui_sources_hash >"$UI_STAMP"
 fi
 
 if ! command -v curl >/dev/null 2>&1; then

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.plugin.asset_routes import router as asset_router
@@ -31,6 +32,7 @@ from airflow_mlpipe.plugin.models import (
 )
 from airflow_mlpipe.plugin.registry_routes import router as registry_router
 from airflow_mlpipe.plugin.tracking_routes import router as tracking_router
+from airflow_mlpipe.plugin.ui import STANDALONE, STANDALONE_PATH, STATIC, STATIC_PATH
 from airflow_mlpipe.registry.published import (
     API_PREFIX,
     ENDPOINT_SUBMIT_ROUTE,
@@ -54,6 +56,9 @@ app = FastAPI(
 app.include_router(registry_router)  # the registry routes the Python client calls
 app.include_router(asset_router)  # registered datasets, environments and models
 app.include_router(tracking_router)  # the tracking pages' JSON routes (/tracking/v1)
+# the tracking pages' code (public: no data in it): the plugin bundle and the iframe fallback page
+app.mount(STATIC_PATH, StaticFiles(directory=STATIC, check_dir=False), name="mlpipe-static")
+app.mount(STANDALONE_PATH, StaticFiles(directory=STANDALONE, html=True, check_dir=False), name="mlpipe-app")
 
 
 @app.exception_handler(RequestValidationError)
