@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -327,3 +329,45 @@ def test_the_viewer_reads_and_no_token_gets_401(apis, runs, deployment):
         assert status == 401, (path, body)
     r = requests.get(anonymous.url + "/runs", headers={"Authorization": "Bearer not-a-token"}, timeout=30)
     assert r.status_code == 401
+
+
+WAIT_SCRIPT = """
+import os, sys, time
+flag = sys.argv[1]
+open(flag + ".started", "w").close()
+deadline = time.time() + 300
+while os.path.exists(flag) and time.time() < deadline:
+    time.sleep(0.2)
+"""
+
+
+def test_a_running_steps_task_already_has_its_step_page_link(ws, deployment, client, tmp_path, monkeypatch):
+    """The "ML step tracking" extra link is computed by the API server while the step runs (a
+    plugin-wide link), not written when the task ends."""
+    monkeypatch.setenv("MLPIPE_HOME", str(deployment.home))  # the embedded deployment's workspace
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "wait.py").write_text(WAIT_SCRIPT)
+    flag = tmp_path / "hold"
+    flag.write_text("")
+    step = PythonScriptStep("wait.py", name="hold", source_directory=str(src), arguments=[str(flag)])
+    run = Experiment(ws, f"tracking_link_{uuid.uuid4().hex[:8]}").submit(Pipeline(ws, [step]))
+    try:
+        deadline = time.monotonic() + 300
+        while not Path(f"{flag}.started").exists():
+            assert time.monotonic() < deadline, "the step's script did not start"
+            time.sleep(0.5)
+        ti = client.request(
+            "GET", f"/api/v2/dags/{run.dag_id}/dagRuns/{quote(run.run_id, safe='')}/taskInstances/hold"
+        )
+        assert ti["state"] == "running", ti
+        links = client.request(
+            "GET", f"/api/v2/dags/{run.dag_id}/dagRuns/{quote(run.run_id, safe='')}/taskInstances/hold/links"
+        )
+        url = links["extra_links"]["ML step tracking"]
+        assert url.endswith(
+            f"/dags/{run.dag_id}/runs/{quote(run.run_id, safe='')}/tasks/hold/plugin/mlpipe-step"
+        )
+    finally:
+        flag.unlink()
+    assert run.wait_for_completion(show_output=False, timeout_seconds=600) == "Finished"
