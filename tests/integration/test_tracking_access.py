@@ -1,13 +1,16 @@
 """Issue 18's acceptance check "a viewer without access to a DAG sees neither its runs nor its
 metrics", end to end: a deployment of its own in Airflow's multi-team mode ([core] multi_team), two
 teams each owning a DAG bundle (a folder) with one pipeline DAG, and SimpleAuthManager viewers of
-one team each. Each user's own token (POST /auth/token) asks the tracking routes over HTTP."""
+one team each. Each user's own token (POST /auth/token) asks the tracking routes over HTTP, and bob
+opens team_a's run page in Airflow's UI in a real browser (Chromium driven by Playwright)."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import requests
@@ -173,3 +176,49 @@ def test_each_viewer_reads_their_own_teams_metrics(users, team_runs):
         status, body = users[user](f"{BASE}/compare", dag_id=dag_id)
         assert status == 200, body
         assert body["runs"][0]["metrics"] == {"score/accuracy": value}
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium under Playwright, and the pages' build; skipped, saying which is missing."""
+    from airflow_mlpipe.plugin.ui import BUNDLE, STATIC
+
+    chromium = os.environ.get("MLPIPE_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        pytest.skip(f"{chromium} is missing: scripts/setup.sh installs Debian's chromium package")
+    if not (STATIC / BUNDLE).exists():
+        pytest.skip(f"the tracking pages are not built ({BUNDLE}): scripts/setup.sh builds ui/")
+    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+    pw = playwright.sync_playwright().start()
+    browser = pw.chromium.launch(
+        executable_path=chromium,
+        headless=True,
+        args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+    )
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+def test_in_the_ui_bob_gets_an_access_message_and_no_metric_on_team_as_run_page(
+    chromium, teams_deployment, team_runs
+):
+    from playwright.sync_api import expect
+    from test_tracking_ui import Browser, run_page
+
+    dep = teams_deployment
+    bob = Browser(chromium, dep.url)
+    try:
+        bob.login("bob", json.loads(dep.passwords_file.read_text())["bob"])
+        page = bob.page
+        page.goto(run_page("experiment_access_b", team_runs["experiment_access_b"]))  # his own: shown
+        expect(page.get_by_test_id("mlpipe-metrics-score")).to_contain_text("accuracy")
+        page.goto(run_page("experiment_access_a", team_runs["experiment_access_a"]))
+        message = page.get_by_test_id("mlpipe-error")
+        expect(message).to_contain_text("experiment_access_a")
+        expect(message).to_contain_text("may not read")
+        expect(page.get_by_test_id("mlpipe-metrics-score")).to_have_count(0)
+        assert "0.91" not in page.content()
+    finally:
+        bob.context.close()
+    assert bob.outside == [], f"requests left Airflow's origin: {bob.outside}"
