@@ -41,6 +41,16 @@ class DeploymentError(MlpipeError):
 __all__ = ["DeploymentError", "LocalDeployment", "free_port", "pid_alive", "port_is_free", "tagged_pids"]
 
 
+def database_commands(airflow: list[str], env: dict[str, str]) -> list[list[str]]:
+    """What prepares the metadata database before the components start: the migration, and in
+    multi-team mode (``[core] multi_team``) the teams the DAG bundles name, which must exist before
+    the DAG processor assigns the bundles to them (``airflow teams sync``)."""
+    commands = [[*airflow, "db", "migrate"]]
+    if env.get("AIRFLOW__CORE__MULTI_TEAM", "").strip().lower() in ("true", "t", "1"):
+        commands.append([*airflow, "teams", "sync"])
+    return commands
+
+
 class LocalDeployment:
     """Start, stop and inspect the embedded Airflow deployment under ``home``."""
 
@@ -51,8 +61,10 @@ class LocalDeployment:
         extra_env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
     ):
-        """``extra_env`` adds variables to every component, e.g. ``AIRFLOW_CONN_<ID>`` connections;
-        ``host`` is the address the API server (and any server of the deployment) listens on."""
+        """``extra_env`` adds variables to every component or overrides the deployment's, e.g.
+        ``AIRFLOW_CONN_<ID>`` connections, or multi-team mode and DAG bundles of teams (the teams
+        are created at ``up``); ``host`` is the address the API server (and any server of the
+        deployment) listens on."""
         self.extra_env = dict(extra_env or {})
         self.host = host
         self.home = Path(home).resolve() if home else mlpipe_home()
@@ -219,11 +231,11 @@ class LocalDeployment:
             self.start_services(env, echo, started)
             state.update(self.state_extra())
             echo(f"migrating the metadata database under {self.airflow_home}")
-            migrate = subprocess.run(
-                [*airflow, "db", "migrate"], env=env, cwd=Path.cwd(), capture_output=True, text=True
-            )
-            if migrate.returncode != 0:
-                raise DeploymentError(f"`airflow db migrate` failed:\n{migrate.stderr[-3000:]}")
+            for cmd in database_commands(airflow, env):
+                done = subprocess.run(cmd, env=env, cwd=Path.cwd(), capture_output=True, text=True)
+                if done.returncode != 0:
+                    what = " ".join(cmd[len(airflow) :])
+                    raise DeploymentError(f"`airflow {what}` failed:\n{done.stderr[-3000:]}")
             commands = self.component_commands(airflow)
             for name, cmd in commands.items():
                 state["pids"][name] = self.spawn_component(name, cmd, env)

@@ -2,7 +2,8 @@
 two-step pipeline (tests/integration/tracking_src): lists, a run's steps and graph, reuse and why a
 step ran, a step's metrics, table and image, file and output downloads, compare, pagination, bad
 ids and parameters (400/404, never 5xx), a DAG that is no pipeline, the viewer user, and 401.
-Per-DAG refusals need a multi-team setup; tests/unit/test_tracking_auth.py covers them."""
+Per-DAG refusals need a multi-team setup: tests/integration/test_tracking_access.py runs one, and
+tests/unit/test_tracking_auth.py covers the rules."""
 
 from __future__ import annotations
 

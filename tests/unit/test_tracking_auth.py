@@ -1,7 +1,8 @@
 """The tracking routes' authorization (plugin/auth.py authorize_tracking, tracking_readable) against
 Airflow's real SimpleAuthManager. Its roles are global; its only per-DAG rule is the DAG's team
 (multi-team mode), so a per-DAG refusal is a user outside the team of the DAG's bundle. The live
-deployment test (tests/integration/test_tracking_routes.py) covers roles and 401."""
+deployment tests cover roles and 401 (tests/integration/test_tracking_routes.py) and a
+multi-team deployment's refusals (tests/integration/test_tracking_access.py)."""
 
 from __future__ import annotations
 
