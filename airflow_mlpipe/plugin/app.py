@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from airflow_mlpipe.exceptions import UserErrorException
 from airflow_mlpipe.plugin.asset_routes import router as asset_router
 from airflow_mlpipe.plugin.auth import UserDep, authorize
+from airflow_mlpipe.plugin.dagbag import dag_bag
 from airflow_mlpipe.plugin.models import (
     ERRORS,
     EndpointVersion,
@@ -102,18 +103,6 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime.datetime) else None
 
 
-_DAG_BAG: Any = None
-
-
-def _dag_bag() -> Any:
-    global _DAG_BAG
-    if _DAG_BAG is None:
-        from airflow.api_fastapi.common.dagbag import create_dag_bag
-
-        _DAG_BAG = create_dag_bag()
-    return _DAG_BAG
-
-
 def _create_run(
     request: Request, user: Any, dag_id: str, conf: dict[str, Any], note: str | None
 ) -> dict[str, Any]:
@@ -127,7 +116,7 @@ def _create_run(
     body = TriggerDAGRunPostBody(dag_run_id=str(uuid.uuid4()), logical_date=None, conf=conf, note=note)
     with create_session() as session:
         dag_run = trigger_dag_run(
-            dag_id=dag_id, body=body, dag_bag=_dag_bag(), user=user, session=session, request=request
+            dag_id=dag_id, body=body, dag_bag=dag_bag(), user=user, session=session, request=request
         )
         session.add(
             Log(

@@ -15,21 +15,11 @@ from typing import Any
 from airflow_mlpipe.exceptions import MlpipeError
 from airflow_mlpipe.operators.run_records import stored_files
 from airflow_mlpipe.plugin import tracking_shapes as shapes
+from airflow_mlpipe.plugin.dagbag import dag_bag
 from airflow_mlpipe.registry.published import DAG_PREFIX as PUBLISHED_PREFIX
 from airflow_mlpipe.registry.published import NotFoundError
 from airflow_mlpipe.reuse.decide import RESULT_FORMAT, RUN_FILE_KINDS
 from airflow_mlpipe.runstatus import STOPPED_KEY, run_status, task_status
-
-_DAG_BAG: Any = None
-
-
-def _dag_bag() -> Any:
-    global _DAG_BAG
-    if _DAG_BAG is None:
-        from airflow.api_fastapi.common.dagbag import create_dag_bag
-
-        _DAG_BAG = create_dag_bag()
-    return _DAG_BAG
 
 
 def _now() -> datetime.datetime:
@@ -269,7 +259,7 @@ class Reader:
 
     def dag_of(self, run: Any) -> Any:
         try:
-            return _dag_bag().get_dag_for_run(run, self.session)
+            return dag_bag().get_dag_for_run(run, self.session)
         except Exception:  # no serialized version (a removed DAG): no graph
             return None
 

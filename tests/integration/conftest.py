@@ -10,6 +10,7 @@ import pytest
 from azurite_server import wait_port
 from helpers import running
 
+from airflow_mlpipe import Workspace
 from airflow_mlpipe.client.rest import AirflowClient
 from airflow_mlpipe.deploy.local import USERNAME, LocalDeployment
 
@@ -108,6 +109,15 @@ def deployment(tmp_path_factory, azurite, blob_config, docker_url):
     )
     with running(dep, databricks=True):  # with the local Databricks emulator
         yield dep
+
+
+@pytest.fixture(scope="module")
+def ws(deployment, client):
+    """The embedded deployment's workspace, for a module's fixtures (a module may define its own)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLPIPE_HOME", str(deployment.home))
+    yield Workspace.from_config()
+    mp.undo()
 
 
 @pytest.fixture(scope="session")

@@ -67,14 +67,6 @@ def apis(deployment, client):
     return Api(deployment, "admin", passwords["admin"]), Api(deployment, "viewer", passwords["viewer"])
 
 
-@pytest.fixture(scope="module")
-def ws(deployment, client):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLPIPE_HOME", str(deployment.home))
-    yield Workspace.from_config()
-    mp.undo()
-
-
 def tracking_pipeline(ws: Workspace, salt: str) -> Pipeline:
     ds = ws.get_default_datastore()
     n = PipelineParameter("n", default_value=1)

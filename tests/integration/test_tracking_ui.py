@@ -23,7 +23,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from airflow_mlpipe import Experiment, Workspace
+from airflow_mlpipe import Experiment
 from airflow_mlpipe.client.rest import AirflowClient
 
 pytestmark = pytest.mark.integration
@@ -36,14 +36,6 @@ PLAIN_DAG = "tracking_ui_plain"
 @pytest.fixture(scope="module")
 def passwords(deployment):
     return json.loads(Path(deployment.passwords_file).read_text())
-
-
-@pytest.fixture(scope="module")
-def ws(deployment, client):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLPIPE_HOME", str(deployment.home))
-    yield Workspace.from_config()
-    mp.undo()
 
 
 @pytest.fixture(scope="module")
