@@ -2,7 +2,7 @@
 // its deepest upstream), edges as curves, each step with its status, duration and a reuse badge.
 import { useEffect, useState } from "react";
 
-import { href, links, type StepNode } from "./api";
+import { airflowLink, href, links, type StepNode } from "./api";
 import { formatDuration, isTerminal } from "./common";
 
 const W = 200;
@@ -112,7 +112,7 @@ export function StepGraph(props: { dagId: string; runId: string; steps: StepNode
         return (
           <g key={s.task_id} transform={`translate(${p.x},${p.y})`} data-testid={`mlpipe-step-${s.task_id}`}>
             <title>{`${s.name ?? s.task_id} (${s.kind ?? "step"}): ${s.status}${s.reason ? ` — ${s.reason}` : ""}`}</title>
-            <a href={href(s.url ?? links.step(dagId, runId, s.task_id))} target={window.top !== window.self ? "_top" : undefined}>
+            <a {...airflowLink(href(s.url ?? links.step(dagId, runId, s.task_id)))}>
               <rect className={`mp-node mp-node-${status}`} width={W} height={H} rx={8} />
               <rect className={`mp-node-bar mp-status-${status}`} width={6} height={H} rx={3} />
               <text x={14} y={22} className="mp-node-name">
@@ -124,9 +124,8 @@ export function StepGraph(props: { dagId: string; runId: string; steps: StepNode
             </a>
             {s.reused && (
               <a
-                href={s.reused_from ? href(s.reused_from.url ?? links.run(s.reused_from.dag_id, s.reused_from.run_id)) : undefined}
+                {...(s.reused_from ? airflowLink(href(s.reused_from.url ?? links.run(s.reused_from.dag_id, s.reused_from.run_id))) : {})}
                 data-testid={`mlpipe-reuse-badge-${s.task_id}`}
-                target={window.top !== window.self ? "_top" : undefined}
               >
                 <title>{s.reused_from ? `Reused the result of run ${s.reused_from.run_id}` : "Reused"}</title>
                 <rect className="mp-badge-reused" x={W - 64} y={30} width={56} height={20} rx={10} />

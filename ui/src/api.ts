@@ -123,6 +123,56 @@ export function base(): string {
   return airflowBase ?? document.baseURI;
 }
 
+// In the standalone build, the path of this page from the origin (e.g. /mlpipe/tracking/app/).
+// Airflow's "ML experiments" external view takes what follows plugin/mlpipe/ in its own address
+// as its iframe's path and query, so a link to the nav page with a view in its query goes there.
+let navEntry = "";
+export function setNavEntry(pathname: string): void {
+  navEntry = pathname.startsWith("/") ? pathname : `/${pathname}`;
+}
+
+/** Whether the page runs in an iframe (the external views of [mlpipe] tracking_ui = iframe). */
+export function inFrame(): boolean {
+  return window.top !== window.self;
+}
+
+/**
+ * Opens a page of Airflow's UI from inside the iframe. Airflow sandboxes its external views
+ * without allow-top-navigation, so a target=_top link is refused; the iframe is on Airflow's
+ * origin (allow-same-origin), so it asks Airflow's router to navigate, as one of its own links
+ * would: a history entry on the top window and the popstate event its router listens to.
+ * Returns false when that is not possible (then the link's default applies).
+ */
+export function navigateTop(url: string): boolean {
+  try {
+    const top = window.top;
+    if (!top || top === window.self) return false;
+    const target = new URL(url, top.location.href);
+    if (target.origin !== top.location.origin) return false;
+    const prev = top.history.state as { idx?: number } | null;
+    const state = { usr: null, key: Math.random().toString(36).slice(2, 10), idx: (prev?.idx ?? 0) + 1 };
+    top.history.pushState(state, "", `${target.pathname}${target.search}${target.hash}`);
+    top.dispatchEvent(new PopStateEvent("popstate", { state }));
+    return true;
+  } catch {
+    return false; // another origin: the browser keeps the top window to itself
+  }
+}
+
+/** The props of a link to a page of Airflow's UI: inside an iframe it navigates Airflow's page. */
+type Click = { button: number; metaKey: boolean; ctrlKey: boolean; shiftKey: boolean; altKey: boolean; preventDefault(): void };
+export function airflowLink(url: string): { href: string; target?: string; onClick?: (e: Click) => void } {
+  if (!inFrame()) return { href: url };
+  return {
+    href: url,
+    target: "_top",
+    onClick: (e: Click) => {
+      if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+      if (navigateTop(url)) e.preventDefault();
+    },
+  };
+}
+
 /** An absolute URL for a path relative to Airflow's base (API routes, page links). */
 export function href(path: string): string {
   return new URL(path.replace(/^\/+/, ""), base()).href;
@@ -162,7 +212,7 @@ export const links = {
   log: (dag: string, run: string, task: string) => `dags/${seg(dag)}/runs/${seg(run)}/tasks/${seg(task)}`,
   airflowRun: (dag: string, run: string) => `dags/${seg(dag)}/runs/${seg(run)}`,
   dag: (dag: string) => `dags/${seg(dag)}`,
-  nav: (query = "") => `plugin/mlpipe${query}`,
+  nav: (query = "") => `plugin/mlpipe${query ? navEntry : ""}${query}`,
   runApi: (dag: string, run: string) => `runs/${seg(dag)}/${seg(run)}`,
   stepApi: (dag: string, run: string, task: string) => `runs/${seg(dag)}/${seg(run)}/steps/${seg(task)}`,
 };

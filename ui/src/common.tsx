@@ -1,7 +1,7 @@
 // Small pieces every page uses: data loading, links, status badges, value formatting, tables.
 import { useEffect, useState, type ReactNode } from "react";
 
-import { ApiError, href, links, type Params, type RunSummary } from "./api";
+import { airflowLink, ApiError, href, links, type Params, type RunSummary } from "./api";
 
 export type Loaded<T> = { data?: T; error?: ApiError | Error; loading: boolean; reload: () => void };
 
@@ -42,11 +42,10 @@ export function useApi<T>(
 export function A(props: { to: string; children: ReactNode; testId?: string; title?: string; download?: boolean }) {
   return (
     <a
-      href={href(props.to)}
+      {...(props.download ? { href: href(props.to) } : airflowLink(href(props.to)))}
       data-testid={props.testId}
       title={props.title}
       download={props.download ? "" : undefined}
-      target={window.top !== window.self && !props.download ? "_top" : undefined}
     >
       {props.children}
     </a>

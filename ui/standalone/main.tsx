@@ -4,12 +4,13 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
-import { setAirflowBase } from "../src/api";
+import { setAirflowBase, setNavEntry } from "../src/api";
 import MlpipeTracking from "../src/App";
 
 const q = new URLSearchParams(window.location.search);
 const opt = (k: string) => q.get(k) || undefined;
 setAirflowBase(new URL("../../../", window.location.href).href);
+setNavEntry(window.location.pathname); // links to the nav page with a view go to this page's path there
 const view = q.get("view");
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
