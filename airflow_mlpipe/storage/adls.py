@@ -215,7 +215,9 @@ class AdlsGen2Store(AdlsCopies, AdlsLeases, Store):
         except DatastoreError:
             if self.stat(path) is None:
                 return None
-            raise
+            # there now: a writer published it (an atomic rename) between the read and the stat,
+            # so one more read sees the whole file; a second failure is a real error
+            return b"".join(self.open_read(path))
 
     # writing ------------------------------------------------------------------------------
 

@@ -31,6 +31,9 @@ pytestmark = pytest.mark.integration
 CHROMIUM = os.environ.get("MLPIPE_CHROMIUM", "/usr/bin/chromium")  # Debian's chromium package
 STEPS = ("train.py", "extract.py", "compare.py")
 PLAIN_DAG = "tracking_ui_plain"
+# pipeline_arg of the four submits: values no other test module gives the example pipeline, so this
+# module's first run computes every step (reuse spans the whole suite's runs)
+ARGS = (31, 31, 35, 37)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def passwords(deployment):
 
 @pytest.fixture(scope="module")
 def runs(ws, deployment):
-    """The example pipeline submitted four times: pipeline_arg 3, 3 again (every step reused), 5, 7."""
+    """The example pipeline submitted four times, pipeline_arg ARGS: the second reuses every step."""
     spec = importlib.util.spec_from_file_location(
         "ui_example", Path(deployment.dags_folder) / "compare_models.py"
     )
@@ -48,7 +51,7 @@ def runs(ws, deployment):
     spec.loader.exec_module(module)
     exp = Experiment(ws, f"ui_{uuid.uuid4().hex[:8]}")
     submitted = []
-    for arg in (3, 3, 5, 7):
+    for arg in ARGS:
         run = exp.submit(module.pipeline1, pipeline_parameters={"pipeline_arg": arg})
         assert run.wait_for_completion(show_output=False, timeout_seconds=600) == "Finished"
         submitted.append(run)
@@ -184,7 +187,7 @@ def test_a_run_page_shows_the_three_steps_and_a_second_submit_links_its_reuse_ba
         expect(badge).to_have_attribute("href", f"{browser.base}/{origin['url']}")
         if not origin_of_first[step["task_id"]]:  # the first run ran it: the second reused the first
             assert origin["run_id"] == first.run_id
-    assert not origin_of_first["compare.py"]  # pipeline_arg 3 is this module's own: it ran first here
+    assert not origin_of_first["compare.py"]  # ARGS[0] is this module's own: it ran first here
     browser.shot("run", tmp_path)
     page.get_by_test_id("mlpipe-reuse-badge-compare.py").click()
     page.wait_for_url(re.compile(rf".*/runs/{re.escape(quote(first.run_id, safe=''))}/plugin/mlpipe-run$"))
@@ -197,7 +200,7 @@ def test_the_comparison_plots_a_metric_across_three_runs_with_different_pipeline
     from playwright.sync_api import expect
 
     page = browser.page
-    chosen = [runs[0], runs[2], runs[3]]  # pipeline_arg 3, 5, 7
+    chosen = [runs[0], runs[2], runs[3]]  # three different pipeline_arg values
     query = "&".join(f"run_id={quote(r.run_id, safe='')}" for r in chosen)
     page.goto(f"/plugin/mlpipe?view=compare&dag_id={quote(runs[0].dag_id)}&{query}")
     page.get_by_test_id("mlpipe-compare-metric").select_option("compare.py/accuracy_decision_tree")
@@ -206,7 +209,7 @@ def test_the_comparison_plots_a_metric_across_three_runs_with_different_pipeline
     expect(plot.get_by_test_id("mlpipe-compare-point")).to_have_count(3)
     expect(plot).to_contain_text("pipeline_arg")
     table = page.get_by_test_id("mlpipe-compare-table")
-    for run, arg in zip(chosen, (3, 5, 7), strict=True):
+    for run, arg in zip(chosen, (ARGS[0], ARGS[2], ARGS[3]), strict=True):
         row = table.get_by_test_id(f"mlpipe-compare-row-{run.run_id}")
         expect(row.locator("input[type=checkbox]")).to_be_checked()
         expect(row.get_by_test_id(f"mlpipe-compare-param-{run.run_id}-pipeline_arg")).to_have_text(str(arg))
@@ -222,7 +225,7 @@ def test_a_task_instances_extra_link_opens_its_step_page(browser, runs, tmp_path
     from playwright.sync_api import expect
 
     page = browser.page
-    run = runs[2]  # pipeline_arg 5: compare.py ran (a changed parameter), the others were reused
+    run = runs[2]  # ARGS[2]: compare.py ran (a changed parameter), the others were reused
     page.goto(f"/dags/{quote(run.dag_id)}/runs/{quote(run.run_id, safe='')}/tasks/compare.py")
     page.get_by_role("link", name="Details", exact=True).click()  # Airflow lists extra links there
     link = page.get_by_role("link", name="ML step tracking")
