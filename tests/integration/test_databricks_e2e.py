@@ -171,7 +171,7 @@ def test_a_retried_task_adopts_the_run_of_its_first_try(workspace, databricks_em
     )
     wait_for_task(client, run, "the first try to fail", "failed", timeout=240)
     clear_task(client, run, "retried", only_failed=True)
-    wait_for_task(client, run, "the second try to defer", "deferred", min_try=2)
+    wait_for_task(client, run, "the second try to defer", "deferred", min_try=2, timeout=300)
     release(databricks_emulator, flag, "released")
     assert run.wait_for_completion(show_output=False, timeout_seconds=300) == "Finished"
     assert [r["run_id"] for r in runs_named(databricks_emulator, "db_retry-retried")] == [remote["run_id"]]
