@@ -54,71 +54,43 @@ def bundle_stamp() -> str:
         return __version__
 
 
+# (name, destination, url_route, the bundle's view, the standalone page's query: Airflow fills in {...})
+PAGES = (
+    ("ML experiments", "nav", NAV_ROUTE, "nav", ""),
+    ("ML run", "dag_run", RUN_ROUTE, "run", "?view=run&dag_id={DAG_ID}&run_id={RUN_ID}"),
+    (
+        "ML step",
+        "task_instance",
+        STEP_ROUTE,
+        "step",
+        "?view=step&dag_id={DAG_ID}&run_id={RUN_ID}&task_id={TASK_ID}&map_index={MAP_INDEX}",
+    ),
+)
+
+
+def _page(name: str, destination: str, route: str, **where: str) -> dict:
+    """One page's registration: ``where`` is its ``bundle_url`` or ``href``; a nav page goes in Browse."""
+    page = {"name": name, **where, "destination": destination, "url_route": route}
+    if destination == "nav":
+        page["category"] = "browse"
+    return {**page, "icon": _url(f"{STATIC_PATH}/{ICON}")}
+
+
 def react_apps() -> list[dict]:
     """The three pages as React apps. Each app has its own bundle URL: Airflow's loader imports the
     URL as an ES module, which a page evaluates once, so a shared URL would leave the second app
     without its component."""
     stamp = bundle_stamp()
-
-    def bundle(view: str) -> str:
-        return _url(f"{STATIC_PATH}/{BUNDLE}?v={stamp}&view={view}")
-
-    icon = _url(f"{STATIC_PATH}/{ICON}")
     return [
-        {
-            "name": "ML experiments",
-            "bundle_url": bundle("nav"),
-            "destination": "nav",
-            "url_route": NAV_ROUTE,
-            "category": "browse",
-            "icon": icon,
-        },
-        {
-            "name": "ML run",
-            "bundle_url": bundle("run"),
-            "destination": "dag_run",
-            "url_route": RUN_ROUTE,
-            "icon": icon,
-        },
-        {
-            "name": "ML step",
-            "bundle_url": bundle("step"),
-            "destination": "task_instance",
-            "url_route": STEP_ROUTE,
-            "icon": icon,
-        },
+        _page(name, dest, route, bundle_url=_url(f"{STATIC_PATH}/{BUNDLE}?v={stamp}&view={view}"))
+        for name, dest, route, view, _ in PAGES
     ]
 
 
 def external_views() -> list[dict]:
     """The same pages from the standalone build, in iframes (Airflow fills in the {...} fields)."""
     page = _url(f"{STANDALONE_PATH}/")
-    icon = _url(f"{STATIC_PATH}/{ICON}")
-    return [
-        {
-            "name": "ML experiments",
-            "href": page,
-            "destination": "nav",
-            "url_route": NAV_ROUTE,
-            "category": "browse",
-            "icon": icon,
-        },
-        {
-            "name": "ML run",
-            "href": page + "?view=run&dag_id={DAG_ID}&run_id={RUN_ID}",
-            "destination": "dag_run",
-            "url_route": RUN_ROUTE,
-            "icon": icon,
-        },
-        {
-            "name": "ML step",
-            "href": page
-            + "?view=step&dag_id={DAG_ID}&run_id={RUN_ID}&task_id={TASK_ID}&map_index={MAP_INDEX}",
-            "destination": "task_instance",
-            "url_route": STEP_ROUTE,
-            "icon": icon,
-        },
-    ]
+    return [_page(name, dest, route, href=page + query) for name, dest, route, _, query in PAGES]
 
 
 def registrations() -> tuple[list[dict], list[dict], list]:

@@ -7,7 +7,6 @@ opens team_a's run page in Airflow's UI in a real browser (Chromium driven by Pl
 from __future__ import annotations
 
 import json
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -181,23 +180,17 @@ def test_each_viewer_reads_their_own_teams_metrics(users, team_runs):
 @pytest.fixture(scope="module")
 def chromium():
     """Debian's Chromium under Playwright, and the pages' build; skipped, saying which is missing."""
+    from test_tracking_ui import CHROMIUM, launched_chromium
+
     from airflow_mlpipe.plugin.ui import BUNDLE, STATIC
 
-    chromium = os.environ.get("MLPIPE_CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).exists():
-        pytest.skip(f"{chromium} is missing: scripts/setup.sh installs Debian's chromium package")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium package")
     if not (STATIC / BUNDLE).exists():
         pytest.skip(f"the tracking pages are not built ({BUNDLE}): scripts/setup.sh builds ui/")
-    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
-    pw = playwright.sync_playwright().start()
-    browser = pw.chromium.launch(
-        executable_path=chromium,
-        headless=True,
-        args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-    )
-    yield browser
-    browser.close()
-    pw.stop()
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+    with launched_chromium() as browser:
+        yield browser
 
 
 def test_in_the_ui_bob_gets_an_access_message_and_no_metric_on_team_as_run_page(

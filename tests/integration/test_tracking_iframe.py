@@ -79,7 +79,7 @@ def run_id(iframe_deployment):
 @pytest.fixture(scope="module")
 def chromium():
     """Debian's Chromium under Playwright, and the standalone build; skipped, saying which is missing."""
-    from test_tracking_ui import CHROMIUM
+    from test_tracking_ui import CHROMIUM, launched_chromium
 
     from airflow_mlpipe.plugin.ui import STANDALONE
 
@@ -87,16 +87,9 @@ def chromium():
         pytest.skip(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium package")
     if not (STANDALONE / "index.html").exists():
         pytest.skip("the standalone tracking page is not built: scripts/setup.sh builds ui/")
-    playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
-    pw = playwright.sync_playwright().start()
-    browser = pw.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking"],
-    )
-    yield browser
-    browser.close()
-    pw.stop()
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+    with launched_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
