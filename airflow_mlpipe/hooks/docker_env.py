@@ -3,12 +3,12 @@
 The tag is ``mlpipe-env:<first 20 hex of environment_hash(definition)>``; the image installs the
 definition's conda and pip packages on top of its base image (``/opt/mlpipe/bin/python`` is the
 environment's interpreter, recorded in the ``mlpipe.env.python`` label). Steps run in containers
-with host networking and the host's CA bundle. All engine traffic of the package lives here.
+with host networking and the host's CA bundle (docker_containers.py, mixed into the hook). All
+engine traffic of the package lives in these two modules and the reaper (docker_reaper.py).
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import fcntl
 import json
@@ -19,7 +19,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,14 +35,12 @@ from airflow_mlpipe.hooks.docker_build import (
     missing_packages,
     name_last_stage,
 )
+from airflow_mlpipe.hooks.docker_containers import CA_BUNDLE, PYTHON, ContainerRunner
 
 __all__ = ["DEFAULT_BASE_IMAGE", "PYTHON", "DockerEnvironmentHook", "EnvironmentBuildError"]
 
 IMAGE_REPO = "mlpipe-env"
 ENV_PYTHON = "/opt/mlpipe/bin/python"
-PYTHON = "{python}"  # in run_container's command: replaced by the image's interpreter
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-STDERR_TAIL = 40
 LABEL_HASH, LABEL_NAME, LABEL_PYTHON = "mlpipe.env.hash", "mlpipe.env.name", "mlpipe.env.python"
 
 _STATS_LOCK = threading.Lock()
@@ -60,7 +58,7 @@ class EnvironmentStats:
             setattr(self, key, getattr(self, key) + 1)
 
 
-class DockerEnvironmentHook:
+class DockerEnvironmentHook(ContainerRunner):
     """Builds environment images on a Docker engine and runs step containers on it."""
 
     def __init__(
@@ -76,8 +74,7 @@ class DockerEnvironmentHook:
         self.timeout = timeout
         self.stats = EnvironmentStats()
         self._client: Any = None
-        self._lock = threading.Lock()
-        self._running: set[str] = set()
+        super().__init__()
         self._engine_id: str | None = None
 
     # -- engine ---------------------------------------------------------------------------------
@@ -337,139 +334,7 @@ class DockerEnvironmentHook:
             self._index(dict.fromkeys(removed))
         return removed
 
-    # -- containers -----------------------------------------------------------------------------
-    def run_container(
-        self,
-        image: str,
-        command: Sequence[str] | str,
-        *,
-        mounts: Sequence[tuple[str, str, bool]] = (),
-        env: dict[str, str] | None = None,
-        workdir: str | None = None,
-        user: str | None = None,
-        log,
-        should_stop: Callable[[], bool] | None = None,
-        poll: float = 2.0,
-        step: str = "",
-        shm_size: str | None = None,
-        stderr_tail: list[str] | None = None,
-    ) -> int:
-        """Run ``command`` in a container of ``image``, stream its output to ``log``, return its exit code.
-
-        ``PYTHON`` in ``command`` stands for the image's interpreter. The container removes itself
-        when it ends (auto-remove: also when this process dies before it could), and is removed
-        at the end in any case. ``stderr_tail`` (a list) receives the last lines of stderr.
-        """
-        import docker.errors
-        from docker.types import Mount
-
-        if isinstance(command, str):
-            command = ["/bin/sh", "-c", command]
-        if PYTHON in command:
-            command = [self.image_python(image) if part == PYTHON else part for part in command]
-        binds = [Mount(target, str(source), type="bind", read_only=ro) for source, target, ro in mounts]
-        env = dict(env or {})
-        cafile = ssl.get_default_verify_paths().cafile or CA_BUNDLE
-        if Path(cafile).is_file():
-            binds.append(Mount(CA_BUNDLE, cafile, type="bind", read_only=True))
-            env.setdefault("REQUESTS_CA_BUNDLE", CA_BUNDLE)
-            env.setdefault("SSL_CERT_FILE", CA_BUNDLE)
-        host_config = self.client.create_host_config(
-            mounts=binds, network_mode="host", shm_size=shm_size, auto_remove=True
-        )
-        container = self.client.create_container(
-            image,
-            command=list(command),
-            environment=env,
-            working_dir=workdir,
-            user=user or "",
-            labels={"mlpipe.step": step or "unknown"},
-            host_config=host_config,
-        )
-        cid = container["Id"]
-        with self._lock:
-            self._running.add(cid)
-        try:
-            if image.startswith(f"{IMAGE_REPO}:"):
-                self._index({image: time.time()})
-            stream = self.client.attach(cid, stream=True, stdout=True, stderr=True, logs=True, demux=True)
-            tail = stderr_tail if stderr_tail is not None else []
-            reader = threading.Thread(target=self._pump, args=(stream, log, tail), daemon=True)
-            reader.start()
-            waiter = _Waiter(
-                self.client, cid
-            )  # asks before start: an auto-removed container cannot be asked after
-            self.client.start(cid)
-            code = self._wait(cid, waiter, should_stop, poll, log)
-            reader.join(timeout=30)
-            return code
-        finally:
-            with self._lock:
-                self._running.discard(cid)
-            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                self.client.remove_container(cid, force=True)
-
-    def _wait(self, cid: str, waiter: _Waiter, should_stop, poll: float, log) -> int:
-        import docker.errors
-
-        stopping = False
-        while not waiter.done.wait(poll):
-            if not stopping and should_stop is not None and should_stop():
-                log.info("stopping the container of this step")
-                stopping = True
-                with contextlib.suppress(docker.errors.APIError):
-                    self.client.stop(cid, timeout=10)
-        return waiter.code
-
-    @staticmethod
-    def _pump(stream, log, tail: list[str]) -> None:
-        """Log each output line; stderr lines get a ``[stderr] `` prefix (and the last 40 go to ``tail``)."""
-        decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2)]
-        pending = ["", ""]
-        prefix = ["", "[stderr] "]
-        with contextlib.suppress(Exception):  # the stream ends abruptly when the container is killed
-            for frame in stream:
-                for i, data in enumerate(frame):
-                    if data:
-                        *lines, pending[i] = (pending[i] + decoders[i].decode(data)).split("\n")
-                        for line in lines:
-                            log.info("%s%s", prefix[i], line.rstrip("\r"))
-                            if i == 1:
-                                tail.append(line.rstrip("\r"))
-                                del tail[:-STDERR_TAIL]
-        for i in range(2):
-            if pending[i]:
-                log.info("%s%s", prefix[i], pending[i])
-
-    def kill(self) -> None:
-        """Stop and remove the containers this hook is running (``on_kill``, from another thread)."""
-        import docker.errors
-
-        with self._lock:
-            running = list(self._running)
-        for cid in running:
-            with contextlib.suppress(docker.errors.APIError):
-                self.client.stop(cid, timeout=5)
-            with contextlib.suppress(docker.errors.APIError):
-                self.client.remove_container(cid, force=True)
-
-
-class _Waiter:
-    """One long wait on a container until it is removed. An auto-removed container's exit code is
-    known only to a wait already registered when it went, so the wait is asked (its answer's headers
-    received: the daemon has registered it) before the container starts; its body comes on a thread."""
-
-    def __init__(self, client: Any, cid: str):
-        self.code = 137  # gone without an answer: killed
-        self.done = threading.Event()
-        url = client._url("/containers/{0}/wait", cid)
-        self._response = client._post(url, params={"condition": "removed"}, stream=True, timeout=10**7)
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            self.code = int(self._response.json()["StatusCode"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        finally:
-            self.done.set()
+    def _note_used(self, image: str) -> None:
+        """Record in the engine's index that a step used ``image`` now (``mlpipe images``)."""
+        if image.startswith(f"{IMAGE_REPO}:"):
+            self._index({image: time.time()})

@@ -7,9 +7,11 @@ import hashlib
 import http.server
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -445,6 +447,75 @@ def test_kill_from_another_thread_leaves_no_container(built):
     runner.join(timeout=30)
     assert not runner.is_alive() and result["code"] != 0
     assert not hook.client.containers(all=True)
+
+
+# a task process that dies at a chosen point of run_container: "created" stops it between the
+# engine's create and start (the kernel may deschedule a task there for as long as it likes)
+DYING_TASK = """
+import logging, sys, time
+from airflow_mlpipe.hooks.docker_env import DockerEnvironmentHook
+hook = DockerEnvironmentHook(base_url=sys.argv[1])
+if sys.argv[3] == "created":
+    def stalled(cid):
+        print("created", flush=True)
+        time.sleep(600)
+    hook.client.start = stalled
+hook.run_container(sys.argv[2], ["sh", "-c", "echo running; sleep 600"], log=logging.getLogger("t"), step="dying")
+"""
+
+
+def reapers(engine: str) -> list[int]:
+    """The reaper processes that look after containers on this module's engine."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if b"airflow_mlpipe.hooks.docker_reaper" in argv and engine.encode() in argv:
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize("when", ["created", "running"])
+def test_a_task_process_killed_leaves_no_container(built, engine, when):
+    """SIGKILL to the task process, with the container created but not started, or running a
+    command that knows no lifeline: the reaper removes it."""
+    hook, _, tag, _ = built
+    task = subprocess.Popen(
+        [sys.executable, "-c", DYING_TASK, engine, tag, when],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        state = None
+        while state != when and time.monotonic() < deadline:
+            found = hook.client.containers(all=True, filters={"label": "mlpipe.step=dying"})
+            state = found[0]["State"] if found else None
+            time.sleep(0.2)
+        assert state == when, (
+            f"the container never got to {when}: {state}; {task.stderr.read() if task.poll() is not None else ''}"
+        )
+        assert found[0]["Names"][0].startswith("/mlpipe-")
+        assert len(reapers(engine)) == 1
+    finally:
+        task.kill()
+        task.wait()
+    deadline = time.monotonic() + 60
+    while hook.client.containers(all=True, filters={"label": "mlpipe.step=dying"}):
+        assert time.monotonic() < deadline, "the container outlived its task process"
+        time.sleep(0.2)
+    while reapers(engine):
+        assert time.monotonic() < deadline, "the reaper outlived its work"
+        time.sleep(0.2)
+
+
+def test_a_finished_run_leaves_no_reaper(built, engine):
+    hook, _, tag, _ = built
+    assert hook.run_container(tag, ["true"], log=Lines()) == 0
+    assert reapers(engine) == []  # it was told the container is gone, and exited without reaping
 
 
 def test_images_and_prune(built, engine):
