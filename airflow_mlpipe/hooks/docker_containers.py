@@ -108,13 +108,15 @@ class ContainerRunner:
         finally:
             with self._lock:
                 self._running.discard(name)
-            with contextlib.suppress(docker.errors.APIError):
-                with contextlib.suppress(docker.errors.NotFound):
-                    self.client.remove_container(name, force=True)
-                removed = True
-            if removed:  # else the reaper tries again when told nothing more
-                reaper.release(name)
-            reaper.close()
+            try:
+                with contextlib.suppress(docker.errors.APIError):
+                    with contextlib.suppress(docker.errors.NotFound):
+                        self.client.remove_container(name, force=True)
+                    removed = True
+            finally:  # also when the engine cannot be reached: the reaper never outlives the run
+                if removed:  # else the reaper tries again when told nothing more
+                    reaper.release(name)
+                reaper.close()
 
     def _wait(self, cid: str, waiter: _Waiter, should_stop, poll: float, log) -> int:
         import docker.errors

@@ -46,8 +46,9 @@ class Reaper:
         self._say(f"+{name}")
 
     def release(self, name: str) -> None:
-        """After the container is removed."""
-        self._say(f"-{name}")
+        """After the container is removed (a reaper that is gone has nothing left to do)."""
+        with contextlib.suppress(OSError):
+            self._say(f"-{name}")
 
     def close(self) -> None:
         """End the pipe and wait for the reaper (it removes what is still watched, then exits)."""
