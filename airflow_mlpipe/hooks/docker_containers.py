@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_mlpipe.hooks.docker_reaper import Reaper
+from airflow_mlpipe.hooks.docker_reaper import Reaper, stop_and_remove
 
 PYTHON = "{python}"  # in run_container's command: replaced by the image's interpreter
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -56,7 +56,8 @@ class ContainerRunner:
 
         ``PYTHON`` in ``command`` stands for the image's interpreter. The container removes itself
         when it ends (auto-remove), and is removed at the end in any case; if this process dies
-        first, the reaper process removes it (docker_reaper.py), also before it started. ``stderr_tail`` (a list) receives the last lines of stderr.
+        first, the reaper process removes it (docker_reaper.py), also before it started.
+        ``stderr_tail`` (a list) receives the last lines of stderr.
         """
         import docker.errors
         from docker.types import Mount
@@ -79,7 +80,6 @@ class ContainerRunner:
         # the engine's create and start (docker_reaper.py)
         name = f"mlpipe-{uuid.uuid4().hex}"
         reaper = Reaper(self.base_url)
-        removed = False
         try:
             reaper.watch(name)
             with self._lock:
@@ -109,13 +109,12 @@ class ContainerRunner:
             with self._lock:
                 self._running.discard(name)
             try:
-                with contextlib.suppress(docker.errors.APIError):
-                    with contextlib.suppress(docker.errors.NotFound):
-                        self.client.remove_container(name, force=True)
-                    removed = True
+                with contextlib.suppress(docker.errors.NotFound):
+                    self.client.remove_container(name, force=True)
+                reaper.release(name)  # gone: nothing left for the reaper
+            except docker.errors.APIError:
+                pass  # the reaper tries again when the pipe ends
             finally:  # also when the engine cannot be reached: the reaper never outlives the run
-                if removed:  # else the reaper tries again when told nothing more
-                    reaper.release(name)
                 reaper.close()
 
     def _wait(self, cid: str, waiter: _Waiter, should_stop, poll: float, log) -> int:
@@ -152,15 +151,10 @@ class ContainerRunner:
 
     def kill(self) -> None:
         """Stop and remove the containers this hook is running (``on_kill``, from another thread)."""
-        import docker.errors
-
         with self._lock:
             running = list(self._running)
-        for cid in running:
-            with contextlib.suppress(docker.errors.APIError):
-                self.client.stop(cid, timeout=5)
-            with contextlib.suppress(docker.errors.APIError):
-                self.client.remove_container(cid, force=True)
+        for name in running:
+            stop_and_remove(self.client, name, timeout=5)
 
 
 class _Waiter:

@@ -7,7 +7,7 @@ lifeline (``_launch.py``) works only once the container runs, and ``on_kill`` on
 stops the task. So each ``run_container`` starts this process, in a session of its own, and names
 the container to it on a pipe *before* asking the engine to create it (``+name``) and after
 removing it (``-name``). When the pipe ends, however the task process ended, the containers still
-named are stopped (SIGTERM to the launcher, SIGKILL after 10 s, as ``on_kill`` does) and removed.
+named are stopped (SIGTERM to the launcher, SIGKILL after 10 s) and removed.
 A task that ends normally has named none by then, and this process exits without contacting the
 engine.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+from typing import Any
 
 STOP_TIMEOUT = 10
 
@@ -62,21 +63,27 @@ class Reaper:
             self._proc.wait()
 
 
-def reap(base_url: str, names: list[str]) -> None:
-    """Stop and remove the named containers; a container that is gone already is fine."""
+def stop_and_remove(client: Any, name: str, timeout: int, ignore: tuple[type[Exception], ...] = ()) -> None:
+    """Stop a container (SIGTERM, SIGKILL after ``timeout`` s) and remove it; one that is gone
+    already, or was never created, is fine (NotFound is an APIError), as are ``ignore``'s errors."""
     import docker.errors
+
+    with contextlib.suppress(docker.errors.APIError, *ignore):
+        client.stop(name, timeout=timeout)
+    with contextlib.suppress(docker.errors.APIError, *ignore):
+        client.remove_container(name, force=True)
+
+
+def reap(base_url: str, names: list[str]) -> None:
+    """Stop and remove the named containers."""
     import requests
 
     import docker
 
     client = docker.APIClient(base_url=base_url, timeout=STOP_TIMEOUT + 30)
     for name in names:
-        # NotFound (gone, or never created) is an APIError; an engine that cannot be reached has
-        # nothing this process could remove either
-        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-            client.stop(name, timeout=STOP_TIMEOUT)
-        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
-            client.remove_container(name, force=True)
+        # an engine that cannot be reached has nothing this process could remove either
+        stop_and_remove(client, name, STOP_TIMEOUT, ignore=(requests.RequestException,))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -118,6 +118,27 @@ def test_the_plugin_registers_external_views_and_no_react_app(iframe_deployment,
     assert "{RUN_ID}" in views["ML run"]["href"] and "{TASK_ID}" in views["ML step"]["href"]
 
 
+def iframe(page, title: str):
+    """The iframe in which Airflow shows a plugin page (titled with the page's name)."""
+    return page.frame_locator(f'iframe[title="{title}"]')
+
+
+def open_tab(page, path: str, tab: str, url: str):
+    """Open Airflow's page ``path``, click its plugin tab ``tab``, wait for ``url``; the tab's iframe."""
+    page.goto(path)
+    page.get_by_role("tab", name=tab).or_(page.get_by_role("link", name=tab)).first.click()
+    page.wait_for_url(re.compile(url))
+    return iframe(page, tab)
+
+
+def expect_the_score_metric(frame) -> None:
+    from playwright.sync_api import expect
+
+    metrics = frame.get_by_test_id("mlpipe-metrics-score")
+    expect(metrics).to_contain_text(METRIC)
+    expect(metrics).to_contain_text(str(VALUE))
+
+
 def test_the_navigation_opens_ml_experiments_in_an_iframe_listing_the_experiment(browser):
     from playwright.sync_api import expect
 
@@ -125,7 +146,7 @@ def test_the_navigation_opens_ml_experiments_in_an_iframe_listing_the_experiment
     page.get_by_role("button", name="Browse").click()
     page.get_by_role("menuitem", name="ML experiments").click()
     page.wait_for_url(re.compile(r".*/plugin/mlpipe(/.*)?$"))
-    frame = page.frame_locator('iframe[title="ML experiments"]')
+    frame = iframe(page, "ML experiments")
     card = frame.get_by_test_id(f"mlpipe-experiment-{EXPERIMENT}")
     expect(card).to_contain_text("1 run")
 
@@ -133,30 +154,25 @@ def test_the_navigation_opens_ml_experiments_in_an_iframe_listing_the_experiment
 def test_a_dag_runs_ml_run_tab_shows_the_step_and_its_metric_in_the_iframe(browser, run_id):
     from playwright.sync_api import expect
 
-    page = browser.page
-    page.goto(f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}")
-    page.get_by_role("tab", name="ML run").or_(page.get_by_role("link", name="ML run")).first.click()
-    page.wait_for_url(re.compile(r".*/plugin/mlpipe-run$"))
-    frame = page.frame_locator('iframe[title="ML run"]')
+    frame = open_tab(
+        browser.page, f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}", "ML run", r".*/plugin/mlpipe-run$"
+    )
     expect(frame.get_by_test_id("mlpipe-run-page")).to_contain_text(run_id)
     expect(frame.get_by_test_id("mlpipe-step-status-score")).to_contain_text("Finished")
-    metrics = frame.get_by_test_id("mlpipe-metrics-score")
-    expect(metrics).to_contain_text(METRIC)
-    expect(metrics).to_contain_text(str(VALUE))
+    expect_the_score_metric(frame)
 
 
 def test_a_task_instances_ml_step_tab_shows_the_step_page_in_the_iframe(browser, run_id):
     from playwright.sync_api import expect
 
-    page = browser.page
-    page.goto(f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/score")
-    page.get_by_role("tab", name="ML step").or_(page.get_by_role("link", name="ML step")).first.click()
-    page.wait_for_url(re.compile(r".*/tasks/score/plugin/mlpipe-step$"))
-    frame = page.frame_locator('iframe[title="ML step"]')
+    frame = open_tab(
+        browser.page,
+        f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/score",
+        "ML step",
+        r".*/tasks/score/plugin/mlpipe-step$",
+    )
     expect(frame.get_by_test_id("mlpipe-step-detail-status-score")).to_contain_text("Finished")
-    metrics = frame.get_by_test_id("mlpipe-metrics-score")
-    expect(metrics).to_contain_text(METRIC)
-    expect(metrics).to_contain_text(str(VALUE))
+    expect_the_score_metric(frame)
 
 
 def test_links_inside_the_iframes_open_airflows_pages_with_their_iframes(browser, run_id):
@@ -166,20 +182,18 @@ def test_links_inside_the_iframes_open_airflows_pages_with_their_iframes(browser
 
     page = browser.page
     page.goto("/plugin/mlpipe")
-    nav = page.frame_locator('iframe[title="ML experiments"]')
+    nav = iframe(page, "ML experiments")
     nav.get_by_test_id(f"mlpipe-experiment-{EXPERIMENT}").get_by_test_id(f"mlpipe-run-link-{run_id}").click()
     page.wait_for_url(re.compile(r".*/plugin/mlpipe-run$"))
-    run = page.frame_locator('iframe[title="ML run"]')
+    run = iframe(page, "ML run")
     expect(run.get_by_test_id("mlpipe-run-page")).to_contain_text(run_id)
     run.get_by_test_id("mlpipe-compare-link").click()
     page.wait_for_url(re.compile(r".*/plugin/mlpipe(/.*)?\?.*view=compare.*"))
-    nav = page.frame_locator('iframe[title="ML experiments"]')
+    nav = iframe(page, "ML experiments")
     row = nav.get_by_test_id("mlpipe-compare-table").get_by_test_id(f"mlpipe-compare-row-{run_id}")
     expect(row).to_be_visible()
     page.goto(f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/plugin/mlpipe-run")
-    page.frame_locator('iframe[title="ML run"]').get_by_test_id("mlpipe-step-score").locator(
-        "a"
-    ).first.click()
+    iframe(page, "ML run").get_by_test_id("mlpipe-step-score").locator("a").first.click()
     page.wait_for_url(re.compile(r".*/tasks/score/plugin/mlpipe-step$"))
-    step = page.frame_locator('iframe[title="ML step"]')
+    step = iframe(page, "ML step")
     expect(step.get_by_test_id("mlpipe-step-detail-status-score")).to_contain_text("Finished")
