@@ -5,13 +5,15 @@ Airflow's API server, and installs the middleware that refuses triggers of disab
 pipelines and the one that accepts Azure ML v1's full endpoint URLs (``airflow_mlpipe.plugin.middleware``).
 It registers the schedules' RecurrenceTimetable (``airflow_mlpipe.timetables``), and the tracking
 pages in Airflow's UI with the "ML step tracking" link of step tasks (``airflow_mlpipe.plugin.ui``,
-``[mlpipe] tracking_ui``).
+``[mlpipe] tracking_ui``). Its listener (``airflow_mlpipe.plugin.remote_cancel``) cancels the remote
+run of a Databricks or ADLA step whose deferred task a user marks failed or successful.
 """
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from airflow_mlpipe.plugin import remote_cancel
 from airflow_mlpipe.plugin.app import app
 from airflow_mlpipe.plugin.middleware import AzureWorkspacePaths, RefuseDisabledTriggers
 from airflow_mlpipe.plugin.ui import registrations
@@ -33,3 +35,4 @@ class MlpipePlugin(AirflowPlugin):
     react_apps = _REACT_APPS
     external_views = _EXTERNAL_VIEWS
     global_operator_extra_links = _GLOBAL_LINKS
+    listeners = [remote_cancel]  # a deferred remote step ended by a user: its run is cancelled

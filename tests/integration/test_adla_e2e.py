@@ -214,7 +214,8 @@ def test_killing_the_task_cancels_the_job(ws, client, adla_service, tmp_path):
         assert time.monotonic() < deadline, "the job never ran"
         time.sleep(1)
     job_id = running()[0]["jobId"]
-    # a trigger killed before a triggerer runs it has nothing to cancel with: wait until one took it
+    # wait until a triggerer runs the trigger: its on_kill is what this test checks (a task marked
+    # failed before that is cancelled by the plugin's listener: test_databricks_e2e)
     deadline = time.monotonic() + 120
     while True:
         ti = next(t for t in client.task_instances(run.dag_id, run.run_id) if t["task_id"] == "aggregate")

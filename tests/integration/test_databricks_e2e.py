@@ -8,7 +8,10 @@ step ends badly: a killed task, a failed notebook, a retried task.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -63,16 +66,33 @@ def wait_for(what: str, check, timeout: float = 180.0):
 
 
 def wait_for_task(client, run, what: str, state: str, min_try: int = 1, timeout: float = 180.0):
-    """Wait until one of the run's task instances is in ``state`` at try ``min_try`` or later."""
-    return wait_for(
-        what,
-        lambda: [
-            t
-            for t in client.task_instances(run.dag_id, run.run_id)
-            if t["state"] == state and t["try_number"] >= min_try
-        ],
-        timeout,
-    )
+    """Wait until one of the run's task instances is in ``state`` at try ``min_try`` or later; on a
+    timeout, say which (try, state) pairs the task and its DAG run went through."""
+    seen: list[tuple] = []
+
+    def check():
+        tis = client.task_instances(run.dag_id, run.run_id)
+        dag_run = client.request("GET", f"/api/v2/dags/{run.dag_id}/dagRuns/{quote(run.run_id, safe='')}")[
+            "state"
+        ]
+        now = (dag_run, *((t["task_id"], t["try_number"], t["state"]) for t in tis))
+        if not seen or seen[-1][1] != now:
+            seen.append((round(time.monotonic() - start, 1), now))
+        return [t for t in tis if t["state"] == state and t["try_number"] >= min_try]
+
+    start = time.monotonic()
+    try:
+        return wait_for(what, check, timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; seen (seconds, (dag run, (task, try, state)...)): {seen}") from None
+
+
+def wait_for_cancel(emulator, run_id: int) -> None:
+    def cancelled():
+        got = emulator_api(emulator, "GET", "2.2/jobs/runs/get", params={"run_id": run_id})
+        return got["state"].get("result_state") == "CANCELED"
+
+    wait_for(f"Databricks run {run_id} to be cancelled", cancelled, timeout=90)
 
 
 def clear_task(client, run, task_id: str, only_failed: bool) -> None:
@@ -128,14 +148,32 @@ def test_killing_the_task_cancels_the_databricks_run(workspace, databricks_emula
         f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/waits",
         json={"new_state": "failed"},
     )
+    wait_for_cancel(databricks_emulator, remote["run_id"])
 
-    def cancelled():
-        got = emulator_api(
-            databricks_emulator, "GET", "2.2/jobs/runs/get", params={"run_id": remote["run_id"]}
+
+def test_a_task_ended_before_a_triggerer_ran_its_wait_cancels_the_run(
+    workspace, databricks_emulator, client, deployment
+):
+    """With the triggerer stopped, the task defers and no trigger runs; marking it failed then has
+    no trigger on_kill to call: the plugin's listener cancels the run from the API server."""
+    ws, target = workspace
+    triggerer = deployment.state()["pids"]["triggerer"]
+    os.killpg(triggerer, signal.SIGSTOP)
+    try:
+        run = submit_notebook(ws, target, "waits", "wait_for_release", {"release": "/tmp/never"}, "db_early")
+        wait_for_task(client, run, "the task to defer", "deferred")
+        remote = runs_named(databricks_emulator, "db_early-waits")[0]
+        client.request(
+            "PATCH",
+            f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/waits",
+            json={"new_state": "failed"},
         )
-        return got["state"].get("result_state") == "CANCELED"
-
-    wait_for("the remote run to be cancelled", cancelled, timeout=90)
+        wait_for_cancel(databricks_emulator, remote["run_id"])
+    finally:
+        os.killpg(triggerer, signal.SIGCONT)
+    log = (deployment.home / "logs" / "api-server.log").read_text(errors="replace")
+    assert f"{run.dag_id}/{run.run_id}/waits was ended by a user while waiting on its remote run" in log
+    assert f"Cancelling Databricks run {remote['run_id']}." in log
 
 
 def test_a_failed_notebook_fails_the_step_with_its_message(workspace, databricks_emulator, client):

@@ -1,0 +1,46 @@
+"""Which deferred tasks the plugin's listener cancels the remote run of (plugin/remote_cancel.py);
+the listener at work, with the triggerer stopped, is in tests/integration/test_databricks_e2e.py."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from airflow.models.trigger import Trigger
+from airflow.providers.databricks.triggers.databricks import DatabricksExecutionTrigger
+
+from airflow_mlpipe.plugin.remote_cancel import _rebuilt, is_step_wait, step_wait
+from airflow_mlpipe.triggers.adla import AdlaJobTrigger
+
+
+def databricks_wait(caller: str) -> DatabricksExecutionTrigger:
+    return DatabricksExecutionTrigger(run_id=7, databricks_conn_id="mlpipe_databricks_x", caller=caller)
+
+
+def test_the_waits_of_databricks_and_adla_steps_are_cancelled():
+    step = Trigger.from_object(databricks_wait("DatabricksStepOperator"))
+    assert is_step_wait(step.classpath, step.kwargs)
+    adla = Trigger.from_object(AdlaJobTrigger("job-1", "mlpipe_adla_x"))
+    assert is_step_wait(adla.classpath, adla.kwargs)
+
+
+def test_another_operators_databricks_wait_is_left_to_that_operator():
+    other = Trigger.from_object(databricks_wait("DatabricksSubmitRunOperator"))
+    assert not is_step_wait(other.classpath, other.kwargs)
+    assert _rebuilt(other) is None
+    assert not is_step_wait("airflow.providers.standard.triggers.temporal.DateTimeTrigger", {})
+
+
+def test_the_wait_is_rebuilt_from_its_row_with_the_run_to_cancel():
+    rebuilt = _rebuilt(Trigger.from_object(databricks_wait("DatabricksStepOperator")))
+    assert isinstance(rebuilt, DatabricksExecutionTrigger)
+    assert (rebuilt.run_id, rebuilt.databricks_conn_id) == (7, "mlpipe_databricks_x")
+    adla = _rebuilt(Trigger.from_object(AdlaJobTrigger("job-1", "mlpipe_adla_x", 2.0)))
+    assert isinstance(adla, AdlaJobTrigger)
+    assert (adla.job_id, adla.adla_conn_id, adla.polling_period_seconds) == ("job-1", "mlpipe_adla_x", 2.0)
+    assert _rebuilt(None) is None  # the row is gone: the triggerer cleaned it up, nothing to cancel
+
+
+def test_a_task_sdk_task_instance_is_not_looked_up():
+    # in a worker, the listener gets the task SDK's task instance: no database, nothing to cancel
+    worker_ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", trigger_id=3)
+    assert step_wait(worker_ti) is None
