@@ -7,11 +7,12 @@ trigger (a second or two on a quiet triggerer, longer on a busy one, forever whi
 up) there is nothing to call: the task ends, and the run it submitted goes on, billed, writing
 outputs nobody will read. Airflow's own Databricks operators have that gap.
 
-This listener closes it. Airflow's API server calls it when a user sets a task instance's state
-(the UI and the REST API both go through ``PATCH .../taskInstances/...``). When the task instance
-was waiting on one of the step triggers below, the listener rebuilds the trigger from its row and
-runs its ``on_kill`` in a background thread, so that the user's request does not wait for the
-remote service. When a triggerer was running the trigger too, the remote run is cancelled twice;
+This listener closes it. Airflow's API server calls it when a user sets a task instance's state, or
+a DAG run's (the UI and the REST API both go through ``PATCH .../taskInstances/...`` and
+``PATCH .../dagRuns/...``; v1's ``PipelineRun.cancel()`` fails the DAG run). When the task instance
+was waiting on one of the step triggers below, the listener rebuilds the trigger from its row and,
+once the change is committed, runs its ``on_kill`` in a background thread, so that the user's
+request does not wait for the remote service. When a triggerer was running the trigger too, the remote run is cancelled twice;
 that is harmless: Databricks documents a cancel of an ended run as a no-op, and the ADLA hook
 ignores the service's refusal to cancel an ended job.
 
@@ -55,13 +56,14 @@ def on_task_instance_success(previous_state: Any, task_instance: Any) -> None:
 
 
 def cancel_remote_run(task_instance: Any) -> threading.Thread | None:
-    """Start cancelling the remote run a task instance was waiting on; returns the thread doing it,
-    or None when the task instance was not waiting on a step trigger."""
+    """Cancel the remote run a task instance was waiting on, in a background thread started once the
+    user's state change is committed (a change rolled back cancels nothing, and the thread's own
+    database reads never wait on the request's transaction). Returns the thread, not yet started
+    while the change is uncommitted; None when the task instance was not waiting on a step trigger."""
     trigger = step_wait(task_instance)
     if trigger is None:
         return None
     name = f"{task_instance.dag_id}/{task_instance.run_id}/{task_instance.task_id}"
-    log.info("%s was ended by a user while waiting on its remote run: cancelling the run", name)
 
     def cancel() -> None:
         try:
@@ -70,8 +72,35 @@ def cancel_remote_run(task_instance: Any) -> threading.Thread | None:
             log.exception("%s: could not cancel the remote run", name)
 
     thread = threading.Thread(target=cancel, name=f"mlpipe-cancel-{task_instance.task_id}", daemon=True)
-    thread.start()
+    after_commit(task_instance, thread, name)
     return thread
+
+
+def after_commit(task_instance: Any, thread: threading.Thread, name: str) -> None:
+    """Start ``thread`` when the session holding ``task_instance`` commits (at once without one);
+    drop it if the session rolls back first."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import object_session
+
+    session = object_session(task_instance)
+    if session is None:
+        log.info("%s was ended by a user while waiting on its remote run: cancelling the run", name)
+        thread.start()
+        return
+
+    def committed(_session: Any) -> None:
+        if event.contains(session, "after_rollback", rolled_back):
+            event.remove(session, "after_rollback", rolled_back)
+        log.info("%s was ended by a user while waiting on its remote run: cancelling the run", name)
+        thread.start()
+
+    def rolled_back(_session: Any) -> None:
+        if event.contains(session, "after_commit", committed):
+            event.remove(session, "after_commit", committed)
+        log.info("%s: the state change was rolled back; its remote run is left running", name)
+
+    event.listen(session, "after_commit", committed, once=True)
+    event.listen(session, "after_rollback", rolled_back, once=True)
 
 
 def step_wait(task_instance: Any) -> Any:

@@ -151,29 +151,47 @@ def test_killing_the_task_cancels_the_databricks_run(workspace, databricks_emula
     wait_for_cancel(databricks_emulator, remote["run_id"])
 
 
+@pytest.mark.parametrize("how", ["task marked failed", "PipelineRun.cancel"])
 def test_a_task_ended_before_a_triggerer_ran_its_wait_cancels_the_run(
-    workspace, databricks_emulator, client, deployment
+    workspace, databricks_emulator, client, deployment, how
 ):
-    """With the triggerer stopped, the task defers and no trigger runs; marking it failed then has
-    no trigger on_kill to call: the plugin's listener cancels the run from the API server."""
+    """With the triggerer stopped, the task defers and no trigger runs; ending it (the task marked
+    failed, or v1's PipelineRun.cancel(), which fails the DAG run) then has no trigger on_kill to
+    call: the plugin's listener cancels the run from the API server."""
     ws, target = workspace
+    experiment = "db_early_task" if how == "task marked failed" else "db_early_run"
     triggerer = deployment.state()["pids"]["triggerer"]
     os.killpg(triggerer, signal.SIGSTOP)
     try:
-        run = submit_notebook(ws, target, "waits", "wait_for_release", {"release": "/tmp/never"}, "db_early")
+        run = submit_notebook(ws, target, "waits", "wait_for_release", {"release": "/tmp/never"}, experiment)
         wait_for_task(client, run, "the task to defer", "deferred")
-        remote = runs_named(databricks_emulator, "db_early-waits")[0]
-        client.request(
-            "PATCH",
-            f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/waits",
-            json={"new_state": "failed"},
-        )
+        remote = runs_named(databricks_emulator, f"{experiment}-waits")[0]
+        if how == "task marked failed":
+            client.request(
+                "PATCH",
+                f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/waits",
+                json={"new_state": "failed"},
+            )
+        else:
+            run.cancel()
         wait_for_cancel(databricks_emulator, remote["run_id"])
     finally:
         os.killpg(triggerer, signal.SIGCONT)
-    log = (deployment.home / "logs" / "api-server.log").read_text(errors="replace")
-    assert f"{run.dag_id}/{run.run_id}/waits was ended by a user while waiting on its remote run" in log
-    assert f"Cancelling Databricks run {remote['run_id']}." in log
+    # the API server's log is written as it goes: the lines may follow the cancel by a moment
+    wanted = [
+        f"{run.dag_id}/{run.run_id}/waits was ended by a user while waiting on its remote run",
+        f"Cancelling Databricks run {remote['run_id']}.",
+    ]
+    api_log = deployment.home / "logs" / "api-server.log"
+
+    def logged():
+        text = api_log.read_text(errors="replace")
+        return all(line in text for line in wanted)
+
+    try:
+        wait_for("the API server to log the listener's cancel", logged, timeout=30)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {wanted}; end of the log:\n{api_log.read_text()[-3000:]}") from None
 
 
 def test_a_failed_notebook_fails_the_step_with_its_message(workspace, databricks_emulator, client):

@@ -3,12 +3,16 @@ the listener at work, with the triggerer stopped, is in tests/integration/test_d
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
+import pytest
 from airflow.models.trigger import Trigger
 from airflow.providers.databricks.triggers.databricks import DatabricksExecutionTrigger
+from sqlalchemy import Column, Integer, create_engine
+from sqlalchemy.orm import Session, declarative_base
 
-from airflow_mlpipe.plugin.remote_cancel import _rebuilt, is_step_wait, step_wait
+from airflow_mlpipe.plugin.remote_cancel import _rebuilt, after_commit, is_step_wait, step_wait
 from airflow_mlpipe.triggers.adla import AdlaJobTrigger
 
 
@@ -44,3 +48,33 @@ def test_a_task_sdk_task_instance_is_not_looked_up():
     # in a worker, the listener gets the task SDK's task instance: no database, nothing to cancel
     worker_ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", trigger_id=3)
     assert step_wait(worker_ti) is None
+
+
+Base = declarative_base()
+
+
+class Row(Base):
+    __tablename__ = "row"
+    id = Column(Integer, primary_key=True)
+
+
+@pytest.mark.parametrize("outcome", ["commit", "rollback"])
+def test_the_cancel_starts_only_once_the_state_change_is_committed(outcome):
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    ran = threading.Event()
+    with Session(engine) as session:
+        row = Row(id=1)
+        session.add(row)
+        session.flush()
+        thread = threading.Thread(target=ran.set)
+        after_commit(row, thread, "d/r/t")
+        assert thread.ident is None  # nothing runs while the change is uncommitted
+        getattr(session, outcome)()
+        session.add(Row(id=2))
+        session.commit()  # a later commit of the same session does not start a dropped cancel
+    if outcome == "commit":
+        thread.join(5)
+        assert ran.is_set()
+    else:
+        assert thread.ident is None and not ran.is_set()
