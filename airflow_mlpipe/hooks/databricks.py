@@ -31,6 +31,9 @@ DBFS_DELETE = ("POST", "2.0/dbfs/delete")
 WORKSPACE_EXPORT = ("GET", "2.0/workspace/export")
 
 DBFS_BLOCK = 1024 * 1024  # the DBFS API's limit per add-block and per read
+# the caller the step's hook and trigger name (Databricks sees it in the user agent; the plugin's
+# listener tells the step's trigger from other operators' by it)
+CALLER = "DatabricksStepOperator"
 
 
 def dbfs_uri(path: str) -> str:
@@ -55,7 +58,7 @@ class DatabricksStepHook(DatabricksHook):
     hook_name = "Databricks (airflow-mlpipe steps)"
 
     def __init__(self, databricks_conn_id: str, **kwargs: Any):
-        kwargs.setdefault("caller", "DatabricksStepOperator")
+        kwargs.setdefault("caller", CALLER)
         super().__init__(databricks_conn_id, **kwargs)
 
     # --- DBFS ------------------------------------------------------------------------------

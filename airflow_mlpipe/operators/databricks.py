@@ -23,7 +23,7 @@ from typing import Any
 from airflow.providers.databricks.operators.databricks import DatabricksJobRunLink
 
 from airflow_mlpipe.exceptions import StepFailedError
-from airflow_mlpipe.hooks.databricks import DatabricksStepHook, RunState, dbfs_uri, fuse_path
+from airflow_mlpipe.hooks.databricks import CALLER, DatabricksStepHook, RunState, dbfs_uri, fuse_path
 from airflow_mlpipe.operators.base import RemoteStepOperator, StepRun, operator_spec
 from airflow_mlpipe.operators.databricks_bind import DatabricksData, attempt_root
 from airflow_mlpipe.operators.run_records import experiment_name, step_run_id
@@ -270,7 +270,7 @@ class DatabricksStepOperator(DatabricksData, RemoteStepOperator):
                     databricks_conn_id=self.target["conn_id"],
                     polling_period_seconds=self.polling_period_seconds,
                     run_page_url=plan["run_page_url"],
-                    caller="DatabricksStepOperator",
+                    caller=CALLER,
                 ),
                 method_name="execute_complete",
                 kwargs={"plan": plan},

@@ -87,6 +87,15 @@ def wait_for_task(client, run, what: str, state: str, min_try: int = 1, timeout:
         raise AssertionError(f"{exc}; seen (seconds, (dag run, (task, try, state)...)): {seen}") from None
 
 
+def mark_failed(client, run, task_id: str) -> None:
+    """A user marks the task failed (the UI's "Mark as failed" sends the same request)."""
+    client.request(
+        "PATCH",
+        f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/{task_id}",
+        json={"new_state": "failed"},
+    )
+
+
 def wait_for_cancel(emulator, run_id: int) -> None:
     def cancelled():
         got = emulator_api(emulator, "GET", "2.2/jobs/runs/get", params={"run_id": run_id})
@@ -143,11 +152,7 @@ def test_killing_the_task_cancels_the_databricks_run(workspace, databricks_emula
         ],
     )[0]
     wait_for_task(client, run, "the task to defer", "deferred")
-    client.request(
-        "PATCH",
-        f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/waits",
-        json={"new_state": "failed"},
-    )
+    mark_failed(client, run, "waits")
     wait_for_cancel(databricks_emulator, remote["run_id"])
 
 
@@ -167,11 +172,7 @@ def test_a_task_ended_before_a_triggerer_ran_its_wait_cancels_the_run(
         wait_for_task(client, run, "the task to defer", "deferred")
         remote = runs_named(databricks_emulator, f"{experiment}-waits")[0]
         if how == "task marked failed":
-            client.request(
-                "PATCH",
-                f"/api/v2/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/waits",
-                json={"new_state": "failed"},
-            )
+            mark_failed(client, run, "waits")
         else:
             run.cancel()
         wait_for_cancel(databricks_emulator, remote["run_id"])

@@ -12,7 +12,8 @@ from airflow.providers.databricks.triggers.databricks import DatabricksExecution
 from sqlalchemy import Column, Integer, create_engine
 from sqlalchemy.orm import Session, declarative_base
 
-from airflow_mlpipe.plugin.remote_cancel import _rebuilt, after_commit, is_step_wait, step_wait
+from airflow_mlpipe.hooks.databricks import CALLER
+from airflow_mlpipe.plugin.remote_cancel import _rebuilt, after_commit, cancel_remote_run, is_step_wait
 from airflow_mlpipe.triggers.adla import AdlaJobTrigger
 
 
@@ -21,7 +22,7 @@ def databricks_wait(caller: str) -> DatabricksExecutionTrigger:
 
 
 def test_the_waits_of_databricks_and_adla_steps_are_cancelled():
-    step = Trigger.from_object(databricks_wait("DatabricksStepOperator"))
+    step = Trigger.from_object(databricks_wait(CALLER))
     assert is_step_wait(step.classpath, step.kwargs)
     adla = Trigger.from_object(AdlaJobTrigger("job-1", "mlpipe_adla_x"))
     assert is_step_wait(adla.classpath, adla.kwargs)
@@ -35,7 +36,7 @@ def test_another_operators_databricks_wait_is_left_to_that_operator():
 
 
 def test_the_wait_is_rebuilt_from_its_row_with_the_run_to_cancel():
-    rebuilt = _rebuilt(Trigger.from_object(databricks_wait("DatabricksStepOperator")))
+    rebuilt = _rebuilt(Trigger.from_object(databricks_wait(CALLER)))
     assert isinstance(rebuilt, DatabricksExecutionTrigger)
     assert (rebuilt.run_id, rebuilt.databricks_conn_id) == (7, "mlpipe_databricks_x")
     adla = _rebuilt(Trigger.from_object(AdlaJobTrigger("job-1", "mlpipe_adla_x", 2.0)))
@@ -47,7 +48,7 @@ def test_the_wait_is_rebuilt_from_its_row_with_the_run_to_cancel():
 def test_a_task_sdk_task_instance_is_not_looked_up():
     # in a worker, the listener gets the task SDK's task instance: no database, nothing to cancel
     worker_ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", trigger_id=3)
-    assert step_wait(worker_ti) is None
+    assert cancel_remote_run(worker_ti) is None
 
 
 Base = declarative_base()
@@ -68,7 +69,7 @@ def test_the_cancel_starts_only_once_the_state_change_is_committed(outcome):
         session.add(row)
         session.flush()
         thread = threading.Thread(target=ran.set)
-        after_commit(row, thread, "d/r/t")
+        after_commit(session, thread, "d/r/t")
         assert thread.ident is None  # nothing runs while the change is uncommitted
         getattr(session, outcome)()
         session.add(Row(id=2))
